@@ -1,0 +1,79 @@
+"""The audit trail: one event per mutation, written in the mutation's own transaction."""
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditEvent
+from app.core.logging import request_id_var
+from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+
+if TYPE_CHECKING:
+    from app.auth.service import Caller
+
+
+def record(
+    session: Session,
+    *,
+    actor: "Caller",
+    action: str,
+    entity_type: str,
+    entity_key: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            actor_key_id=actor.key_id,
+            actor_name=actor.name,
+            action=action,
+            entity_type=entity_type,
+            entity_key=entity_key,
+            before=before,
+            after=after,
+            request_id=request_id_var.get(),
+        )
+    )
+
+
+def list_events(
+    session: Session,
+    *,
+    entity_type: str | None,
+    entity_key: str | None,
+    actor: str | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AuditEvent], str | None]:
+    """Newest first."""
+    query = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit + 1)
+    filters = {
+        AuditEvent.entity_type: entity_type,
+        AuditEvent.entity_key: entity_key,
+        AuditEvent.actor_name: actor,
+        AuditEvent.action: action,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(AuditEvent.occurred_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.occurred_at < until)
+    if cursor is not None:
+        at, event_id = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
+        query = query.where(
+            keyset_after([AuditEvent.occurred_at, AuditEvent.id], [at, event_id], descending=True)
+        )
+    events = list(session.scalars(query))
+    next_cursor = None
+    if len(events) > limit:
+        last = events[limit - 1]
+        next_cursor = encode_cursor([last.occurred_at.isoformat(), str(last.id)])
+    return events[:limit], next_cursor

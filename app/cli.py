@@ -1,0 +1,120 @@
+"""The `readiness` command line: serve, migrate, create-api-key, export-openapi."""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from app.auth.schemas import Role
+from app.auth.service import SYSTEM, create_api_key
+from app.core.db import Database, make_engine
+from app.core.logging import configure_logging
+from app.core.migrations import upgrade
+from app.core.settings import get_settings
+
+DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
+
+
+def _migrate() -> None:
+    settings = get_settings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    _migrate()
+    print("database schema is up to date")  # noqa: T201
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.migrate_on_start:
+        _migrate()
+    if settings.database_url.startswith("sqlite") and not settings.bootstrap_admin_key:
+        print(  # noqa: T201
+            "No READINESS_BOOTSTRAP_ADMIN_KEY set: create a key with "
+            "`readiness create-api-key --name me --role admin`.",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def cmd_create_api_key(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    _migrate()
+    db = Database(make_engine(settings.database_url, pool_size=1), threads=1)
+    try:
+        create = db.work(create_api_key, write=True)
+        key, secret = create(name=args.name, role=Role(args.role), actor=SYSTEM)
+    finally:
+        db.dispose()
+    print(secret)  # noqa: T201
+    print(f"created {key.role} key {key.name!r} ({key.id}); the secret above is shown once", file=sys.stderr)  # noqa: T201
+    return 0
+
+
+def cmd_export_openapi(args: argparse.Namespace) -> int:
+    from app.main import create_app
+
+    document = json.dumps(create_app().openapi(), indent=2, sort_keys=True) + "\n"
+    if args.output == "-":
+        sys.stdout.write(document)
+    else:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(document)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="readiness", description="AI Readiness Service")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve", help="migrate (unless READINESS_MIGRATE_ON_START=false), then serve HTTP"
+    )
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema to this release")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    key = commands.add_parser("create-api-key", help="issue an API key and print its secret once")
+    key.add_argument("--name", required=True)
+    key.add_argument("--role", required=True, choices=[role.value for role in Role])
+    key.set_defaults(handler=cmd_create_api_key)
+
+    export = commands.add_parser("export-openapi", help="write the OpenAPI document")
+    export.add_argument("--output", default=str(DEFAULT_OPENAPI_PATH), help="a path, or - for stdout")
+    export.set_defaults(handler=cmd_export_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""Engine, session and unit of work, plus the only dialect-specific code outside the migrations.
+
+The request path is async endpoints that run all of a request's database work in one call to a
+thread (`Database.run`): one thread hop per request, sync SQLAlchemy inside it, a capacity limiter
+the size of the connection pool so that threads never queue for connections.
+"""
+
+import uuid
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, create_engine, event, exc, literal, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import Boolean, TypeDecorator
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite keeps NUMERIC as a float; money stays well inside its 15 exact digits.
+warnings.filterwarnings("ignore", message=r".*does \*not\* support Decimal objects natively")
+
+# An arbitrary constant shared by every replica, so that only one of them migrates at a time.
+MIGRATION_LOCK_ID = 0x52454144
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; SQLite, which has no time zones, gets naive UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give an offset")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+Money = Numeric(20, 4)
+
+
+class json_array_contains(FunctionElement[bool]):  # noqa: N801 - reads as a SQL function
+    """`column @> [value]` for a JSON array column, portable between PostgreSQL and SQLite."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_array_contains"
+
+
+@compiles(json_array_contains, "postgresql")
+def _json_array_contains_pg(element: json_array_contains, compiler: Any, **kw: Any) -> str:
+    column, value = list(element.clauses)
+    return f"{compiler.process(column, **kw)} @> jsonb_build_array({compiler.process(value, **kw)})"
+
+
+@compiles(json_array_contains, "sqlite")
+def _json_array_contains_sqlite(element: json_array_contains, compiler: Any, **kw: Any) -> str:
+    column, value = list(element.clauses)
+    return (
+        f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) "
+        f"WHERE json_each.value = {compiler.process(value, **kw)})"
+    )
+
+
+def contains_element(column: ColumnElement[Any], value: str) -> ColumnElement[bool]:
+    return json_array_contains(column, literal(value))
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling defeats SAVEPOINT and BEGIN IMMEDIATE; take it over, as
+    # SQLAlchemy's documentation recommends. Writers take the lock up front (BEGIN IMMEDIATE) so a
+    # transaction that read first can wait for the lock instead of failing with "database is locked".
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _configure_postgresql(engine: Engine, statement_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        dbapi_connection.commit()
+
+
+def make_engine(url: str, *, pool_size: int = 8, statement_timeout_ms: int = 10_000) -> Engine:
+    if url.startswith("sqlite"):
+        _ensure_sqlite_directory(url)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 5},
+            pool_size=pool_size,
+            max_overflow=0,
+        )
+        _configure_sqlite(engine)
+    else:
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_pre_ping=True,
+            pool_timeout=5,
+            connect_args={"connect_timeout": 3},
+        )
+        _configure_postgresql(engine, statement_timeout_ms)
+    return engine
+
+
+def _ensure_sqlite_directory(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """True when the error means the database could not be reached or is busy, not bad input."""
+    if isinstance(error, exc.TimeoutError):
+        return True
+    if isinstance(error, exc.OperationalError | exc.InterfaceError):
+        return True
+    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+
+
+def migration_connection(engine: Engine) -> Connection:
+    """A connection whose transaction excludes every other migrator until it commits.
+
+    PostgreSQL: a transaction-level advisory lock, released by the commit that also makes the
+    migration visible, so that the next replica sees the new revision. SQLite: BEGIN IMMEDIATE
+    takes the database's write lock up front.
+    """
+    connection = engine.execution_options(sqlite_begin="IMMEDIATE").connect()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    return connection
+
+
+class Database:
+    """Runs units of work: one session, one transaction, committed when the work returns."""
+
+    def __init__(self, engine: Engine, *, bind: Engine | Connection | None = None, threads: int = 8):
+        self.engine = engine
+        self._bind = bind
+        target = bind if bind is not None else engine
+        session_options: dict[str, Any] = {"expire_on_commit": False}
+        if isinstance(target, Connection):
+            session_options["join_transaction_mode"] = "create_savepoint"
+            self._readers = self._writers = sessionmaker(bind=target, **session_options)
+        else:
+            self._readers = sessionmaker(bind=target, **session_options)
+            self._writers = sessionmaker(
+                bind=target.execution_options(sqlite_begin="IMMEDIATE"), **session_options
+            )
+        self.limiter = anyio.CapacityLimiter(threads)
+
+    def work(self, fn: Callable[Concatenate[Session, P], T], *, write: bool) -> Callable[P, T]:
+        """Wrap `fn(session, ...)` so that it runs in its own transaction."""
+
+        def unit_of_work(*args: P.args, **kwargs: P.kwargs) -> T:
+            sessions = self._writers if write else self._readers
+            with sessions() as session, session.begin():
+                return fn(session, *args, **kwargs)
+
+        return unit_of_work
+
+    async def read(self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._in_thread(self.work(fn, write=False), *args, **kwargs)
+
+    async def write(self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._in_thread(self.work(fn, write=True), *args, **kwargs)
+
+    async def _in_thread(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        def call() -> T:
+            return fn(*args, **kwargs)
+
+        return await anyio.to_thread.run_sync(call, limiter=self.limiter)
+
+    async def probe(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn` on a bare connection, outside any session: for health checks."""
+
+        def call() -> T:
+            if isinstance(self._bind, Connection):
+                return fn(self._bind)
+            with self.engine.connect() as connection:
+                return fn(connection)
+
+        return await anyio.to_thread.run_sync(call, limiter=self.limiter)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

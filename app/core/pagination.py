@@ -1,0 +1,60 @@
+"""Keyset pagination: opaque cursors carrying the sort key of the last row served."""
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, and_, or_
+
+from app.core.errors import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, description="The `next_cursor` of the previous page; omit for the first page."),
+]
+
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *parsers: Callable[[Any], Any]) -> list[Any]:
+    """The sort key a cursor carries, each part passed through its parser; 400 for a forged cursor."""
+    invalid = BadRequest("The cursor is not valid; use the next_cursor of a previous page.")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != len(parsers):
+            raise invalid
+        return [parse(value) for parse, value in zip(parsers, values, strict=True)]
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
+        raise invalid from error
+
+
+def keyset_after(
+    columns: Sequence[ColumnElement[Any]], values: Sequence[Any], *, descending: bool = False
+) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `columns` (all ascending, or all descending)."""
+    clauses = []
+    for depth, column in enumerate(columns):
+        equal_prefix = [columns[i] == values[i] for i in range(depth)]
+        beyond = column < values[depth] if descending else column > values[depth]
+        clauses.append(and_(*equal_prefix, beyond))
+    return or_(*clauses)

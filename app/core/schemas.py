@@ -1,0 +1,70 @@
+"""The project-wide pydantic bases for what the API reads and writes."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from app.core.errors import FieldError, Unprocessable, validation_errors
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN, min_length=2, max_length=63)]
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class WriteModel(BaseModel):
+    """Rejects unknown fields, but drops the read-only fields of the resource's read model, so that
+    a GET, edit, PUT round trip works."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+    read_only_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls.read_only_fields:
+            return {name: value for name, value in data.items() if name not in cls.read_only_fields}
+        return data
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _not_in_future(value: datetime) -> datetime:
+    if value > datetime.now(UTC) + FUTURE_TOLERANCE:
+        raise ValueError("must not be more than 5 minutes in the future")
+    return value
+
+
+UTCTimestamp = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+PastTimestamp = Annotated[AwareDatetime, AfterValidator(_as_utc), AfterValidator(_not_in_future)]
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def validation_error_from(field: str, message: str) -> FieldError:
+    return FieldError(field=field, message=message)
+
+
+def validate_or_422(model: type[ModelT], data: Any, *, location: str = "body") -> ModelT:
+    """Validate data the service assembled (e.g. a merged patch), reporting errors as the request's."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raw = [{**item, "loc": (location, *item["loc"])} for item in error.errors()]
+        raise Unprocessable("The request has invalid fields.", errors=validation_errors(raw)) from error

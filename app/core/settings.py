@@ -1,0 +1,47 @@
+"""Service settings, read from `READINESS_*` environment variables."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_BOOTSTRAP_KEY_LENGTH = 24
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="READINESS_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./var/readiness.db"
+    database_pool_size: int = Field(default=8, ge=1, le=200)
+    database_statement_timeout_ms: int = Field(default=10_000, ge=100)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    migrate_on_start: bool = True
+    bootstrap_admin_key: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list)
+    public_metrics: bool = True
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=5.0)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_settings(self) -> "Settings":
+        key = self.bootstrap_admin_key
+        if key is not None and len(key) < MIN_BOOTSTRAP_KEY_LENGTH and self.environment != "development":
+            raise ValueError(
+                f"READINESS_BOOTSTRAP_ADMIN_KEY must be at least {MIN_BOOTSTRAP_KEY_LENGTH} characters "
+                "outside development"
+            )
+        if self.environment != "development" and "*" in self.cors_origins:
+            raise ValueError("READINESS_CORS_ORIGINS may not be '*' outside development")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,166 @@
+"""Facts: the state other systems post about a project, read by the rubric's checks."""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.auth.service import Caller
+from app.core.db import utcnow
+from app.core.errors import FieldError, NotFound, Unprocessable
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.preconditions import IfMatch, etag
+from app.facts.models import Fact
+from app.facts.schemas import FactBatchItem, normalise_value
+from app.projects.models import Project
+from app.projects.service import get_project
+
+
+@dataclass(frozen=True)
+class Observation:
+    name: str
+    value: Any
+    source: str | None
+    observed_at: datetime
+
+
+def fact_etag(fact: Fact) -> str:
+    return etag(fact.id, fact.version)
+
+
+def _snapshot(fact: Fact) -> dict[str, Any]:
+    return {"value": fact.value, "source": fact.source, "observed_at": fact.observed_at.isoformat()}
+
+
+def _apply(session: Session, project_id: Any, existing: Fact | None, observation: Observation) -> Fact | None:
+    """Store an observation unless a later one is stored; returns the fact written, if any."""
+    now = utcnow()
+    if existing is None:
+        fact = Fact(
+            project_id=project_id,
+            name=observation.name,
+            value=observation.value,
+            source=observation.source,
+            observed_at=observation.observed_at,
+            recorded_at=now,
+        )
+        session.add(fact)
+        return fact
+    if observation.observed_at < existing.observed_at:
+        return None
+    existing.value, existing.source = observation.value, observation.source
+    existing.observed_at, existing.recorded_at = observation.observed_at, now
+    return existing
+
+
+def get_fact(session: Session, *, key: str, name: str) -> Fact:
+    project = get_project(session, key=key)
+    fact = session.scalar(select(Fact).where(Fact.project_id == project.id, Fact.name == name))
+    if fact is None:
+        raise NotFound(f"Project {key!r} has no fact {name!r}.")
+    return fact
+
+
+def put_fact(
+    session: Session, *, key: str, observation: Observation, if_match: IfMatch | None, actor: Caller
+) -> tuple[Fact, bool]:
+    """Record a fact; the latest `observed_at` wins. Returns the stored fact and whether it was created."""
+    try:
+        observation = replace(observation, value=normalise_value(observation.name, observation.value))
+    except ValueError as error:
+        raise Unprocessable(
+            "The fact's value is invalid.", errors=[FieldError(field="body.value", message=str(error))]
+        ) from error
+    project = get_project(session, key=key)
+    existing = session.scalar(
+        select(Fact).where(Fact.project_id == project.id, Fact.name == observation.name)
+    )
+    if if_match is not None:
+        if_match.check(fact_etag(existing) if existing else None)
+    before = _snapshot(existing) if existing else None
+    written = _apply(session, project.id, existing, observation)
+    if written is None:
+        assert existing is not None
+        return existing, False
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="fact.put",
+        entity_type="fact",
+        entity_key=f"{key}/{observation.name}",
+        before=before,
+        after=_snapshot(written),
+    )
+    return written, existing is None
+
+
+def list_facts(
+    session: Session, *, key: str, limit: int, cursor: str | None
+) -> tuple[list[Fact], str | None]:
+    project = get_project(session, key=key)
+    query = select(Fact).where(Fact.project_id == project.id).order_by(Fact.name).limit(limit + 1)
+    if cursor is not None:
+        (after,) = decode_cursor(cursor, str)
+        query = query.where(Fact.name > after)
+    facts = list(session.scalars(query))
+    next_cursor = encode_cursor([facts[limit - 1].name]) if len(facts) > limit else None
+    return facts[:limit], next_cursor
+
+
+def delete_fact(session: Session, *, key: str, name: str, if_match: IfMatch | None, actor: Caller) -> None:
+    fact = get_fact(session, key=key, name=name)
+    if if_match is not None:
+        if_match.check(fact_etag(fact))
+    before = _snapshot(fact)
+    session.delete(fact)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="fact.delete",
+        entity_type="fact",
+        entity_key=f"{key}/{name}",
+        before=before,
+    )
+
+
+def put_facts_batch(session: Session, *, items: list[FactBatchItem], actor: Caller) -> tuple[int, int]:
+    """All or nothing: every item's project must exist. Returns (stored, superseded)."""
+    keys = {item.project for item in items}
+    project_ids = dict(session.execute(select(Project.key, Project.id).where(Project.key.in_(keys))).tuples())
+    missing = [
+        FieldError(field=f"body.items.{index}.project", message=f"no project with key {item.project!r}")
+        for index, item in enumerate(items)
+        if item.project not in project_ids
+    ]
+    if missing:
+        raise Unprocessable("Some items name projects that do not exist; nothing was stored.", errors=missing)
+    existing = {
+        (fact.project_id, fact.name): fact
+        for fact in session.scalars(select(Fact).where(Fact.project_id.in_(project_ids.values())))
+    }
+    now = utcnow()
+    stored = superseded = 0
+    for item in items:
+        pair = (project_ids[item.project], item.name)
+        observation = Observation(item.name, item.value, item.source, item.observed_at or now)
+        written = _apply(session, pair[0], existing.get(pair), observation)
+        if written is None:
+            superseded += 1
+        else:
+            existing[pair] = written
+            stored += 1
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="fact.batch",
+        entity_type="fact",
+        entity_key=f"batch of {len(items)}",
+        after={"stored": stored, "superseded": superseded, "projects": sorted(keys)},
+    )
+    return stored, superseded

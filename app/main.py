@@ -1,0 +1,129 @@
+"""The application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from alembic.script import ScriptDirectory
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.middleware.cors import CORSMiddleware
+
+from app.api import api_router
+from app.auth.service import CallerCache, ensure_bootstrap_key
+from app.core.db import Database, make_engine
+from app.core.errors import Problem, install_error_handlers
+from app.core.http import RequestMiddleware
+from app.core.metrics import Metrics
+from app.core.migrations import alembic_config
+from app.core.settings import Settings, get_settings
+from app.health.router import router as health_router
+
+DESCRIPTION = """\
+Takes enterprise AI projects from proof of concept to production. Records each AI project, its
+business KPIs and their measurements, scores it against a production-readiness rubric with blocking
+go-live gates, records go/no-go decisions, and tells portals where every project stands.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("ai-readiness-service")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def database_for(settings: Settings) -> Database:
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        statement_timeout_ms=settings.database_statement_timeout_ms,
+    )
+    return Database(engine, threads=settings.database_pool_size)
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    owns_db = db is None
+    database = db if db is not None else database_for(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.bootstrap_admin_key:
+            await database.write(ensure_bootstrap_key, secret=settings.bootstrap_admin_key)
+        yield
+        if owns_db:
+            database.dispose()
+
+    app = FastAPI(
+        title="AI Readiness Service",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    metrics = Metrics()
+    metrics.track_pool(database.engine)
+    app.state.settings = settings
+    app.state.db = database
+    app.state.metrics = metrics
+    app.state.callers = CallerCache(ttl=settings.api_key_cache_seconds)
+    app.state.scripts = ScriptDirectory.from_config(alembic_config())
+
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        max_batch_body_bytes=settings.max_batch_body_bytes,
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with every error described as the problem+json the service really sends."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schema.pop("$defs", {}))
+    components["Problem"] = problem_schema
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "Unprocessable Content", "content": problem}
+    app.openapi_schema = schema
+    return schema

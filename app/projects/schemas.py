@@ -1,0 +1,206 @@
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, EmailStr, Field, PlainSerializer
+
+from app.core.schemas import ReadModel, Slug, WriteModel
+from app.projects.models import Project, StageTransition
+
+DEFAULT_RUBRIC = "ai-production-readiness"
+
+
+class Stage(StrEnum):
+    idea = "idea"
+    poc = "poc"
+    pilot = "pilot"
+    production = "production"
+    scaling = "scaling"
+    retired = "retired"
+
+
+class StakeholderRole(StrEnum):
+    business = "business"
+    engineering = "engineering"
+    data_science = "data_science"
+    security = "security"
+    legal = "legal"
+    compliance = "compliance"
+    operations = "operations"
+
+
+class DeploymentTarget(StrEnum):
+    vpc = "vpc"
+    private_cloud = "private_cloud"
+    on_prem = "on_prem"
+    air_gapped = "air_gapped"
+    public_cloud = "public_cloud"
+    external_api = "external_api"
+    notebook = "notebook"
+
+
+# Money goes out as a JSON number; two decimals and 15 digits keep it exact as a double.
+MoneyAmount = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=15, decimal_places=2),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,49}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+ShortText = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Person(WriteModel):
+    name: Name
+    email: Annotated[EmailStr, Field(max_length=320)]
+
+
+class Stakeholder(WriteModel):
+    role: StakeholderRole
+    name: Name
+    email: Annotated[EmailStr, Field(max_length=320)] | None = None
+
+
+class Deployment(WriteModel):
+    target: DeploymentTarget | None = Field(default=None, description="Where the project runs.")
+    same_runtime_as_production: bool | None = Field(
+        default=None, description="The POC runs on the runtime that production will use."
+    )
+    sovereign: bool | None = Field(default=None, description="Deployable in a sovereign, air-gapped site.")
+
+
+class Costs(WriteModel):
+    build_cost: MoneyAmount | None = None
+    run_cost_per_month: MoneyAmount | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
+
+
+class ProjectFields(WriteModel):
+    """The writable fields of a project."""
+
+    read_only_fields = frozenset({"id", "stage", "created_at", "updated_at", "stage_entered_at"})
+
+    name: Name
+    description: str | None = Field(default=None, max_length=5000)
+    workflow: str | None = Field(
+        default=None, max_length=500, description="The narrow, high-value workflow the project improves."
+    )
+    department: ShortText | None = None
+    region: ShortText | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    business_owner: Person | None = None
+    technical_owner: Person | None = None
+    vendor_led: bool = False
+    stakeholders: list[Stakeholder] = Field(default_factory=list, max_length=50)
+    deployment: Deployment = Field(default_factory=Deployment)
+    sync_cadence_days: int | None = Field(
+        default=None, ge=1, le=365, description="Days between data science and business syncs."
+    )
+    decision_date: date | None = Field(default=None, description="The planned go/no-go decision date.")
+    costs: Costs = Field(default_factory=Costs)
+    rubric: Slug = Field(default=DEFAULT_RUBRIC, description="Key of the rubric that governs this project.")
+
+
+class ProjectCreate(ProjectFields):
+    key: Slug
+
+
+class ProjectReplace(ProjectFields):
+    key: Slug | None = Field(default=None, description="If given, must equal the key in the path.")
+
+
+class ProjectRead(ReadModel):
+    id: uuid.UUID
+    key: str
+    name: str
+    description: str | None
+    workflow: str | None
+    department: str | None
+    region: str | None
+    tags: list[str]
+    stage: Stage
+    business_owner: Person | None
+    technical_owner: Person | None
+    vendor_led: bool
+    stakeholders: list[Stakeholder]
+    deployment: Deployment
+    sync_cadence_days: int | None
+    decision_date: date | None
+    costs: Costs
+    rubric: str
+    created_at: datetime
+    updated_at: datetime
+    stage_entered_at: datetime
+
+    @classmethod
+    def from_project(cls, project: Project) -> "ProjectRead":
+        return cls.model_construct(
+            id=project.id,
+            key=project.key,
+            name=project.name,
+            description=project.description,
+            workflow=project.workflow,
+            department=project.department,
+            region=project.region,
+            tags=list(project.tags),
+            stage=Stage(project.stage),
+            business_owner=_person(project.business_owner_name, project.business_owner_email),
+            technical_owner=_person(project.technical_owner_name, project.technical_owner_email),
+            vendor_led=project.vendor_led,
+            stakeholders=[Stakeholder.model_construct(**s) for s in project.stakeholders],
+            deployment=Deployment.model_construct(
+                target=DeploymentTarget(project.deployment_target) if project.deployment_target else None,
+                same_runtime_as_production=project.deployment_same_runtime,
+                sovereign=project.deployment_sovereign,
+            ),
+            sync_cadence_days=project.sync_cadence_days,
+            decision_date=project.decision_date,
+            costs=Costs.model_construct(
+                build_cost=project.build_cost,
+                run_cost_per_month=project.run_cost_per_month,
+                currency=project.currency,
+            ),
+            rubric=project.rubric,
+            created_at=project.created_at,
+            updated_at=project.updated_at,
+            stage_entered_at=project.stage_entered_at,
+        )
+
+    def writable(self) -> dict[str, Any]:
+        """The fields a PUT would send back, as JSON values: the base of a merge patch."""
+        return self.model_dump(mode="json", exclude=set(ProjectFields.read_only_fields))
+
+
+def _person(name: str | None, email: str | None) -> Person | None:
+    return Person.model_construct(name=name, email=email) if name and email else None
+
+
+class StageTransitionCreate(WriteModel):
+    to: Stage
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why; required when moving back or retiring."
+    )
+
+
+class StageTransitionRead(ReadModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    id: uuid.UUID
+    from_stage: Stage = Field(serialization_alias="from")
+    to: Stage
+    reason: str | None
+    actor: str
+    transitioned_at: datetime
+
+    @classmethod
+    def from_transition(cls, transition: StageTransition) -> "StageTransitionRead":
+        return cls.model_construct(
+            id=transition.id,
+            from_stage=Stage(transition.from_stage),
+            to=Stage(transition.to_stage),
+            reason=transition.reason,
+            actor=transition.actor,
+            transitioned_at=transition.transitioned_at,
+        )

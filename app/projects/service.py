@@ -1,0 +1,298 @@
+"""Projects: the AI use cases, their owners and deployment, and the stage they are in."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.auth.service import Caller
+from app.core.db import contains_element, utcnow
+from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.preconditions import IfMatch, etag
+from app.core.schemas import validate_or_422, validation_error_from
+from app.projects.models import Project, StageTransition
+from app.projects.schemas import (
+    ProjectCreate,
+    ProjectFields,
+    ProjectRead,
+    ProjectReplace,
+    Stage,
+)
+
+FORWARD_ORDER = [Stage.idea, Stage.poc, Stage.pilot, Stage.production, Stage.scaling]
+
+
+def project_etag(project: Project) -> str:
+    return etag(project.id, project.version)
+
+
+def get_project(session: Session, *, key: str) -> Project:
+    project = session.scalar(select(Project).where(Project.key == key))
+    if project is None:
+        raise NotFound(f"No project with key {key!r}.")
+    return project
+
+
+def list_projects(
+    session: Session,
+    *,
+    stage: Stage | None = None,
+    department: str | None = None,
+    region: str | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[Project], str | None]:
+    """Projects ordered by key; the cursor is the last key served, so inserts never shift a page."""
+    query: Select[tuple[Project]] = select(Project).order_by(Project.key).limit(limit + 1)
+    if stage is not None:
+        query = query.where(Project.stage == stage.value)
+    if department is not None:
+        query = query.where(Project.department == department)
+    if region is not None:
+        query = query.where(Project.region == region)
+    if tag is not None:
+        query = query.where(contains_element(Project.tags, tag))
+    if q:
+        needle = q.lower()
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (Project.key, Project.name, Project.description, Project.workflow)
+                )
+            )
+        )
+    if cursor is not None:
+        (after,) = decode_cursor(cursor, str)
+        query = query.where(Project.key > after)
+    projects = list(session.scalars(query))
+    next_cursor = encode_cursor([projects[limit - 1].key]) if len(projects) > limit else None
+    return projects[:limit], next_cursor
+
+
+def _snapshot(project: Project) -> dict[str, Any]:
+    return ProjectRead.from_project(project).model_dump(mode="json")
+
+
+def _apply(project: Project, data: ProjectFields) -> None:
+    project.name = data.name
+    project.description = data.description
+    project.workflow = data.workflow
+    project.department = data.department
+    project.region = data.region
+    project.tags = list(dict.fromkeys(data.tags))
+    project.business_owner_name = data.business_owner.name if data.business_owner else None
+    project.business_owner_email = str(data.business_owner.email) if data.business_owner else None
+    project.technical_owner_name = data.technical_owner.name if data.technical_owner else None
+    project.technical_owner_email = str(data.technical_owner.email) if data.technical_owner else None
+    project.vendor_led = data.vendor_led
+    project.stakeholders = [stakeholder.model_dump(mode="json") for stakeholder in data.stakeholders]
+    project.deployment_target = data.deployment.target.value if data.deployment.target else None
+    project.deployment_same_runtime = data.deployment.same_runtime_as_production
+    project.deployment_sovereign = data.deployment.sovereign
+    project.sync_cadence_days = data.sync_cadence_days
+    project.decision_date = data.decision_date
+    project.build_cost = data.costs.build_cost
+    project.run_cost_per_month = data.costs.run_cost_per_month
+    project.currency = data.costs.currency
+    project.rubric = data.rubric
+
+
+def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -> Project:
+    if session.scalar(select(Project.id).where(Project.key == key)) is not None:
+        raise Conflict(f"A project with key {key!r} already exists; use PUT to replace it.")
+    now = utcnow()
+    project = Project(key=key, stage=Stage.idea.value, created_at=now, updated_at=now, stage_entered_at=now)
+    _apply(project, data)
+    session.add(project)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="project.create",
+        entity_type="project",
+        entity_key=key,
+        after=_snapshot(project),
+    )
+    return project
+
+
+def _update(session: Session, project: Project, data: ProjectFields, *, action: str, actor: Caller) -> None:
+    before = _snapshot(project)
+    _apply(project, data)
+    after = _snapshot(project)
+    if after == before:
+        return
+    project.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="project",
+        entity_key=project.key,
+        before=before,
+        after=_snapshot(project),
+    )
+
+
+def create_project(session: Session, *, data: ProjectCreate, actor: Caller) -> Project:
+    return _insert(session, key=data.key, data=data, actor=actor)
+
+
+def replace_project(
+    session: Session, *, key: str, data: ProjectReplace, if_match: IfMatch | None, actor: Caller
+) -> tuple[Project, bool]:
+    """Create or replace by key (an idempotent upsert); returns the project and whether it was created."""
+    if data.key is not None and data.key != key:
+        raise Unprocessable(
+            "The key in the body differs from the key in the path; keys cannot be renamed.",
+            errors=[validation_error_from("body.key", "must equal the key in the path")],
+        )
+    project = session.scalar(select(Project).where(Project.key == key))
+    if if_match is not None:
+        if_match.check(project_etag(project) if project else None)
+    if project is None:
+        return _insert(session, key=key, data=data, actor=actor), True
+    _update(session, project, data, action="project.replace", actor=actor)
+    return project, False
+
+
+def patch_project(
+    session: Session, *, key: str, patch: dict[str, Any], if_match: IfMatch | None, actor: Caller
+) -> Project:
+    """Apply a JSON merge patch (RFC 7396) to the project's writable fields."""
+    project = get_project(session, key=key)
+    if if_match is not None:
+        if_match.check(project_etag(project))
+    current = ProjectRead.from_project(project).writable()
+    merged = merge_patch(current, patch)
+    if merged.get("key") != key:
+        raise Unprocessable(
+            "Keys cannot be renamed.",
+            errors=[validation_error_from("body.key", "must equal the key in the path")],
+        )
+    data = validate_or_422(ProjectReplace, merged)
+    _update(session, project, data, action="project.update", actor=actor)
+    return project
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge recursively, `null` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for name, value in patch.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = merge_patch(result.get(name), value)
+    return result
+
+
+def delete_project(session: Session, *, key: str, if_match: IfMatch | None, actor: Caller) -> None:
+    project = get_project(session, key=key)
+    if if_match is not None:
+        if_match.check(project_etag(project))
+    before = _snapshot(project)
+    session.delete(project)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="project.delete", entity_type="project", entity_key=key, before=before
+    )
+
+
+def check_transition(current: Stage, to: Stage, reason: str | None) -> None:
+    """Forward one stage at a time; back any number of stages with a reason; retire from anywhere."""
+    if current == Stage.retired:
+        raise Conflict("The project is retired; a retired project does not change stage.")
+    if to == current:
+        raise Conflict(f"The project is already in {current.value}.")
+    if to == Stage.retired:
+        if not reason:
+            raise Unprocessable(
+                "Retiring a project needs a reason.",
+                errors=[validation_error_from("body.reason", "required when retiring")],
+            )
+        return
+    step = FORWARD_ORDER.index(to) - FORWARD_ORDER.index(current)
+    if step > 1:
+        raise Conflict(
+            f"A project moves forward one stage at a time: from {current.value} the next stage is "
+            f"{FORWARD_ORDER[FORWARD_ORDER.index(current) + 1].value}, not {to.value}."
+        )
+    if step < 0 and not reason:
+        raise Unprocessable(
+            "Moving a project back needs a reason.",
+            errors=[validation_error_from("body.reason", "required when moving back")],
+        )
+
+
+def _check_production_entry(session: Session, project: Project) -> None:
+    """The production gate: entering production will need a recorded `go` decision.
+
+    Decisions arrive with evaluations; until then entering production is open, and this is the
+    one place where that rule is enforced.
+    """
+
+
+def transition_stage(
+    session: Session, *, key: str, to: Stage, reason: str | None, actor: Caller
+) -> StageTransition:
+    project = get_project(session, key=key)
+    current = Stage(project.stage)
+    check_transition(current, to, reason)
+    if to == Stage.production:
+        _check_production_entry(session, project)
+    now = utcnow()
+    transition = StageTransition(
+        project_id=project.id,
+        from_stage=current.value,
+        to_stage=to.value,
+        reason=reason,
+        actor=actor.name,
+        transitioned_at=now,
+    )
+    session.add(transition)
+    project.stage, project.stage_entered_at, project.updated_at = to.value, now, now
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="project.stage_transition",
+        entity_type="project",
+        entity_key=key,
+        before={"stage": current.value},
+        after={"stage": to.value, "reason": reason},
+    )
+    return transition
+
+
+def list_transitions(
+    session: Session, *, key: str, limit: int, cursor: str | None
+) -> tuple[list[StageTransition], str | None]:
+    """Oldest first: the project's path through the stages."""
+    project = get_project(session, key=key)
+    query = (
+        select(StageTransition)
+        .where(StageTransition.project_id == project.id)
+        .order_by(StageTransition.transitioned_at, StageTransition.id)
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        at, transition_id = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
+        query = query.where(
+            keyset_after([StageTransition.transitioned_at, StageTransition.id], [at, transition_id])
+        )
+    transitions = list(session.scalars(query))
+    next_cursor = None
+    if len(transitions) > limit:
+        last = transitions[limit - 1]
+        next_cursor = encode_cursor([last.transitioned_at.isoformat(), str(last.id)])
+    return transitions[:limit], next_cursor
