@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
-from app.api import api_router
+from app.api import ROUTERS
 from app.auth.service import CallerCache, ensure_bootstrap_key
 from app.core.db import Database, make_engine
 from app.core.errors import Problem, install_error_handlers
@@ -19,7 +19,6 @@ from app.core.http import RequestMiddleware
 from app.core.metrics import Metrics
 from app.core.migrations import alembic_config
 from app.core.settings import Settings, get_settings
-from app.health.router import router as health_router
 
 DESCRIPTION = """\
 Takes enterprise AI projects from proof of concept to production. Records each AI project, its
@@ -81,8 +80,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.scripts = ScriptDirectory.from_config(alembic_config())
 
     install_error_handlers(app)
-    app.include_router(health_router)
-    app.include_router(api_router)
+    for router in ROUTERS:
+        app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

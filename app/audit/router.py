@@ -8,11 +8,11 @@ from app.audit.schemas import AuditEventRead
 from app.auth.dependencies import Admin
 from app.core.deps import DbDep
 from app.core.errors import problem_responses
-from app.core.http import json_response
+from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.schemas import UTCTimestamp
 
-router = APIRouter(prefix="/audit-events", tags=["audit"])
+router = APIRouter(prefix=f"{API_PREFIX}/audit-events", tags=["audit"])
 
 Filter = Annotated[str | None, Query(max_length=200)]
 

@@ -10,10 +10,10 @@ from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.auth.service import CallerCache
 from app.core.deps import DbDep
 from app.core.errors import problem_responses
-from app.core.http import json_response
+from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 
-router = APIRouter(prefix="/api-keys", tags=["api-keys"])
+router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api-keys"])
 
 
 @router.post(

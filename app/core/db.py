@@ -18,7 +18,7 @@ from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, create_engine,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FunctionElement
@@ -101,7 +101,7 @@ def _json_array_contains_sqlite(element: json_array_contains, compiler: Any, **k
     )
 
 
-def contains_element(column: ColumnElement[Any], value: str) -> ColumnElement[bool]:
+def contains_element(column: ColumnElement[Any] | InstrumentedAttribute[Any], value: str) -> ColumnElement[bool]:
     return json_array_contains(column, literal(value))
 
 

@@ -18,6 +18,8 @@ from app.core.metrics import Metrics
 
 logger = logging.getLogger("app.requests")
 
+# Routers carry the full prefix themselves, so that a route's template is its whole path (metrics).
+API_PREFIX = "/api/v1"
 JSON_MEDIA_TYPE = "application/json"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 BATCH_PATH_SUFFIX = ":batch"

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import BadRequest
 
@@ -49,7 +50,7 @@ def decode_cursor(cursor: str, *parsers: Callable[[Any], Any]) -> list[Any]:
 
 
 def keyset_after(
-    columns: Sequence[ColumnElement[Any]], values: Sequence[Any], *, descending: bool = False
+    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]], values: Sequence[Any], *, descending: bool = False
 ) -> ColumnElement[bool]:
     """Rows strictly after `values` in the order of `columns` (all ascending, or all descending)."""
     clauses = []

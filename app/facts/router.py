@@ -7,7 +7,7 @@ from app.auth.dependencies import Reader, Writer
 from app.core.db import utcnow
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
-from app.core.http import json_response
+from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.facts import service
@@ -15,7 +15,7 @@ from app.facts.models import Fact
 from app.facts.schemas import FACT_NAME_PATTERN, FactBatch, FactBatchResult, FactRead, FactWrite
 from app.projects.router import ProjectKey
 
-router = APIRouter(tags=["facts"])
+router = APIRouter(prefix=API_PREFIX, tags=["facts"])
 
 FactNamePath = Annotated[
     str, Path(pattern=FACT_NAME_PATTERN, max_length=128, description="A dotted fact name.")

@@ -6,7 +6,7 @@ from starlette.responses import Response
 from app.auth.dependencies import Admin, Reader, Writer
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
-from app.core.http import json_response
+from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.core.schemas import SLUG_PATTERN
@@ -21,7 +21,7 @@ from app.projects.schemas import (
     StageTransitionRead,
 )
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix=f"{API_PREFIX}/projects", tags=["projects"])
 
 ProjectKey = Annotated[str, Path(max_length=63, description="The project's key.")]
 NewProjectKey = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63, description="The project's key.")]

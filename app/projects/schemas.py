@@ -149,7 +149,7 @@ class ProjectRead(ReadModel):
             business_owner=_person(project.business_owner_name, project.business_owner_email),
             technical_owner=_person(project.technical_owner_name, project.technical_owner_email),
             vendor_led=project.vendor_led,
-            stakeholders=[Stakeholder.model_construct(**s) for s in project.stakeholders],
+            stakeholders=[_stakeholder(s) for s in project.stakeholders],
             deployment=Deployment.model_construct(
                 target=DeploymentTarget(project.deployment_target) if project.deployment_target else None,
                 same_runtime_as_production=project.deployment_same_runtime,
@@ -171,6 +171,12 @@ class ProjectRead(ReadModel):
     def writable(self) -> dict[str, Any]:
         """The fields a PUT would send back, as JSON values: the base of a merge patch."""
         return self.model_dump(mode="json", exclude=set(ProjectFields.read_only_fields))
+
+
+def _stakeholder(stored: dict[str, Any]) -> Stakeholder:
+    return Stakeholder.model_construct(
+        role=StakeholderRole(stored["role"]), name=stored["name"], email=stored.get("email")
+    )
 
 
 def _person(name: str | None, email: str | None) -> Person | None:

@@ -49,7 +49,7 @@ def list_projects(
     cursor: str | None = None,
 ) -> tuple[list[Project], str | None]:
     """Projects ordered by key; the cursor is the last key served, so inserts never shift a page."""
-    query: Select[tuple[Project]] = select(Project).order_by(Project.key).limit(limit + 1)
+    query: Select[Project] = select(Project).order_by(Project.key).limit(limit + 1)
     if stage is not None:
         query = query.where(Project.stage == stage.value)
     if department is not None:
