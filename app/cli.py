@@ -89,9 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="readiness", description="AI Readiness Service")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser(
-        "serve", help="migrate (unless READINESS_MIGRATE_ON_START=false), then serve HTTP"
-    )
+    serve = commands.add_parser("serve", help="migrate (unless READINESS_MIGRATE_ON_START=false), then serve HTTP")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)

@@ -47,7 +47,5 @@ async def list_audit_events(
         limit=limit,
         cursor=cursor,
     )
-    page = Page[AuditEventRead](
-        items=[AuditEventRead.model_validate(e) for e in events], next_cursor=next_cursor
-    )
+    page = Page[AuditEventRead](items=[AuditEventRead.model_validate(e) for e in events], next_cursor=next_cursor)
     return json_response(page)

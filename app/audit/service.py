@@ -68,9 +68,7 @@ def list_events(
         query = query.where(AuditEvent.occurred_at < until)
     if cursor is not None:
         at, event_id = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
-        query = query.where(
-            keyset_after([AuditEvent.occurred_at, AuditEvent.id], [at, event_id], descending=True)
-        )
+        query = query.where(keyset_after([AuditEvent.occurred_at, AuditEvent.id], [at, event_id], descending=True))
     events = list(session.scalars(query))
     next_cursor = None
     if len(events) > limit:

@@ -38,9 +38,7 @@ async def authenticate(
 def require(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
     async def check_role(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         if not caller.role.allows(role):
-            raise Forbidden(
-                f"This operation needs the {role.value} role; the API key has {caller.role.value}."
-            )
+            raise Forbidden(f"This operation needs the {role.value} role; the API key has {caller.role.value}.")
         return caller
 
     check_role.__name__ = f"require_{role.value}"

@@ -39,9 +39,7 @@ async def create_api_key(body: ApiKeyCreate, db: DbDep, caller: Admin) -> Respon
 async def list_api_keys(db: DbDep, caller: Admin, limit: Limit = 50, cursor: Cursor = None) -> Response:
     """Every key, revoked ones included, by name (admin). Secrets are never shown again."""
     keys, next_cursor = await db.read(service.list_api_keys, limit=limit, cursor=cursor)
-    return json_response(
-        Page[ApiKeyRead](items=[ApiKeyRead.model_validate(k) for k in keys], next_cursor=next_cursor)
-    )
+    return json_response(Page[ApiKeyRead](items=[ApiKeyRead.model_validate(k) for k in keys], next_cursor=next_cursor))
 
 
 @router.delete(

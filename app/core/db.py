@@ -196,9 +196,7 @@ class Database:
             self._readers = self._writers = sessionmaker(bind=target, **session_options)
         else:
             self._readers = sessionmaker(bind=target, **session_options)
-            self._writers = sessionmaker(
-                bind=target.execution_options(sqlite_begin="IMMEDIATE"), **session_options
-            )
+            self._writers = sessionmaker(bind=target.execution_options(sqlite_begin="IMMEDIATE"), **session_options)
         self.limiter = anyio.CapacityLimiter(threads)
 
     def work(self, fn: Callable[Concatenate[Session, P], T], *, write: bool) -> Callable[P, T]:

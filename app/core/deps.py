@@ -20,9 +20,7 @@ def get_settings(request: Request) -> Settings:
 def get_if_match(
     if_match: Annotated[
         str | None,
-        Header(
-            description="Change only if the resource's current ETag is one of these (412 otherwise)."
-        ),
+        Header(description="Change only if the resource's current ETag is one of these (412 otherwise)."),
     ] = None,
 ) -> IfMatch | None:
     return IfMatch.parse(if_match)

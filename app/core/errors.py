@@ -142,9 +142,7 @@ def validation_errors(raw_errors: Sequence[Any]) -> list[FieldError]:
 
 async def _on_problem(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ProblemError)
-    return problem_response(
-        error.status, error.slug, error.detail, errors=error.errors, headers=error.headers
-    )
+    return problem_response(error.status, error.slug, error.detail, errors=error.errors, headers=error.headers)
 
 
 async def _on_request_validation(_request: Request, error: Exception) -> JSONResponse:
@@ -155,12 +153,8 @@ async def _on_request_validation(_request: Request, error: Exception) -> JSONRes
             (str(item.get("ctx", {}).get("error", "")) for item in raw if item.get("type") == "json_invalid"),
             "",
         )
-        return problem_response(
-            400, "malformed-json", f"The request body is not valid JSON: {message}".strip()
-        )
-    return problem_response(
-        422, "validation-failed", "The request has invalid fields.", errors=validation_errors(raw)
-    )
+        return problem_response(400, "malformed-json", f"The request body is not valid JSON: {message}".strip())
+    return problem_response(422, "validation-failed", "The request has invalid fields.", errors=validation_errors(raw))
 
 
 async def _on_http_exception(_request: Request, error: Exception) -> JSONResponse:

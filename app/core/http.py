@@ -26,9 +26,7 @@ BATCH_PATH_SUFFIX = ":batch"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def json_response(
-    model: BaseModel, *, status_code: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
+def json_response(model: BaseModel, *, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """Serialise with pydantic-core directly: the route declares the model only for the contract."""
     return Response(
         content=model.model_dump_json(), status_code=status_code, headers=headers, media_type=JSON_MEDIA_TYPE
@@ -37,9 +35,7 @@ def json_response(
 
 def _is_json(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == JSON_MEDIA_TYPE or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
+    return media_type == JSON_MEDIA_TYPE or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
 class RequestMiddleware:
@@ -49,9 +45,7 @@ class RequestMiddleware:
     hand-off per request on the hot path.
     """
 
-    def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, max_batch_body_bytes: int
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, max_batch_body_bytes: int) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
@@ -101,15 +95,11 @@ class RequestMiddleware:
             )
             request_id_var.reset(token)
 
-    async def _guard_body(
-        self, scope: Scope, headers: Headers, receive: Receive
-    ) -> tuple[Response | None, Receive]:
+    async def _guard_body(self, scope: Scope, headers: Headers, receive: Receive) -> tuple[Response | None, Receive]:
         """Read the whole body up front, refusing it early when it is too large or not JSON."""
         if scope["method"] not in BODY_METHODS:
             return None, receive
-        limit = (
-            self.max_batch_body_bytes if scope["path"].endswith(BATCH_PATH_SUFFIX) else self.max_body_bytes
-        )
+        limit = self.max_batch_body_bytes if scope["path"].endswith(BATCH_PATH_SUFFIX) else self.max_body_bytes
         too_large = problem_response(
             413,
             "payload-too-large",

@@ -50,7 +50,10 @@ def decode_cursor(cursor: str, *parsers: Callable[[Any], Any]) -> list[Any]:
 
 
 def keyset_after(
-    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]], values: Sequence[Any], *, descending: bool = False
+    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    values: Sequence[Any],
+    *,
+    descending: bool = False,
 ) -> ColumnElement[bool]:
     """Rows strictly after `values` in the order of `columns` (all ascending, or all descending)."""
     clauses = []

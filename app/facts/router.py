@@ -17,15 +17,11 @@ from app.projects.router import ProjectKey
 
 router = APIRouter(prefix=API_PREFIX, tags=["facts"])
 
-FactNamePath = Annotated[
-    str, Path(pattern=FACT_NAME_PATTERN, max_length=128, description="A dotted fact name.")
-]
+FactNamePath = Annotated[str, Path(pattern=FACT_NAME_PATTERN, max_length=128, description="A dotted fact name.")]
 
 
 def _fact_response(fact: Fact, *, status_code: int = 200) -> Response:
-    return json_response(
-        FactRead.from_fact(fact), status_code=status_code, headers={"ETag": service.fact_etag(fact)}
-    )
+    return json_response(FactRead.from_fact(fact), status_code=status_code, headers={"ETag": service.fact_etag(fact)})
 
 
 @router.put(
@@ -44,9 +40,7 @@ async def put_fact(
     an observation older than the stored one leaves it in place, and the response shows what is
     stored. 201 when the fact is new."""
     observation = service.Observation(name, body.value, body.source, body.observed_at or utcnow())
-    fact, created = await db.write(
-        service.put_fact, key=key, observation=observation, if_match=if_match, actor=caller
-    )
+    fact, created = await db.write(service.put_fact, key=key, observation=observation, if_match=if_match, actor=caller)
     return _fact_response(fact, status_code=201 if created else 200)
 
 
@@ -73,14 +67,10 @@ async def get_fact(
     summary="List a project's facts",
     responses=problem_responses(400, 401, 403, 404, 422),
 )
-async def list_facts(
-    key: ProjectKey, db: DbDep, caller: Reader, limit: Limit = 50, cursor: Cursor = None
-) -> Response:
+async def list_facts(key: ProjectKey, db: DbDep, caller: Reader, limit: Limit = 50, cursor: Cursor = None) -> Response:
     """The project's current facts, by name."""
     facts, next_cursor = await db.read(service.list_facts, key=key, limit=limit, cursor=cursor)
-    return json_response(
-        Page[FactRead](items=[FactRead.from_fact(f) for f in facts], next_cursor=next_cursor)
-    )
+    return json_response(Page[FactRead](items=[FactRead.from_fact(f) for f in facts], next_cursor=next_cursor))
 
 
 @router.delete(
@@ -89,9 +79,7 @@ async def list_facts(
     summary="Delete a fact",
     responses=problem_responses(401, 403, 404, 412, 422),
 )
-async def delete_fact(
-    key: ProjectKey, name: FactNamePath, db: DbDep, caller: Writer, if_match: IfMatchDep
-) -> Response:
+async def delete_fact(key: ProjectKey, name: FactNamePath, db: DbDep, caller: Writer, if_match: IfMatchDep) -> Response:
     """Forget a fact; checks that read it then see no data."""
     await db.write(service.delete_fact, key=key, name=name, if_match=if_match, actor=caller)
     return Response(status_code=204)

@@ -75,9 +75,7 @@ def put_fact(
             "The fact's value is invalid.", errors=[FieldError(field="body.value", message=str(error))]
         ) from error
     project = get_project(session, key=key)
-    existing = session.scalar(
-        select(Fact).where(Fact.project_id == project.id, Fact.name == observation.name)
-    )
+    existing = session.scalar(select(Fact).where(Fact.project_id == project.id, Fact.name == observation.name))
     if if_match is not None:
         if_match.check(fact_etag(existing) if existing else None)
     before = _snapshot(existing) if existing else None
@@ -98,9 +96,7 @@ def put_fact(
     return written, existing is None
 
 
-def list_facts(
-    session: Session, *, key: str, limit: int, cursor: str | None
-) -> tuple[list[Fact], str | None]:
+def list_facts(session: Session, *, key: str, limit: int, cursor: str | None) -> tuple[list[Fact], str | None]:
     project = get_project(session, key=key)
     query = select(Fact).where(Fact.project_id == project.id).order_by(Fact.name).limit(limit + 1)
     if cursor is not None:
@@ -131,7 +127,8 @@ def delete_fact(session: Session, *, key: str, name: str, if_match: IfMatch | No
 def put_facts_batch(session: Session, *, items: list[FactBatchItem], actor: Caller) -> tuple[int, int]:
     """All or nothing: every item's project must exist. Returns (stored, superseded)."""
     keys = {item.project for item in items}
-    project_ids = dict(session.execute(select(Project.key, Project.id).where(Project.key.in_(keys))).tuples())
+    rows = session.execute(select(Project.key, Project.id).where(Project.key.in_(keys)))
+    project_ids = {row.key: row.id for row in rows}
     missing = [
         FieldError(field=f"body.items.{index}.project", message=f"no project with key {item.project!r}")
         for index, item in enumerate(items)

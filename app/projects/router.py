@@ -88,9 +88,7 @@ async def list_projects(
     summary="Get a project",
     responses={304: {"description": "Not Modified"}, **problem_responses(401, 403, 404)},
 )
-async def get_project(
-    key: ProjectKey, db: DbDep, caller: Reader, if_none_match: IfNoneMatchHeader = None
-) -> Response:
+async def get_project(key: ProjectKey, db: DbDep, caller: Reader, if_none_match: IfNoneMatchHeader = None) -> Response:
     """A project by key, with its `ETag`; `If-None-Match` answers 304 when it has not changed."""
     project = await db.read(service.get_project, key=key)
     tag = service.project_etag(project)
@@ -113,9 +111,7 @@ async def replace_project(
 ) -> Response:
     """Idempotent upsert by key, for systems that own their project records: 201 when created,
     200 when replaced. Fields left out take their defaults. `If-Match` guards the replacement."""
-    project, created = await db.write(
-        service.replace_project, key=key, data=body, if_match=if_match, actor=caller
-    )
+    project, created = await db.write(service.replace_project, key=key, data=body, if_match=if_match, actor=caller)
     return _project_response(project, status_code=201 if created else 200)
 
 
@@ -163,15 +159,11 @@ async def delete_project(key: ProjectKey, db: DbDep, caller: Admin, if_match: If
     summary="Move a project to another stage",
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
-async def transition_stage(
-    key: ProjectKey, body: StageTransitionCreate, db: DbDep, caller: Writer
-) -> Response:
+async def transition_stage(key: ProjectKey, body: StageTransitionCreate, db: DbDep, caller: Writer) -> Response:
     """Stages run idea → poc → pilot → production → scaling. A project moves forward one stage at a
     time, back any number of stages with a reason, or to `retired` from anywhere with a reason.
     Anything else is 409."""
-    transition = await db.write(
-        service.transition_stage, key=key, to=body.to, reason=body.reason, actor=caller
-    )
+    transition = await db.write(service.transition_stage, key=key, to=body.to, reason=body.reason, actor=caller)
     return json_response(StageTransitionRead.from_transition(transition), status_code=201)
 
 

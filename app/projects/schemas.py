@@ -185,9 +185,7 @@ def _person(name: str | None, email: str | None) -> Person | None:
 
 class StageTransitionCreate(WriteModel):
     to: Stage
-    reason: str | None = Field(
-        default=None, max_length=2000, description="Why; required when moving back or retiring."
-    )
+    reason: str | None = Field(default=None, max_length=2000, description="Why; required when moving back or retiring.")
 
 
 class StageTransitionRead(ReadModel):

@@ -203,9 +203,7 @@ def delete_project(session: Session, *, key: str, if_match: IfMatch | None, acto
     before = _snapshot(project)
     session.delete(project)
     session.flush()
-    audit.record(
-        session, actor=actor, action="project.delete", entity_type="project", entity_key=key, before=before
-    )
+    audit.record(session, actor=actor, action="project.delete", entity_type="project", entity_key=key, before=before)
 
 
 def check_transition(current: Stage, to: Stage, reason: str | None) -> None:
@@ -242,9 +240,7 @@ def _check_production_entry(session: Session, project: Project) -> None:
     """
 
 
-def transition_stage(
-    session: Session, *, key: str, to: Stage, reason: str | None, actor: Caller
-) -> StageTransition:
+def transition_stage(session: Session, *, key: str, to: Stage, reason: str | None, actor: Caller) -> StageTransition:
     project = get_project(session, key=key)
     current = Stage(project.stage)
     check_transition(current, to, reason)
@@ -287,9 +283,7 @@ def list_transitions(
     )
     if cursor is not None:
         at, transition_id = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
-        query = query.where(
-            keyset_after([StageTransition.transitioned_at, StageTransition.id], [at, transition_id])
-        )
+        query = query.where(keyset_after([StageTransition.transitioned_at, StageTransition.id], [at, transition_id]))
     transitions = list(session.scalars(query))
     next_cursor = None
     if len(transitions) > limit:
