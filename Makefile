@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint openapi clean
+.PHONY: run test lint openapi bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ lint: $(VENV)/.installed-dev
 ## openapi: regenerate the committed contract after changing routes or schemas
 openapi: $(VENV)/.installed
 	$(BIN)/readiness export-openapi
+
+## bench: the service against its own ceilings (bare Starlette, FastAPI) on SQLite and PostgreSQL; needs wrk
+bench: $(VENV)/.installed-dev
+	command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.schemas import Role
 from app.auth.service import Caller, CallerCache, find_caller, hash_secret
-from app.core.deps import get_db
+from app.core.db import Database
 from app.core.errors import Forbidden, Unauthorized
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rdy_...`.")
@@ -28,7 +28,7 @@ async def authenticate(
     digest = hash_secret(credentials.credentials)
     cached, caller = cache.get(digest)
     if not cached:
-        caller = await get_db(request).read(find_caller, digest=digest)
+        caller = await cast(Database, request.app.state.db).read(find_caller, digest=digest)
         cache.put(digest, caller)
     if caller is None:
         raise Unauthorized("The API key is unknown or revoked.", headers=_challenge("invalid_token"))

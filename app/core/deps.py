@@ -9,15 +9,17 @@ from app.core.preconditions import IfMatch
 from app.core.settings import Settings
 
 
-def get_db(request: Request) -> Database:
+# Dependencies are `async def` although they never await: FastAPI runs a plain `def` dependency in
+# the thread pool, a thread hand-off per request for nothing.
+async def get_db(request: Request) -> Database:
     return cast(Database, request.app.state.db)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def get_if_match(
+async def get_if_match(
     if_match: Annotated[
         str | None,
         Header(description="Change only if the resource's current ETag is one of these (412 otherwise)."),
