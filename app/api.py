@@ -6,6 +6,14 @@ from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.facts.router import router as facts_router
 from app.health.router import router as health_router
+from app.kpis.router import router as kpis_router
 from app.projects.router import router as projects_router
 
-ROUTERS: list[APIRouter] = [health_router, projects_router, facts_router, auth_router, audit_router]
+ROUTERS: list[APIRouter] = [
+    health_router,
+    projects_router,
+    facts_router,
+    kpis_router,
+    auth_router,
+    audit_router,
+]

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from starlette.responses import Response
 
-from app.auth.dependencies import Reader, Writer
+from app.auth.dependencies import Admin, Reader, Writer
 from app.core.db import utcnow
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
@@ -79,8 +79,8 @@ async def list_facts(key: ProjectKey, db: DbDep, caller: Reader, limit: Limit = 
     summary="Delete a fact",
     responses=problem_responses(401, 403, 404, 412, 422),
 )
-async def delete_fact(key: ProjectKey, name: FactNamePath, db: DbDep, caller: Writer, if_match: IfMatchDep) -> Response:
-    """Forget a fact; checks that read it then see no data."""
+async def delete_fact(key: ProjectKey, name: FactNamePath, db: DbDep, caller: Admin, if_match: IfMatchDep) -> Response:
+    """Forget a fact (admin); checks that read it then see no data."""
     await db.write(service.delete_fact, key=key, name=name, if_match=if_match, actor=caller)
     return Response(status_code=204)
 

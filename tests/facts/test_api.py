@@ -90,20 +90,21 @@ def test_facts_of_a_missing_project_are_404(writer: TestClient) -> None:
     assert_problem(writer.get("/api/v1/projects/ghost/facts"), 404)
 
 
-def test_deleting_a_fact_forgets_it(writer: TestClient) -> None:
+def test_deleting_a_fact_needs_admin_and_forgets_it(writer: TestClient, admin: TestClient) -> None:
     writer.put(f"{FACTS}/perf.benchmarks_tracked", json={"value": True})
 
-    assert writer.delete(f"{FACTS}/perf.benchmarks_tracked").status_code == 204
+    assert_problem(writer.delete(f"{FACTS}/perf.benchmarks_tracked"), 403)
+    assert admin.delete(f"{FACTS}/perf.benchmarks_tracked").status_code == 204
     assert_problem(writer.get(f"{FACTS}/perf.benchmarks_tracked"), 404)
-    assert_problem(writer.delete(f"{FACTS}/perf.benchmarks_tracked"), 404)
+    assert_problem(admin.delete(f"{FACTS}/perf.benchmarks_tracked"), 404)
 
 
-def test_fact_writes_honour_if_match(writer: TestClient) -> None:
+def test_fact_writes_honour_if_match(writer: TestClient, admin: TestClient) -> None:
     etag = writer.put(f"{FACTS}/ops.team_trained", json={"value": True}).headers["etag"]
     writer.put(f"{FACTS}/ops.team_trained", json={"value": False})
 
     assert_problem(writer.put(f"{FACTS}/ops.team_trained", json={"value": True}, headers={"If-Match": etag}), 412)
-    assert_problem(writer.delete(f"{FACTS}/ops.team_trained", headers={"If-Match": etag}), 412)
+    assert_problem(admin.delete(f"{FACTS}/ops.team_trained", headers={"If-Match": etag}), 412)
     assert writer.get(f"{FACTS}/ops.team_trained", headers={"If-None-Match": etag}).status_code == 200
 
 

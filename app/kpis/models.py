@@ -1,0 +1,49 @@
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, Money, UTCDateTime, new_id, utcnow
+
+
+class Kpi(Base):
+    __tablename__ = "kpi"
+    __table_args__ = (UniqueConstraint("project_id", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(2000))
+    category: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(50))
+    direction: Mapped[str] = mapped_column(String(8))
+    baseline: Mapped[float | None]
+    target: Mapped[float | None]
+    target_date: Mapped[date | None]
+    value_per_unit: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    # The latest measurement, kept here on every write so that reads and portfolio sums need no
+    # scan of the measurements.
+    latest_value: Mapped[float | None]
+    latest_measured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Measurement(Base):
+    __tablename__ = "measurement"
+    __table_args__ = (Index("ix_measurement_kpi_id_measured_at", "kpi_id", "measured_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    kpi_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("kpi.id", ondelete="CASCADE"))
+    value: Mapped[float]
+    measured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

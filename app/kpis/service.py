@@ -1,0 +1,332 @@
+"""Business KPIs, their measurements, and the ROI they add up to."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.auth.service import Caller
+from app.core.db import utcnow
+from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
+from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.preconditions import IfMatch, etag
+from app.core.schemas import validate_or_422
+from app.engine.kpi import Direction, KpiCategory
+from app.engine.roi import KpiValue, ProjectCosts, RoiReport, compute_roi
+from app.kpis.models import Kpi, Measurement
+from app.kpis.schemas import KpiCreate, KpiFields, KpiReplace, MeasurementBatchItem, MeasurementCreate
+from app.projects.models import Project
+from app.projects.service import get_project, merge_patch
+
+KPI_TABLE: Table = Kpi.__table__  # type: ignore[assignment]
+MEASUREMENT_TABLE: Table = Measurement.__table__  # type: ignore[assignment]
+
+
+def kpi_etag(kpi: Kpi) -> str:
+    return etag(kpi.id, kpi.version)
+
+
+def get_kpi(session: Session, *, project_key: str, kpi_key: str) -> Kpi:
+    kpi = session.scalar(
+        select(Kpi).join(Project, Project.id == Kpi.project_id).where(Project.key == project_key, Kpi.key == kpi_key)
+    )
+    if kpi is None:
+        get_project(session, key=project_key)
+        raise NotFound(f"Project {project_key!r} has no KPI {kpi_key!r}.")
+    return kpi
+
+
+def list_kpis(session: Session, *, project_key: str, limit: int, cursor: str | None) -> tuple[list[Kpi], str | None]:
+    project = get_project(session, key=project_key)
+    query = select(Kpi).where(Kpi.project_id == project.id).order_by(Kpi.key).limit(limit + 1)
+    if cursor is not None:
+        (after,) = decode_cursor(cursor, str)
+        query = query.where(Kpi.key > after)
+    kpis = list(session.scalars(query))
+    next_cursor = encode_cursor([kpis[limit - 1].key]) if len(kpis) > limit else None
+    return kpis[:limit], next_cursor
+
+
+def _writable(kpi: Kpi) -> dict[str, Any]:
+    return {
+        "key": kpi.key,
+        "name": kpi.name,
+        "description": kpi.description,
+        "category": kpi.category,
+        "unit": kpi.unit,
+        "direction": kpi.direction,
+        "baseline": kpi.baseline,
+        "target": kpi.target,
+        "target_date": kpi.target_date.isoformat() if kpi.target_date else None,
+        "value_per_unit": float(kpi.value_per_unit) if kpi.value_per_unit is not None else None,
+        "currency": kpi.currency,
+    }
+
+
+def _apply(kpi: Kpi, data: KpiFields) -> None:
+    kpi.name, kpi.description = data.name, data.description
+    kpi.category, kpi.unit, kpi.direction = data.category.value, data.unit, data.direction.value
+    kpi.baseline, kpi.target, kpi.target_date = data.baseline, data.target, data.target_date
+    kpi.value_per_unit, kpi.currency = data.value_per_unit, data.currency
+
+
+def create_kpi(session: Session, *, project_key: str, data: KpiCreate, actor: Caller) -> Kpi:
+    project = get_project(session, key=project_key)
+    if session.scalar(select(Kpi.id).where(Kpi.project_id == project.id, Kpi.key == data.key)) is not None:
+        raise Conflict(f"Project {project_key!r} already has a KPI {data.key!r}.")
+    now = utcnow()
+    kpi = Kpi(project_id=project.id, key=data.key, created_at=now, updated_at=now)
+    _apply(kpi, data)
+    kpi.currency = data.currency or project.currency
+    session.add(kpi)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="kpi.create",
+        entity_type="kpi",
+        entity_key=f"{project_key}/{data.key}",
+        after=_writable(kpi),
+    )
+    return kpi
+
+
+def patch_kpi(
+    session: Session, *, project_key: str, kpi_key: str, patch: dict[str, Any], if_match: IfMatch | None, actor: Caller
+) -> Kpi:
+    """Apply a JSON merge patch (RFC 7396) to the KPI's writable fields."""
+    kpi = get_kpi(session, project_key=project_key, kpi_key=kpi_key)
+    if if_match is not None:
+        if_match.check(kpi_etag(kpi))
+    before = _writable(kpi)
+    data = validate_or_422(KpiReplace, merge_patch(before, patch))
+    if data.key != kpi_key:
+        raise Unprocessable(
+            "KPI keys cannot be renamed.", errors=[FieldError(field="body.key", message="cannot change")]
+        )
+    _apply(kpi, data)
+    after = _writable(kpi)
+    if after != before:
+        kpi.updated_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="kpi.update",
+            entity_type="kpi",
+            entity_key=f"{project_key}/{kpi_key}",
+            before=before,
+            after=after,
+        )
+    return kpi
+
+
+def delete_kpi(session: Session, *, project_key: str, kpi_key: str, if_match: IfMatch | None, actor: Caller) -> None:
+    kpi = get_kpi(session, project_key=project_key, kpi_key=kpi_key)
+    if if_match is not None:
+        if_match.check(kpi_etag(kpi))
+    before = _writable(kpi)
+    session.delete(kpi)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="kpi.delete",
+        entity_type="kpi",
+        entity_key=f"{project_key}/{kpi_key}",
+        before=before,
+    )
+
+
+def _advance_latest(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Move each KPI's latest measurement forward; a later or equal measured_at wins.
+
+    One conditional UPDATE per KPI, so concurrent writers never lose the newest value and never
+    conflict with each other.
+    """
+    statement = (
+        update(KPI_TABLE)
+        .where(
+            KPI_TABLE.c.id == bindparam("b_kpi_id"),
+            or_(
+                KPI_TABLE.c.latest_measured_at.is_(None),
+                KPI_TABLE.c.latest_measured_at <= bindparam("b_measured_at", type_=KPI_TABLE.c.latest_measured_at.type),
+            ),
+        )
+        .values(
+            latest_value=bindparam("b_value"),
+            latest_measured_at=bindparam("b_measured_at"),
+            version=KPI_TABLE.c.version + 1,
+        )
+    )
+    session.connection().execute(statement, list(rows))
+
+
+def _latest_per_kpi(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    newest: dict[uuid.UUID, dict[str, Any]] = {}
+    for row in rows:
+        current = newest.get(row["kpi_id"])
+        if current is None or row["measured_at"] >= current["measured_at"]:
+            newest[row["kpi_id"]] = row
+    return [
+        {"b_kpi_id": kpi_id, "b_measured_at": row["measured_at"], "b_value": row["value"]}
+        for kpi_id, row in newest.items()
+    ]
+
+
+def _measurement_row(kpi_id: uuid.UUID, data: MeasurementCreate, now: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "kpi_id": kpi_id,
+        "value": data.value,
+        "measured_at": data.measured_at or now,
+        "source": data.source,
+        "note": data.note,
+        "recorded_at": now,
+    }
+
+
+def add_measurement(
+    session: Session, *, project_key: str, kpi_key: str, data: MeasurementCreate, actor: Caller
+) -> Measurement:
+    kpi = get_kpi(session, project_key=project_key, kpi_key=kpi_key)
+    row = _measurement_row(kpi.id, data, utcnow())
+    measurement = Measurement(**row)
+    session.add(measurement)
+    session.flush()
+    _advance_latest(session, _latest_per_kpi([row]))
+    session.expire(kpi)
+    audit.record(
+        session,
+        actor=actor,
+        action="measurement.create",
+        entity_type="kpi",
+        entity_key=f"{project_key}/{kpi_key}",
+        after={"id": str(measurement.id), "value": data.value, "measured_at": row["measured_at"].isoformat()},
+    )
+    return measurement
+
+
+def list_measurements(
+    session: Session,
+    *,
+    project_key: str,
+    kpi_key: str,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Measurement], str | None]:
+    """Newest first; `since` inclusive, `until` exclusive."""
+    kpi = get_kpi(session, project_key=project_key, kpi_key=kpi_key)
+    query = (
+        select(Measurement)
+        .where(Measurement.kpi_id == kpi.id)
+        .order_by(Measurement.measured_at.desc(), Measurement.id.desc())
+        .limit(limit + 1)
+    )
+    if since is not None:
+        query = query.where(Measurement.measured_at >= since)
+    if until is not None:
+        query = query.where(Measurement.measured_at < until)
+    if cursor is not None:
+        at, measurement_id = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
+        query = query.where(
+            keyset_after([Measurement.measured_at, Measurement.id], [at, measurement_id], descending=True)
+        )
+    measurements = list(session.scalars(query))
+    next_cursor = None
+    if len(measurements) > limit:
+        last = measurements[limit - 1]
+        next_cursor = encode_cursor([last.measured_at.isoformat(), str(last.id)])
+    return measurements[:limit], next_cursor
+
+
+def delete_measurement(
+    session: Session, *, project_key: str, kpi_key: str, measurement_id: uuid.UUID, actor: Caller
+) -> None:
+    """Correct a wrong measurement: remove it, and fall back to the newest one left."""
+    kpi = get_kpi(session, project_key=project_key, kpi_key=kpi_key)
+    measurement = session.scalar(
+        select(Measurement).where(Measurement.id == measurement_id, Measurement.kpi_id == kpi.id)
+    )
+    if measurement is None:
+        raise NotFound(f"KPI {kpi_key!r} of project {project_key!r} has no measurement {measurement_id}.")
+    before = {"id": str(measurement.id), "value": measurement.value, "measured_at": measurement.measured_at.isoformat()}
+    session.delete(measurement)
+    session.flush()
+    newest = session.execute(
+        select(Measurement.value, Measurement.measured_at)
+        .where(Measurement.kpi_id == kpi.id)
+        .order_by(Measurement.measured_at.desc(), Measurement.recorded_at.desc())
+        .limit(1)
+    ).first()
+    kpi.latest_value = newest.value if newest else None
+    kpi.latest_measured_at = newest.measured_at if newest else None
+    kpi.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="measurement.delete",
+        entity_type="kpi",
+        entity_key=f"{project_key}/{kpi_key}",
+        before=before,
+    )
+
+
+def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem], actor: Caller) -> int:
+    """All or nothing: every item must name an existing project and KPI. One INSERT for all rows."""
+    projects = {item.project for item in items}
+    kpi_ids = {
+        (row.project_key, row.kpi_key): row.id
+        for row in session.execute(
+            select(Project.key.label("project_key"), Kpi.key.label("kpi_key"), Kpi.id)
+            .join(Kpi, Kpi.project_id == Project.id)
+            .where(Project.key.in_(projects))
+        )
+    }
+    missing = [
+        FieldError(field=f"body.items.{index}.kpi", message=f"project {item.project!r} has no KPI {item.kpi!r}")
+        for index, item in enumerate(items)
+        if (item.project, item.kpi) not in kpi_ids
+    ]
+    if missing:
+        raise Unprocessable("Some items name KPIs that do not exist; nothing was stored.", errors=missing)
+    now = utcnow()
+    rows = [_measurement_row(kpi_ids[(item.project, item.kpi)], item, now) for item in items]
+    session.connection().execute(insert(MEASUREMENT_TABLE), rows)
+    _advance_latest(session, _latest_per_kpi(rows))
+    audit.record(
+        session,
+        actor=actor,
+        action="measurement.batch",
+        entity_type="kpi",
+        entity_key=f"batch of {len(items)}",
+        after={"stored": len(rows), "projects": sorted(projects)},
+    )
+    return len(rows)
+
+
+def project_roi(session: Session, *, project_key: str, horizon_months: int) -> RoiReport:
+    project = get_project(session, key=project_key)
+    kpis = session.scalars(select(Kpi).where(Kpi.project_id == project.id))
+    values = [
+        KpiValue(
+            key=kpi.key,
+            category=KpiCategory(kpi.category),
+            direction=Direction(kpi.direction),
+            baseline=kpi.baseline,
+            target=kpi.target,
+            latest=kpi.latest_value,
+            value_per_unit=kpi.value_per_unit,
+            currency=kpi.currency,
+        )
+        for kpi in kpis
+    ]
+    costs = ProjectCosts(project.build_cost, project.run_cost_per_month, project.currency)
+    return compute_roi(values, costs, horizon_months)
