@@ -22,7 +22,7 @@ from app.projects.schemas import MoneyAmount
 
 MAX_BATCH_ITEMS = 10_000
 
-Reading = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+Reading = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e15, le=1e15)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
 # Signed money out, as a JSON number rounded to cents.
 SignedMoney = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
