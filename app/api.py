@@ -4,16 +4,20 @@ from fastapi import APIRouter
 
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.evaluations.router import router as evaluations_router
 from app.facts.router import router as facts_router
 from app.health.router import router as health_router
 from app.kpis.router import router as kpis_router
 from app.projects.router import router as projects_router
+from app.rubrics.router import router as rubrics_router
 
 ROUTERS: list[APIRouter] = [
     health_router,
     projects_router,
     facts_router,
     kpis_router,
+    rubrics_router,
+    evaluations_router,
     auth_router,
     audit_router,
 ]

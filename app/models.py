@@ -2,8 +2,23 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
+from app.evaluations.models import Decision, Evaluation, Exemption
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
 from app.projects.models import Project, StageTransition
+from app.rubrics.models import Rubric, RubricVersion
 
-__all__ = ["ApiKey", "AuditEvent", "Fact", "Kpi", "Measurement", "Project", "StageTransition"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Decision",
+    "Evaluation",
+    "Exemption",
+    "Fact",
+    "Kpi",
+    "Measurement",
+    "Project",
+    "Rubric",
+    "RubricVersion",
+    "StageTransition",
+]

@@ -15,13 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.engine.stages import Stage
 from app.projects.schemas import (
     Costs,
     Deployment,
     DeploymentTarget,
     Person,
     ProjectRead,
-    Stage,
     Stakeholder,
     StakeholderRole,
 )

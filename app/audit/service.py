@@ -1,6 +1,5 @@
 """The audit trail: one event per mutation, written in the mutation's own transaction."""
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.core.logging import request_id_var
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import keyset_page
 
 if TYPE_CHECKING:
     from app.auth.service import Caller
@@ -52,7 +51,7 @@ def list_events(
     cursor: str | None,
 ) -> tuple[list[AuditEvent], str | None]:
     """Newest first."""
-    query = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit + 1)
+    query = select(AuditEvent)
     filters = {
         AuditEvent.entity_type: entity_type,
         AuditEvent.entity_key: entity_key,
@@ -66,12 +65,6 @@ def list_events(
         query = query.where(AuditEvent.occurred_at >= since)
     if until is not None:
         query = query.where(AuditEvent.occurred_at < until)
-    if cursor is not None:
-        at, event_id = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
-        query = query.where(keyset_after([AuditEvent.occurred_at, AuditEvent.id], [at, event_id], descending=True))
-    events = list(session.scalars(query))
-    next_cursor = None
-    if len(events) > limit:
-        last = events[limit - 1]
-        next_cursor = encode_cursor([last.occurred_at.isoformat(), str(last.id)])
-    return events[:limit], next_cursor
+    return keyset_page(
+        session, query, [AuditEvent.occurred_at, AuditEvent.id], limit=limit, cursor=cursor, descending=True
+    )

@@ -16,7 +16,7 @@ from app.auth.models import ApiKey
 from app.auth.schemas import Role
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import keyset_page
 
 SECRET_PREFIX = "rdy_"
 BOOTSTRAP_KEY_NAME = "bootstrap-admin"
@@ -67,13 +67,7 @@ def create_api_key(session: Session, *, name: str, role: Role, actor: Caller) ->
 
 
 def list_api_keys(session: Session, *, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
-    query = select(ApiKey).order_by(ApiKey.name).limit(limit + 1)
-    if cursor is not None:
-        (after,) = decode_cursor(cursor, str)
-        query = query.where(ApiKey.name > after)
-    keys = list(session.scalars(query))
-    next_cursor = encode_cursor([keys[limit - 1].name]) if len(keys) > limit else None
-    return keys[:limit], next_cursor
+    return keyset_page(session, select(ApiKey), [ApiKey.name], limit=limit, cursor=cursor)
 
 
 def revoke_api_key(session: Session, *, key_id: uuid.UUID, actor: Caller) -> ApiKey:

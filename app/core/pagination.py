@@ -3,13 +3,15 @@
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, or_
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.core.errors import BadRequest
 
@@ -62,3 +64,32 @@ def keyset_after(
         beyond = column < values[depth] if descending else column > values[depth]
         clauses.append(and_(*equal_prefix, beyond))
     return or_(*clauses)
+
+
+_PARSERS: dict[type, Callable[[Any], Any]] = {datetime: datetime.fromisoformat, uuid.UUID: uuid.UUID, str: str}
+
+
+def _encoded(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def keyset_page(
+    session: Session,
+    query: Select[Any],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    *,
+    limit: int,
+    cursor: str | None,
+    descending: bool = False,
+) -> tuple[list[Any], str | None]:
+    """One page of ORM rows in the order of `keys` (unique together), and the cursor of the next."""
+    if cursor is not None:
+        values = decode_cursor(cursor, *(_PARSERS[key.type.python_type] for key in keys))
+        query = query.where(keyset_after(keys, values, descending=descending))
+    order = [key.desc() if descending else key for key in keys]
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([_encoded(getattr(last, key.key)) for key in keys])
+    return rows[:limit], next_cursor

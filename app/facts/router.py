@@ -10,9 +10,10 @@ from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
+from app.engine.checks import FACT_NAME_PATTERN
 from app.facts import service
 from app.facts.models import Fact
-from app.facts.schemas import FACT_NAME_PATTERN, FactBatch, FactBatchResult, FactRead, FactWrite
+from app.facts.schemas import FactBatch, FactBatchResult, FactRead, FactWrite
 from app.projects.router import ProjectKey
 
 router = APIRouter(prefix=API_PREFIX, tags=["facts"])

@@ -4,9 +4,9 @@ from typing import Annotated, Any
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
 from app.core.schemas import PastTimestamp, ReadModel, Slug, WriteModel
+from app.engine.checks import FACT_NAME_PATTERN
 from app.facts.models import Fact
 
-FACT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62}){1,4}$"
 MAX_BATCH_ITEMS = 10_000
 
 FactName = Annotated[

@@ -11,7 +11,7 @@ from app.audit import service as audit
 from app.auth.service import Caller
 from app.core.db import utcnow
 from app.core.errors import FieldError, NotFound, Unprocessable
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.facts.models import Fact
 from app.facts.schemas import FactBatchItem, normalise_value
@@ -98,13 +98,9 @@ def put_fact(
 
 def list_facts(session: Session, *, key: str, limit: int, cursor: str | None) -> tuple[list[Fact], str | None]:
     project = get_project(session, key=key)
-    query = select(Fact).where(Fact.project_id == project.id).order_by(Fact.name).limit(limit + 1)
-    if cursor is not None:
-        (after,) = decode_cursor(cursor, str)
-        query = query.where(Fact.name > after)
-    facts = list(session.scalars(query))
-    next_cursor = encode_cursor([facts[limit - 1].name]) if len(facts) > limit else None
-    return facts[:limit], next_cursor
+    return keyset_page(
+        session, select(Fact).where(Fact.project_id == project.id), [Fact.name], limit=limit, cursor=cursor
+    )
 
 
 def delete_fact(session: Session, *, key: str, name: str, if_match: IfMatch | None, actor: Caller) -> None:

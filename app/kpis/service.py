@@ -12,7 +12,7 @@ from app.audit import service as audit
 from app.auth.service import Caller
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422
 from app.engine.kpi import Direction, KpiCategory
@@ -42,13 +42,7 @@ def get_kpi(session: Session, *, project_key: str, kpi_key: str) -> Kpi:
 
 def list_kpis(session: Session, *, project_key: str, limit: int, cursor: str | None) -> tuple[list[Kpi], str | None]:
     project = get_project(session, key=project_key)
-    query = select(Kpi).where(Kpi.project_id == project.id).order_by(Kpi.key).limit(limit + 1)
-    if cursor is not None:
-        (after,) = decode_cursor(cursor, str)
-        query = query.where(Kpi.key > after)
-    kpis = list(session.scalars(query))
-    next_cursor = encode_cursor([kpis[limit - 1].key]) if len(kpis) > limit else None
-    return kpis[:limit], next_cursor
+    return keyset_page(session, select(Kpi).where(Kpi.project_id == project.id), [Kpi.key], limit=limit, cursor=cursor)
 
 
 def _writable(kpi: Kpi) -> dict[str, Any]:
@@ -223,27 +217,14 @@ def list_measurements(
 ) -> tuple[list[Measurement], str | None]:
     """Newest first; `since` inclusive, `until` exclusive."""
     kpi = get_kpi(session, project_key=project_key, kpi_key=kpi_key)
-    query = (
-        select(Measurement)
-        .where(Measurement.kpi_id == kpi.id)
-        .order_by(Measurement.measured_at.desc(), Measurement.id.desc())
-        .limit(limit + 1)
-    )
+    query = select(Measurement).where(Measurement.kpi_id == kpi.id)
     if since is not None:
         query = query.where(Measurement.measured_at >= since)
     if until is not None:
         query = query.where(Measurement.measured_at < until)
-    if cursor is not None:
-        at, measurement_id = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
-        query = query.where(
-            keyset_after([Measurement.measured_at, Measurement.id], [at, measurement_id], descending=True)
-        )
-    measurements = list(session.scalars(query))
-    next_cursor = None
-    if len(measurements) > limit:
-        last = measurements[limit - 1]
-        next_cursor = encode_cursor([last.measured_at.isoformat(), str(last.id)])
-    return measurements[:limit], next_cursor
+    return keyset_page(
+        session, query, [Measurement.measured_at, Measurement.id], limit=limit, cursor=cursor, descending=True
+    )
 
 
 def delete_measurement(

@@ -10,13 +10,13 @@ from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.core.schemas import SLUG_PATTERN
+from app.engine.stages import Stage
 from app.projects import service
 from app.projects.models import Project
 from app.projects.schemas import (
     ProjectCreate,
     ProjectRead,
     ProjectReplace,
-    Stage,
     StageTransitionCreate,
     StageTransitionRead,
 )

@@ -7,18 +7,10 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, EmailStr, Field, PlainSerializer
 
 from app.core.schemas import ReadModel, Slug, WriteModel
+from app.engine.stages import Stage
 from app.projects.models import Project, StageTransition
 
 DEFAULT_RUBRIC = "ai-production-readiness"
-
-
-class Stage(StrEnum):
-    idea = "idea"
-    poc = "poc"
-    pilot = "pilot"
-    production = "production"
-    scaling = "scaling"
-    retired = "retired"
 
 
 class StakeholderRole(StrEnum):

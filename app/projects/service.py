@@ -1,7 +1,5 @@
 """Projects: the AI use cases, their owners and deployment, and the stage they are in."""
 
-import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -11,19 +9,19 @@ from app.audit import service as audit
 from app.auth.service import Caller
 from app.core.db import contains_element, utcnow
 from app.core.errors import Conflict, NotFound, Unprocessable
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
+from app.engine.stages import FORWARD_ORDER, IN_PRODUCTION, Stage
+from app.evaluations.models import Decision
 from app.projects.models import Project, StageTransition
 from app.projects.schemas import (
     ProjectCreate,
     ProjectFields,
     ProjectRead,
     ProjectReplace,
-    Stage,
 )
-
-FORWARD_ORDER = [Stage.idea, Stage.poc, Stage.pilot, Stage.production, Stage.scaling]
+from app.rubrics.service import require_rubric
 
 
 def project_etag(project: Project) -> str:
@@ -49,7 +47,7 @@ def list_projects(
     cursor: str | None = None,
 ) -> tuple[list[Project], str | None]:
     """Projects ordered by key; the cursor is the last key served, so inserts never shift a page."""
-    query: Select[Project] = select(Project).order_by(Project.key).limit(limit + 1)
+    query: Select[Project] = select(Project)
     if stage is not None:
         query = query.where(Project.stage == stage.value)
     if department is not None:
@@ -68,12 +66,7 @@ def list_projects(
                 )
             )
         )
-    if cursor is not None:
-        (after,) = decode_cursor(cursor, str)
-        query = query.where(Project.key > after)
-    projects = list(session.scalars(query))
-    next_cursor = encode_cursor([projects[limit - 1].key]) if len(projects) > limit else None
-    return projects[:limit], next_cursor
+    return keyset_page(session, query, [Project.key], limit=limit, cursor=cursor)
 
 
 def _snapshot(project: Project) -> dict[str, Any]:
@@ -105,6 +98,7 @@ def _apply(project: Project, data: ProjectFields) -> None:
 
 
 def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -> Project:
+    require_rubric(session, data.rubric)
     if session.scalar(select(Project.id).where(Project.key == key)) is not None:
         raise Conflict(f"A project with key {key!r} already exists; use PUT to replace it.")
     now = utcnow()
@@ -124,6 +118,8 @@ def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -
 
 
 def _update(session: Session, project: Project, data: ProjectFields, *, action: str, actor: Caller) -> None:
+    if data.rubric != project.rubric:
+        require_rubric(session, data.rubric)
     before = _snapshot(project)
     _apply(project, data)
     after = _snapshot(project)
@@ -233,11 +229,32 @@ def check_transition(current: Stage, to: Stage, reason: str | None) -> None:
 
 
 def _check_production_entry(session: Session, project: Project) -> None:
-    """The production gate: entering production will need a recorded `go` decision.
-
-    Decisions arrive with evaluations; until then entering production is open, and this is the
-    one place where that rule is enforced.
-    """
+    """Entering production needs the latest decision to be `go`, taken since the project last left
+    production: a go opens production once."""
+    latest = session.scalar(
+        select(Decision)
+        .where(Decision.project_id == project.id)
+        .order_by(Decision.decided_at.desc(), Decision.id.desc())
+        .limit(1)
+    )
+    if latest is None or latest.decision != "go":
+        seen = f"the latest decision is {latest.decision}" if latest else "there is no decision"
+        raise Conflict(f"Entering production needs a go decision; {seen}. Evaluate, then record a go.")
+    last_exit = session.scalar(
+        select(StageTransition.transitioned_at)
+        .where(
+            StageTransition.project_id == project.id,
+            StageTransition.from_stage.in_([stage.value for stage in IN_PRODUCTION]),
+            StageTransition.to_stage.not_in([stage.value for stage in IN_PRODUCTION]),
+        )
+        .order_by(StageTransition.transitioned_at.desc())
+        .limit(1)
+    )
+    if last_exit is not None and latest.decided_at <= last_exit:
+        raise Conflict(
+            "The latest go decision was taken before the project left production; "
+            "re-entering needs a new evaluation and a new go decision."
+        )
 
 
 def transition_stage(session: Session, *, key: str, to: Stage, reason: str | None, actor: Caller) -> StageTransition:
@@ -275,18 +292,7 @@ def list_transitions(
 ) -> tuple[list[StageTransition], str | None]:
     """Oldest first: the project's path through the stages."""
     project = get_project(session, key=key)
-    query = (
-        select(StageTransition)
-        .where(StageTransition.project_id == project.id)
-        .order_by(StageTransition.transitioned_at, StageTransition.id)
-        .limit(limit + 1)
+    query = select(StageTransition).where(StageTransition.project_id == project.id)
+    return keyset_page(
+        session, query, [StageTransition.transitioned_at, StageTransition.id], limit=limit, cursor=cursor
     )
-    if cursor is not None:
-        at, transition_id = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
-        query = query.where(keyset_after([StageTransition.transitioned_at, StageTransition.id], [at, transition_id]))
-    transitions = list(session.scalars(query))
-    next_cursor = None
-    if len(transitions) > limit:
-        last = transitions[limit - 1]
-        next_cursor = encode_cursor([last.transitioned_at.isoformat(), str(last.id)])
-    return transitions[:limit], next_cursor

@@ -228,12 +228,31 @@ def test_list_rejects_a_forged_cursor(writer: TestClient) -> None:
     assert_problem(writer.get(PROJECTS, params={"cursor": "WzEsMl0"}), 400)
 
 
-def test_stage_moves_forward_one_at_a_time(writer: TestClient) -> None:
+def go_by_override(admin: TestClient, key: str) -> None:
+    """Record a go the quick way, by an admin's override: these tests are about stages, not readiness."""
+    evaluation = admin.post(f"{PROJECTS}/{key}/evaluations", json={})
+    assert evaluation.status_code == 201, evaluation.text
+    decision = admin.post(
+        f"{PROJECTS}/{key}/decisions",
+        json={
+            "evaluation_id": evaluation.json()["id"],
+            "decision": "go",
+            "decided_by": "Steering committee",
+            "override_reason": "Stage tests",
+        },
+    )
+    assert decision.status_code == 201, decision.text
+
+
+def test_stage_moves_forward_one_at_a_time(writer: TestClient, admin: TestClient) -> None:
     make_project(writer)
     transitions = f"{PROJECTS}/claims-triage/stage-transitions"
 
     assert_problem(writer.post(transitions, json={"to": "pilot"}), 409)
-    for stage in ("poc", "pilot", "production", "scaling"):
+    for stage in ("poc", "pilot"):
+        assert writer.post(transitions, json={"to": stage}).status_code == 201
+    go_by_override(admin, "claims-triage")
+    for stage in ("production", "scaling"):
         response = writer.post(transitions, json={"to": stage})
         assert response.status_code == 201, response.text
     project = writer.get(f"{PROJECTS}/claims-triage").json()
@@ -285,11 +304,18 @@ def test_stage_transition_of_a_missing_project_is_404(writer: TestClient) -> Non
 def test_stage_history_pages(writer: TestClient) -> None:
     make_project(writer)
     transitions = f"{PROJECTS}/claims-triage/stage-transitions"
-    for stage in ("poc", "pilot", "production"):
-        writer.post(transitions, json={"to": stage})
+    writer.post(transitions, json={"to": "poc"})
+    writer.post(transitions, json={"to": "pilot"})
+    writer.post(transitions, json={"to": "idea", "reason": "Start over"})
 
     first = writer.get(transitions, params={"limit": 2}).json()
     second = writer.get(transitions, params={"limit": 2, "cursor": first["next_cursor"]}).json()
 
-    assert [t["to"] for t in first["items"] + second["items"]] == ["poc", "pilot", "production"]
+    assert [t["to"] for t in first["items"] + second["items"]] == ["poc", "pilot", "idea"]
     assert second["next_cursor"] is None
+
+
+def test_a_project_must_be_governed_by_an_existing_rubric(writer: TestClient) -> None:
+    problem = assert_problem(writer.post(PROJECTS, json=project_body(rubric="no-such-rubric")), 422)
+
+    assert problem["errors"][0]["field"] == "body.rubric"

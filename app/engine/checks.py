@@ -1,0 +1,546 @@
+"""Checks: declarative rules over a project's data, never code.
+
+A check reads a snapshot of the project (its fields, stakeholders, KPIs, ROI, facts and stage
+history) and answers `met`, `partial`, `not_met`, or `no_data` when the data it reads is not
+there, in which case an attested answer decides. Every answer carries a reason that names what
+the check saw, and the values it saw.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from app.engine.kpi import BUSINESS_CATEGORIES, Direction, KpiCategory
+from app.engine.roi import KpiValue, ProjectCosts, compute_roi
+from app.engine.stages import Stage
+
+
+class CheckStatus(StrEnum):
+    met = "met"
+    partial = "partial"
+    not_met = "not_met"
+    no_data = "no_data"
+
+
+# The project fields a `field` check may read, by their path in the project's representation.
+PROJECT_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "workflow",
+        "department",
+        "region",
+        "business_owner",
+        "technical_owner",
+        "vendor_led",
+        "deployment.target",
+        "deployment.same_runtime_as_production",
+        "deployment.sovereign",
+        "sync_cadence_days",
+        "decision_date",
+        "costs.build_cost",
+        "costs.run_cost_per_month",
+        "costs.currency",
+    }
+)
+# Facts are named with dots, e.g. `ops.alerting_enabled`; a name ending in `_at` holds a timestamp.
+FACT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62}){1,4}$"
+KPI_REQUIREMENTS = frozenset({"baseline", "target", "target_date", "value_per_unit", "measurement"})
+FactOp = Literal["is_true", "non_empty", "within_days", "at_least"]
+
+
+@dataclass(frozen=True)
+class FactObservation:
+    value: bool | int | float | str
+    observed_at: datetime
+
+
+@dataclass(frozen=True)
+class KpiSnapshot:
+    key: str
+    category: KpiCategory
+    direction: Direction
+    baseline: float | None
+    target: float | None
+    target_date: date | None
+    value_per_unit: Decimal | None
+    currency: str | None
+    latest_value: float | None
+    latest_measured_at: datetime | None
+
+    @property
+    def is_business(self) -> bool:
+        return self.category in BUSINESS_CATEGORIES
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    """What the checks may read about a project, loaded once per evaluation."""
+
+    key: str
+    stage: Stage
+    fields: Mapping[str, Any]
+    stakeholder_roles: frozenset[str]
+    kpis: tuple[KpiSnapshot, ...]
+    facts: Mapping[str, FactObservation]
+    costs: ProjectCosts
+    production_since: datetime | None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: CheckStatus
+    reason: str
+    observed: dict[str, Any] = field(default_factory=dict)
+
+
+# The check vocabulary. Each kind is a frozen dataclass; `kind` tells them apart in JSON. The
+# `__pydantic_config__` attribute makes the API refuse unknown keys when it reads these from JSON.
+STRICT = {"extra": "forbid"}
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """A project field: `present`, `is_true`, `in` a set of values, or `at_most` a number
+    (`partial_at_most` gives partial credit up to a second bound)."""
+
+    __pydantic_config__ = STRICT
+    field: str
+    op: Literal["present", "is_true", "in", "at_most"]
+    values: tuple[str, ...] = ()
+    at_most: float | None = None
+    partial_at_most: float | None = None
+    when_missing: Literal["no_data", "not_met"] = "no_data"
+    kind: Literal["field"] = "field"
+
+
+@dataclass(frozen=True)
+class StakeholderRolesCheck:
+    """Stakeholders cover these roles; `partial_at_least` of them earn partial credit."""
+
+    __pydantic_config__ = STRICT
+    roles: tuple[str, ...]
+    partial_at_least: int
+    kind: Literal["stakeholder_roles"] = "stakeholder_roles"
+
+
+@dataclass(frozen=True)
+class FactCondition:
+    __pydantic_config__ = STRICT
+
+    fact: str
+    op: FactOp
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class FactCheck:
+    """One fact decides: absent is no_data, satisfied is met, otherwise not_met. When it is
+    satisfied but one of the `also` conditions is not, the result is partial."""
+
+    __pydantic_config__ = STRICT
+    fact: str
+    op: FactOp
+    value: float | None = None
+    also: tuple[FactCondition, ...] = ()
+    max_age_days: int | None = None
+    kind: Literal["fact"] = "fact"
+
+
+@dataclass(frozen=True)
+class FactsCheck:
+    """Several facts: all satisfied is met, at least `partial_at_least` is partial, fewer is
+    not_met; when none of the facts is there, no_data."""
+
+    __pydantic_config__ = STRICT
+    conditions: tuple[FactCondition, ...]
+    partial_at_least: int = 1
+    max_age_days: int | None = None
+    kind: Literal["facts"] = "facts"
+
+
+@dataclass(frozen=True)
+class KpiExistsCheck:
+    """At least one KPI of these categories meets every requirement: met, else not_met."""
+
+    __pydantic_config__ = STRICT
+    categories: tuple[KpiCategory, ...]
+    require: tuple[str, ...] = ()
+    kind: Literal["kpi_exists"] = "kpi_exists"
+
+
+@dataclass(frozen=True)
+class KpiCoverageCheck:
+    """Every KPI of these categories meets the requirements (and was measured within N days):
+    met; some of them: partial; none, or no such KPI: not_met."""
+
+    __pydantic_config__ = STRICT
+    categories: tuple[KpiCategory, ...]
+    require: tuple[str, ...] = ()
+    measured_within_days: int | None = None
+    kind: Literal["kpi_coverage"] = "kpi_coverage"
+
+
+@dataclass(frozen=True)
+class RoiCheck:
+    """The ROI % over a horizon is above a threshold: met, else not_met; no_data when it cannot be
+    computed (nothing spent, or no KPI that carries money)."""
+
+    __pydantic_config__ = STRICT
+    basis: Literal["projected", "realized"] = "projected"
+    horizon_months: int = 12
+    above_pct: float = 0
+    kind: Literal["roi"] = "roi"
+
+
+@dataclass(frozen=True)
+class StageDurationCheck:
+    """The project has been in one of these stages for at least N days."""
+
+    __pydantic_config__ = STRICT
+    stages: tuple[Stage, ...]
+    at_least_days: int
+    kind: Literal["stage_duration"] = "stage_duration"
+
+
+@dataclass(frozen=True)
+class AllOfCheck:
+    """Every sub-check met: met; at least `partial_at_least` met: partial; else not_met."""
+
+    __pydantic_config__ = STRICT
+    checks: "tuple[Check, ...]"
+    partial_at_least: int = 1
+    kind: Literal["all_of"] = "all_of"
+
+
+@dataclass(frozen=True)
+class AnyOfCheck:
+    """The best result among the sub-checks (met, then partial, then not_met)."""
+
+    __pydantic_config__ = STRICT
+    checks: "tuple[Check, ...]"
+    kind: Literal["any_of"] = "any_of"
+
+
+Check = (
+    FieldCheck
+    | StakeholderRolesCheck
+    | FactCheck
+    | FactsCheck
+    | KpiExistsCheck
+    | KpiCoverageCheck
+    | RoiCheck
+    | StageDurationCheck
+    | AllOfCheck
+    | AnyOfCheck
+)
+
+
+def check_problems(check: Check) -> list[str]:
+    """What is wrong with a check's definition, beyond its shape; empty when it can be published."""
+    match check:
+        case FieldCheck(field=name, op=op):
+            problems = [] if name in PROJECT_FIELDS else [f"unknown project field {name!r}"]
+            if op == "in" and not check.values:
+                problems.append("op 'in' needs values")
+            if op == "at_most" and check.at_most is None:
+                problems.append("op 'at_most' needs at_most")
+            return problems
+        case StakeholderRolesCheck(roles=roles, partial_at_least=partial):
+            return (
+                [] if roles and 0 < partial <= len(roles) else ["roles must be non-empty, 0 < partial_at_least ≤ roles"]
+            )
+        case FactCheck() | FactsCheck():
+            conditions = (
+                [FactCondition(check.fact, check.op, check.value), *check.also]
+                if isinstance(check, FactCheck)
+                else list(check.conditions)
+            )
+            return [problem for condition in conditions for problem in _condition_problems(condition)]
+        case KpiExistsCheck(require=require) | KpiCoverageCheck(require=require):
+            unknown = set(require) - KPI_REQUIREMENTS
+            return [f"unknown KPI requirement {name!r}" for name in sorted(unknown)]
+        case AllOfCheck(checks=checks) | AnyOfCheck(checks=checks):
+            if not checks:
+                return ["needs at least one sub-check"]
+            return [problem for sub in checks for problem in check_problems(sub)]
+        case _:
+            return []
+
+
+def _condition_problems(condition: FactCondition) -> list[str]:
+    if not re.match(FACT_NAME_PATTERN, condition.fact):
+        return [f"fact name {condition.fact!r} is not a dotted name like ops.alerting_enabled"]
+    if condition.op in ("within_days", "at_least") and condition.value is None:
+        return [f"fact {condition.fact!r}: op {condition.op!r} needs a value"]
+    if condition.op == "within_days" and not condition.fact.endswith("_at"):
+        return [f"fact {condition.fact!r}: within_days reads a timestamp fact, whose name ends in _at"]
+    return []
+
+
+def run_check(check: Check, project: ProjectSnapshot, now: datetime) -> CheckResult:
+    match check:
+        case FieldCheck():
+            return _field(check, project)
+        case StakeholderRolesCheck():
+            return _stakeholder_roles(check, project)
+        case FactCheck():
+            return _fact(check, project, now)
+        case FactsCheck():
+            return _facts(check, project, now)
+        case KpiExistsCheck():
+            return _kpi_exists(check, project)
+        case KpiCoverageCheck():
+            return _kpi_coverage(check, project, now)
+        case RoiCheck():
+            return _roi(check, project)
+        case StageDurationCheck():
+            return _stage_duration(check, project, now)
+        case AllOfCheck():
+            return _all_of(check, project, now)
+        case AnyOfCheck():
+            return _any_of(check, project, now)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(str(v) for v in value.values() if v is not None)
+    return str(value)
+
+
+def _field(check: FieldCheck, project: ProjectSnapshot) -> CheckResult:
+    value = project.fields.get(check.field)
+    observed = {check.field: value}
+    if value is None or value == "":
+        status = CheckStatus.not_met if check.op == "present" else CheckStatus(check.when_missing)
+        return CheckResult(status, f"{check.field} is not set", observed)
+    seen = f"{check.field} is {_shown(value)}"
+    match check.op:
+        case "present":
+            return CheckResult(CheckStatus.met, seen, observed)
+        case "is_true":
+            return CheckResult(CheckStatus.met if value is True else CheckStatus.not_met, seen, observed)
+        case "in":
+            if str(value) in check.values:
+                return CheckResult(CheckStatus.met, f"{seen}, one of {', '.join(check.values)}", observed)
+            return CheckResult(CheckStatus.not_met, f"{seen}, not one of {', '.join(check.values)}", observed)
+        case "at_most":
+            assert check.at_most is not None
+            if value <= check.at_most:
+                return CheckResult(CheckStatus.met, f"{seen}, at most {check.at_most:g}", observed)
+            if check.partial_at_most is not None and value <= check.partial_at_most:
+                return CheckResult(
+                    CheckStatus.partial,
+                    f"{seen}: more than {check.at_most:g}, at most {check.partial_at_most:g}",
+                    observed,
+                )
+            return CheckResult(
+                CheckStatus.not_met, f"{seen}, more than {check.partial_at_most or check.at_most:g}", observed
+            )
+
+
+def _stakeholder_roles(check: StakeholderRolesCheck, project: ProjectSnapshot) -> CheckResult:
+    present = [role for role in check.roles if role in project.stakeholder_roles]
+    missing = [role for role in check.roles if role not in project.stakeholder_roles]
+    observed = {"roles": sorted(project.stakeholder_roles)}
+    summary = f"{len(present)} of {len(check.roles)} roles ({', '.join(present) or 'none'})"
+    if not missing:
+        return CheckResult(CheckStatus.met, f"stakeholders include {summary}", observed)
+    detail = f"stakeholders include {summary}; missing {', '.join(missing)}"
+    status = CheckStatus.partial if len(present) >= check.partial_at_least else CheckStatus.not_met
+    return CheckResult(status, detail, observed)
+
+
+def _observation(
+    project: ProjectSnapshot, name: str, max_age_days: int | None, now: datetime
+) -> FactObservation | None:
+    observation = project.facts.get(name)
+    if observation is None or max_age_days is None:
+        return observation
+    return observation if now - observation.observed_at <= timedelta(days=max_age_days) else None
+
+
+def _satisfies(condition: FactCondition, observation: FactObservation, now: datetime) -> tuple[bool, str]:
+    value = observation.value
+    match condition.op:
+        case "is_true":
+            return value is True, f"{condition.fact} = {str(value).lower() if isinstance(value, bool) else value}"
+        case "non_empty":
+            empty = value is False or value == "" or value is None
+            return not empty, f"{condition.fact} {'is empty' if empty else 'is set'}"
+        case "at_least":
+            assert condition.value is not None
+            number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+            ok = number is not None and number >= condition.value
+            return ok, f"{condition.fact} = {value} ({'≥' if ok else 'not ≥'} {condition.value:g})"
+        case "within_days":
+            assert condition.value is not None
+            try:
+                moment = datetime.fromisoformat(str(value))
+            except ValueError:
+                return False, f"{condition.fact} = {value!r} is not a timestamp"
+            age = (now - moment).days
+            ok = now - moment <= timedelta(days=condition.value)
+            bound = f"within {condition.value:g}" if ok else f"more than {condition.value:g}"
+            return ok, f"{condition.fact} = {value} ({age} days ago, {bound} days)"
+
+
+def _fact(check: FactCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
+    primary = FactCondition(check.fact, check.op, check.value)
+    observation = _observation(project, check.fact, check.max_age_days, now)
+    observed: dict[str, Any] = {check.fact: observation.value if observation else None}
+    if observation is None:
+        return CheckResult(
+            CheckStatus.no_data, f"no fact {check.fact} posted" + _age_note(check.max_age_days), observed
+        )
+    ok, seen = _satisfies(primary, observation, now)
+    if not ok:
+        return CheckResult(CheckStatus.not_met, seen, observed)
+    shortfalls = []
+    for condition in check.also:
+        extra = _observation(project, condition.fact, check.max_age_days, now)
+        observed[condition.fact] = extra.value if extra else None
+        extra_ok, extra_seen = _satisfies(condition, extra, now) if extra else (False, f"no fact {condition.fact}")
+        if not extra_ok:
+            shortfalls.append(extra_seen)
+    if shortfalls:
+        return CheckResult(CheckStatus.partial, f"{seen}, but {'; '.join(shortfalls)}", observed)
+    return CheckResult(CheckStatus.met, seen, observed)
+
+
+def _age_note(max_age_days: int | None) -> str:
+    return f" in the last {max_age_days} days" if max_age_days is not None else ""
+
+
+def _facts(check: FactsCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
+    seen: list[str] = []
+    observed: dict[str, Any] = {}
+    satisfied = present = 0
+    for condition in check.conditions:
+        observation = _observation(project, condition.fact, check.max_age_days, now)
+        observed[condition.fact] = observation.value if observation else None
+        if observation is None:
+            seen.append(f"no fact {condition.fact}")
+            continue
+        present += 1
+        ok, description = _satisfies(condition, observation, now)
+        satisfied += ok
+        seen.append(description)
+    reason = "; ".join(seen) + _age_note(check.max_age_days)
+    if present == 0:
+        return CheckResult(CheckStatus.no_data, reason, observed)
+    if satisfied == len(check.conditions):
+        return CheckResult(CheckStatus.met, reason, observed)
+    status = CheckStatus.partial if satisfied >= check.partial_at_least else CheckStatus.not_met
+    return CheckResult(status, reason, observed)
+
+
+def _unmet_requirements(kpi: KpiSnapshot, require: tuple[str, ...]) -> list[str]:
+    have = {
+        "baseline": kpi.baseline is not None,
+        "target": kpi.target is not None,
+        "target_date": kpi.target_date is not None,
+        "value_per_unit": kpi.value_per_unit is not None,
+        "measurement": kpi.latest_measured_at is not None,
+    }
+    return [name for name in require if not have[name]]
+
+
+def _categories(categories: tuple[KpiCategory, ...]) -> str:
+    return "/".join(category.value for category in categories)
+
+
+def _kpi_exists(check: KpiExistsCheck, project: ProjectSnapshot) -> CheckResult:
+    candidates = [kpi for kpi in project.kpis if kpi.category in check.categories]
+    observed = {"kpis": [kpi.key for kpi in candidates]}
+    wanted = f"a {_categories(check.categories)} KPI" + (f" with {', '.join(check.require)}" if check.require else "")
+    for kpi in candidates:
+        if not _unmet_requirements(kpi, check.require):
+            return CheckResult(CheckStatus.met, f"{wanted}: {kpi.key}", observed)
+    if not candidates:
+        others = ", ".join(f"{kpi.key} ({kpi.category.value})" for kpi in project.kpis) or "none"
+        return CheckResult(CheckStatus.not_met, f"no {_categories(check.categories)} KPI; KPIs: {others}", observed)
+    gaps = "; ".join(f"{kpi.key} lacks {', '.join(_unmet_requirements(kpi, check.require))}" for kpi in candidates)
+    return CheckResult(CheckStatus.not_met, f"no {wanted[2:]}: {gaps}", observed)
+
+
+def _kpi_coverage(check: KpiCoverageCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
+    candidates = [kpi for kpi in project.kpis if kpi.category in check.categories]
+    if not candidates:
+        return CheckResult(CheckStatus.not_met, f"no {_categories(check.categories)} KPI", {"kpis": []})
+    shortfalls: dict[str, list[str]] = {}
+    for kpi in candidates:
+        gaps = _unmet_requirements(kpi, check.require)
+        if check.measured_within_days is not None:
+            recent = kpi.latest_measured_at is not None and now - kpi.latest_measured_at <= timedelta(
+                days=check.measured_within_days
+            )
+            if not recent:
+                gaps.append(f"a measurement in the last {check.measured_within_days} days")
+        if gaps:
+            shortfalls[kpi.key] = gaps
+    covered = len(candidates) - len(shortfalls)
+    observed = {"kpis": [kpi.key for kpi in candidates], "short": sorted(shortfalls)}
+    summary = f"{covered} of {len(candidates)} {_categories(check.categories)} KPIs qualify"
+    if not shortfalls:
+        return CheckResult(CheckStatus.met, summary, observed)
+    detail = summary + ": " + "; ".join(f"{key} lacks {', '.join(gaps)}" for key, gaps in sorted(shortfalls.items()))
+    return CheckResult(CheckStatus.partial if covered else CheckStatus.not_met, detail, observed)
+
+
+def _roi(check: RoiCheck, project: ProjectSnapshot) -> CheckResult:
+    values = [
+        KpiValue(k.key, k.category, k.direction, k.baseline, k.target, k.latest_value, k.value_per_unit, k.currency)
+        for k in project.kpis
+    ]
+    report = compute_roi(values, project.costs, check.horizon_months)
+    outlook = report.projected if check.basis == "projected" else report.realized
+    priced = [b for b in report.per_kpi if b.excluded_reason is None]
+    label = f"{check.basis} {check.horizon_months}-month ROI"
+    if outlook.roi_pct is None or not priced:
+        cause = "no costs recorded" if outlook.roi_pct is None else "no KPI with a value_per_unit"
+        return CheckResult(CheckStatus.no_data, f"{label} cannot be computed: {cause}", {"roi_pct": None})
+    pct = round(outlook.roi_pct, 2)
+    observed = {"roi_pct": float(pct), "currency": report.currency}
+    if outlook.roi_pct > Decimal(repr(check.above_pct)):
+        return CheckResult(CheckStatus.met, f"{label} is {pct}%", observed)
+    return CheckResult(CheckStatus.not_met, f"{label} is {pct}%, not above {check.above_pct:g}%", observed)
+
+
+def _stage_duration(check: StageDurationCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
+    stages = ", ".join(stage.value for stage in check.stages)
+    if project.stage not in check.stages or project.production_since is None:
+        return CheckResult(
+            CheckStatus.not_met, f"stage is {project.stage.value}, not {stages}", {"stage": project.stage.value}
+        )
+    days = (now - project.production_since).days
+    observed = {"stage": project.stage.value, "days": days}
+    if days >= check.at_least_days:
+        return CheckResult(CheckStatus.met, f"in {stages} for {days} days", observed)
+    return CheckResult(CheckStatus.not_met, f"in {stages} for {days} days, under {check.at_least_days}", observed)
+
+
+def _all_of(check: AllOfCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
+    results = [run_check(sub, project, now) for sub in check.checks]
+    reason = "; ".join(result.reason for result in results)
+    observed = {key: value for result in results for key, value in result.observed.items()}
+    if all(result.status == CheckStatus.no_data for result in results):
+        return CheckResult(CheckStatus.no_data, reason, observed)
+    met = sum(result.status == CheckStatus.met for result in results)
+    if met == len(results):
+        return CheckResult(CheckStatus.met, reason, observed)
+    return CheckResult(CheckStatus.partial if met >= check.partial_at_least else CheckStatus.not_met, reason, observed)
+
+
+def _any_of(check: AnyOfCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
+    results = [run_check(sub, project, now) for sub in check.checks]
+    observed = {key: value for result in results for key, value in result.observed.items()}
+    for status in (CheckStatus.met, CheckStatus.partial, CheckStatus.not_met):
+        decided = [result for result in results if result.status == status]
+        if decided:
+            return CheckResult(status, "; ".join(result.reason for result in results), observed)
+    return CheckResult(CheckStatus.no_data, "; ".join(result.reason for result in results), observed)

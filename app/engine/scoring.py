@@ -1,0 +1,292 @@
+"""Scoring a project against a rubric: criterion statuses, section scores, the overall score,
+the readiness level, the go-live gate and the go/no-go recommendation.
+
+The rules, in the order they apply to each criterion:
+1. an unexpired exemption makes it `exempt`: left out of the score, and it does not block the gate;
+2. before the stage it applies from it is `not_applicable`, except gate criteria, which are
+   always evaluated, whatever the stage;
+3. a check decides it where the data the check reads exists;
+4. otherwise an attested answer counts; an attested `not_applicable` does not clear a gate criterion;
+5. otherwise it is `not_met`.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from app.engine.checks import Check, CheckStatus, ProjectSnapshot, check_problems, run_check
+from app.engine.stages import IN_PRODUCTION, Stage, has_reached
+
+
+class Status(StrEnum):
+    met = "met"
+    partial = "partial"
+    not_met = "not_met"
+    not_applicable = "not_applicable"
+    exempt = "exempt"
+
+
+class Source(StrEnum):
+    check = "check"
+    attested = "attested"
+    unanswered = "unanswered"
+    stage = "stage"
+    exemption = "exemption"
+
+
+class Level(StrEnum):
+    not_ready = "not_ready"
+    pilot_ready = "pilot_ready"
+    production_ready = "production_ready"
+    scale_ready = "scale_ready"
+
+
+class Aggregation(StrEnum):
+    weighted_mean = "weighted_mean"
+    min_section = "min_section"
+
+
+# The level thresholds, and the only place they live.
+PILOT_READY_SCORE = 50.0
+PRODUCTION_READY_SCORE = 75.0
+SCALE_READY_SECTION_SCORE = 75.0
+SCALING_SECTION = "scaling"
+
+CREDIT = {Status.met: 1.0, Status.partial: 0.5, Status.not_met: 0.0}
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a criterion matches an outside framework, e.g. NIST AI RMF `MANAGE 4.1`."""
+
+    framework: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    key: str
+    section: str
+    title: str
+    guidance: str = ""
+    weight: float = 1.0
+    gate: bool = False
+    applies_from: Stage = Stage.idea
+    check: Check | None = None
+    references: tuple[Reference, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rubric:
+    key: str
+    version: int
+    sections: tuple[Section, ...]
+    criteria: tuple[Criterion, ...]
+    aggregation: Aggregation = Aggregation.weighted_mean
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: Literal["met", "partial", "not_met", "not_applicable"]
+    evidence_url: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    key: str
+    section: str
+    title: str
+    gate: bool
+    status: Status
+    source: Source
+    reason: str
+    observed: dict[str, Any]
+    evidence_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SectionScore:
+    key: str
+    title: str
+    score: float | None  # 0–100; None when nothing in the section counts
+
+
+@dataclass(frozen=True)
+class Blocker:
+    criterion: str
+    title: str
+    status: Status
+    reason: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    criteria: tuple[CriterionResult, ...]
+    sections: tuple[SectionScore, ...]
+    score: float
+    weakest_section: str | None
+    level: Level
+    gate_passed: bool
+    blockers: tuple[Blocker, ...]
+
+    @property
+    def recommendation(self) -> Literal["go", "no_go"]:
+        return "go" if self.gate_passed else "no_go"
+
+
+def judge(
+    criterion: Criterion,
+    project: ProjectSnapshot,
+    answer: Answer | None,
+    exemption: str | None,
+    now: datetime,
+) -> CriterionResult:
+    """One criterion's status, where it came from, and why."""
+
+    def result(status: Status, source: Source, reason: str, observed: dict[str, Any] | None = None) -> CriterionResult:
+        evidence = answer.evidence_url if answer and source == Source.attested else None
+        return CriterionResult(
+            criterion.key,
+            criterion.section,
+            criterion.title,
+            criterion.gate,
+            status,
+            source,
+            reason,
+            observed or {},
+            evidence,
+        )
+
+    if exemption is not None:
+        return result(Status.exempt, Source.exemption, f"exempt: {exemption}")
+    if not criterion.gate and not has_reached(project.stage, criterion.applies_from):
+        return result(
+            Status.not_applicable,
+            Source.stage,
+            f"applies from {criterion.applies_from.value}; the project is in {project.stage.value}",
+        )
+    observed: dict[str, Any] = {}
+    no_data_reason = ""
+    if criterion.check is not None:
+        checked = run_check(criterion.check, project, now)
+        if checked.status != CheckStatus.no_data:
+            return result(Status(checked.status.value), Source.check, checked.reason, checked.observed)
+        observed, no_data_reason = checked.observed, f"{checked.reason}; "
+    if answer is None:
+        return result(Status.not_met, Source.unanswered, f"{no_data_reason}not answered", observed)
+    note = f": {answer.note}" if answer.note else ""
+    if answer.status == "not_applicable" and criterion.gate:
+        return result(
+            Status.not_met,
+            Source.attested,
+            f"{no_data_reason}attested not applicable, which does not clear a go-live gate; only an exemption does",
+            observed,
+        )
+    return result(Status(answer.status), Source.attested, f"{no_data_reason}attested {answer.status}{note}", observed)
+
+
+def section_scores(rubric: Rubric, results: tuple[CriterionResult, ...]) -> tuple[SectionScore, ...]:
+    """Criterion-weighted mean within each section: met 1, partial 0.5, not_met 0; the rest left out."""
+    weights = {criterion.key: criterion.weight for criterion in rubric.criteria}
+    scores = []
+    for section in rubric.sections:
+        counted = [
+            (weights[r.key], CREDIT[r.status]) for r in results if r.section == section.key and r.status in CREDIT
+        ]
+        total = sum(weight for weight, _ in counted)
+        score = 100 * sum(weight * credit for weight, credit in counted) / total if total > 0 else None
+        scores.append(SectionScore(section.key, section.title, score))
+    return tuple(scores)
+
+
+def overall(rubric: Rubric, sections: tuple[SectionScore, ...]) -> float:
+    """`weighted_mean`: the section-weighted mean of section scores; `min_section`: the weakest one."""
+    weights = {section.key: section.weight for section in rubric.sections}
+    scored = [(weights[s.key], s.score) for s in sections if s.score is not None]
+    if not scored:
+        return 0.0
+    if rubric.aggregation == Aggregation.min_section:
+        return min(score for _, score in scored)
+    return sum(weight * score for weight, score in scored) / sum(weight for weight, _ in scored)
+
+
+def level(score: float, gate_passed: bool, stage: Stage, sections: Mapping[str, float | None]) -> Level:
+    scaling = sections.get(SCALING_SECTION)
+    if gate_passed and score >= PRODUCTION_READY_SCORE:
+        if stage in IN_PRODUCTION and scaling is not None and scaling >= SCALE_READY_SECTION_SCORE:
+            return Level.scale_ready
+        return Level.production_ready
+    if score >= PILOT_READY_SCORE:
+        return Level.pilot_ready
+    return Level.not_ready
+
+
+def evaluate(
+    rubric: Rubric,
+    project: ProjectSnapshot,
+    answers: Mapping[str, Answer],
+    exemptions: Mapping[str, str],
+    now: datetime,
+) -> Evaluation:
+    """Score the project against the rubric. `exemptions` maps criterion keys to their justification."""
+    results = tuple(
+        judge(criterion, project, answers.get(criterion.key), exemptions.get(criterion.key), now)
+        for criterion in rubric.criteria
+    )
+    sections = section_scores(rubric, results)
+    score = round(overall(rubric, sections), 2)
+    scored = [s for s in sections if s.score is not None]
+    weakest = min(scored, key=lambda s: s.score or 0.0).key if scored else None
+    blockers = tuple(
+        Blocker(r.key, r.title, r.status, r.reason)
+        for r in results
+        if r.gate and r.status not in (Status.met, Status.exempt)
+    )
+    gate_passed = not blockers
+    return Evaluation(
+        criteria=results,
+        sections=tuple(
+            SectionScore(s.key, s.title, round(s.score, 2) if s.score is not None else None) for s in sections
+        ),
+        score=score,
+        weakest_section=weakest,
+        level=level(score, gate_passed, project.stage, {s.key: s.score for s in sections}),
+        gate_passed=gate_passed,
+        blockers=blockers,
+    )
+
+
+def rubric_problems(rubric: Rubric) -> list[str]:
+    """What keeps a rubric from being published; empty when it is sound."""
+    problems = []
+    section_keys = [section.key for section in rubric.sections]
+    criterion_keys = [criterion.key for criterion in rubric.criteria]
+    for key in {k for k in section_keys if section_keys.count(k) > 1}:
+        problems.append(f"section {key!r} is defined twice")
+    for key in {k for k in criterion_keys if criterion_keys.count(k) > 1}:
+        problems.append(f"criterion {key!r} is defined twice")
+    for section in rubric.sections:
+        if section.weight <= 0:
+            problems.append(f"section {section.key!r}: weight must be positive")
+        if not any(criterion.section == section.key for criterion in rubric.criteria):
+            problems.append(f"section {section.key!r} has no criteria")
+    for criterion in rubric.criteria:
+        if criterion.section not in section_keys:
+            problems.append(f"criterion {criterion.key!r}: unknown section {criterion.section!r}")
+        if criterion.weight <= 0:
+            problems.append(f"criterion {criterion.key!r}: weight must be positive")
+        if criterion.applies_from == Stage.retired:
+            problems.append(f"criterion {criterion.key!r}: applies_from cannot be retired")
+        if criterion.check is not None:
+            problems.extend(f"criterion {criterion.key!r}: {p}" for p in check_problems(criterion.check))
+    return sorted(problems)

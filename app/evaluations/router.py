@@ -1,0 +1,210 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from app.auth.dependencies import Admin, Reader, Writer
+from app.core.db import utcnow
+from app.core.deps import DbDep
+from app.core.errors import problem_responses
+from app.core.http import API_PREFIX, json_response
+from app.core.pagination import Cursor, Limit, Page
+from app.evaluations import service
+from app.evaluations.models import Exemption
+from app.evaluations.schemas import (
+    DecisionCreate,
+    DecisionRead,
+    EvaluationCreate,
+    EvaluationRead,
+    ExemptionCreate,
+    ExemptionRead,
+    ReadinessRead,
+)
+from app.projects.router import ProjectKey
+
+router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["evaluations"])
+
+EVALUATION_DESCRIPTION = """A criterion with a check is decided by the check where the data it reads
+exists; otherwise the attested answer counts, and an unanswered criterion is not met. Criteria that
+apply from a later stage are not applicable, except go-live gate criteria, which are always
+evaluated; an attested `not_applicable` does not clear a gate criterion, only an exemption does.
+Section scores are the criterion-weighted mean (met 1, partial 0.5); the score is 0–100 by the
+rubric's aggregation. Levels: `pilot_ready` from 50, `production_ready` from 75 with the gate
+passed, `scale_ready` when also in production or scaling with the scaling section at 75 or more."""
+
+
+def _exemption_read(exemption: Exemption) -> ExemptionRead:
+    return ExemptionRead(
+        id=exemption.id,
+        criterion=exemption.criterion,
+        justification=exemption.justification,
+        expires_at=exemption.expires_at,
+        active=exemption.expires_at > utcnow(),
+        created_by=exemption.created_by,
+        created_at=exemption.created_at,
+    )
+
+
+@router.post(
+    "/evaluations",
+    status_code=201,
+    response_model=EvaluationRead,
+    summary="Evaluate a project's readiness",
+    description=EVALUATION_DESCRIPTION,
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+)
+async def create_evaluation(key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Writer) -> Response:
+    document = await db.write(
+        service.evaluate_project,
+        key=key,
+        rubric_key=body.rubric,
+        rubric_version=body.rubric_version,
+        evaluator=body.evaluator,
+        answers=body.answers,
+        actor=caller,
+        store=True,
+    )
+    evaluation = EvaluationRead.model_validate(document)
+    location = f"{API_PREFIX}/projects/{key}/evaluations/{evaluation.id}"
+    return json_response(evaluation, status_code=201, headers={"Location": location})
+
+
+@router.post(
+    "/evaluations:preview",
+    response_model=EvaluationRead,
+    summary="Preview an evaluation without storing it",
+    description="The same computation as creating an evaluation; nothing is stored.\n\n" + EVALUATION_DESCRIPTION,
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+)
+async def preview_evaluation(key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Reader) -> Response:
+    document = await db.read(
+        service.evaluate_project,
+        key=key,
+        rubric_key=body.rubric,
+        rubric_version=body.rubric_version,
+        evaluator=body.evaluator,
+        answers=body.answers,
+        actor=caller,
+        store=False,
+    )
+    return json_response(EvaluationRead.model_validate(document))
+
+
+@router.get(
+    "/evaluations",
+    response_model=Page[EvaluationRead],
+    summary="List a project's evaluations",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def list_evaluations(
+    key: ProjectKey,
+    db: DbDep,
+    caller: Reader,
+    rubric: Annotated[str | None, Query(max_length=63, description="Only those against this rubric.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """The project's evaluations, newest first."""
+    documents, next_cursor = await db.read(
+        service.list_evaluations, key=key, rubric_key=rubric, limit=limit, cursor=cursor
+    )
+    page = Page[EvaluationRead](items=[EvaluationRead.model_validate(d) for d in documents], next_cursor=next_cursor)
+    return json_response(page)
+
+
+@router.get(
+    "/evaluations/{evaluation_id}",
+    response_model=EvaluationRead,
+    summary="Get an evaluation",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_evaluation(key: ProjectKey, evaluation_id: uuid.UUID, db: DbDep, caller: Reader) -> Response:
+    """A stored evaluation, as it was computed; it never changes."""
+    document = await db.read(service.get_evaluation, key=key, evaluation_id=evaluation_id)
+    return json_response(EvaluationRead.model_validate(document))
+
+
+@router.get(
+    "/readiness",
+    response_model=ReadinessRead,
+    summary="A project's readiness",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_readiness(key: ProjectKey, db: DbDep, caller: Reader) -> Response:
+    """The latest evaluation against the project's governing rubric, and what changed since the
+    evaluation before it. `latest` is null until the project is evaluated."""
+    document = await db.read(service.readiness, key=key)
+    return json_response(ReadinessRead.model_validate(document))
+
+
+@router.post(
+    "/exemptions",
+    status_code=201,
+    response_model=ExemptionRead,
+    summary="Exempt a project from a criterion",
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+)
+async def create_exemption(key: ProjectKey, body: ExemptionCreate, db: DbDep, caller: Admin) -> Response:
+    """Until it expires, the criterion is left out of the score and does not block the gate (admin)."""
+    exemption = await db.write(service.create_exemption, key=key, data=body, actor=caller)
+    return json_response(_exemption_read(exemption), status_code=201)
+
+
+@router.get(
+    "/exemptions",
+    response_model=Page[ExemptionRead],
+    summary="List a project's exemptions",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def list_exemptions(
+    key: ProjectKey, db: DbDep, caller: Reader, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
+    """Exemptions, newest first, expired ones included (`active` tells)."""
+    exemptions, next_cursor = await db.read(service.list_exemptions, key=key, limit=limit, cursor=cursor)
+    return json_response(Page[ExemptionRead](items=[_exemption_read(e) for e in exemptions], next_cursor=next_cursor))
+
+
+@router.delete(
+    "/exemptions/{exemption_id}",
+    status_code=204,
+    summary="Withdraw an exemption",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def delete_exemption(key: ProjectKey, exemption_id: uuid.UUID, db: DbDep, caller: Admin) -> Response:
+    """The criterion counts again from the next evaluation (admin)."""
+    await db.write(service.delete_exemption, key=key, exemption_id=exemption_id, actor=caller)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/decisions",
+    status_code=201,
+    response_model=DecisionRead,
+    summary="Record a go/no-go decision",
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+)
+async def create_decision(key: ProjectKey, body: DecisionCreate, db: DbDep, caller: Writer) -> Response:
+    """A `go` must reference the project's latest evaluation against its governing rubric (409
+    otherwise), and that evaluation's gate must have passed (409), unless an admin gives an
+    `override_reason`, which is recorded. A `go` opens production once: a project that moves back
+    out of production needs a new evaluation and decision to re-enter. An evaluation of another
+    project is 422."""
+    decision = await db.write(service.record_decision, key=key, data=body, actor=caller)
+    return json_response(DecisionRead.model_validate(decision), status_code=201)
+
+
+@router.get(
+    "/decisions",
+    response_model=Page[DecisionRead],
+    summary="List a project's decisions",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def list_decisions(
+    key: ProjectKey, db: DbDep, caller: Reader, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
+    """Decisions, newest first."""
+    decisions, next_cursor = await db.read(service.list_decisions, key=key, limit=limit, cursor=cursor)
+    return json_response(
+        Page[DecisionRead](items=[DecisionRead.model_validate(d) for d in decisions], next_cursor=next_cursor)
+    )

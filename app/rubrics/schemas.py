@@ -1,0 +1,116 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from app.core.schemas import ReadModel, Slug, WriteModel
+from app.engine.checks import Check
+from app.engine.scoring import Aggregation, Criterion, Reference, Rubric, Section
+from app.engine.stages import Stage
+
+SectionKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+CriterionKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,79}$", max_length=120)]
+Weight = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+
+
+class SectionSpec(WriteModel):
+    key: SectionKey
+    title: str = Field(min_length=1, max_length=200)
+    weight: Weight = 1
+
+
+class ReferenceSpec(WriteModel):
+    framework: str = Field(min_length=1, max_length=100, examples=["NIST AI RMF"])
+    id: str = Field(min_length=1, max_length=100, examples=["MANAGE 4.1"])
+
+
+class CriterionSpec(WriteModel):
+    key: CriterionKey
+    section: SectionKey
+    title: str = Field(min_length=1, max_length=300)
+    guidance: str = Field(default="", max_length=4000)
+    weight: Weight = 1
+    gate: bool = Field(default=False, description="Blocking for go-live: the gate passes only when it is met.")
+    applies_from: Stage = Field(default=Stage.idea, description="The first stage it applies to.")
+    check: Annotated[Check, Field(discriminator="kind")] | None = Field(
+        default=None, description="A declarative rule over the project's data; without one, only answers count."
+    )
+    references: list[ReferenceSpec] = Field(default_factory=list, max_length=20)
+
+
+class RubricVersionSpec(WriteModel):
+    """The content of one version of a rubric."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    aggregation: Aggregation = Field(
+        default=Aggregation.weighted_mean,
+        description="`weighted_mean`: the section-weighted mean of section scores; "
+        "`min_section`: the weakest section's score (the ML Test Score's rule).",
+    )
+    sections: list[SectionSpec] = Field(min_length=1, max_length=50)
+    criteria: list[CriterionSpec] = Field(min_length=1, max_length=500)
+
+    def to_engine(self, key: str, number: int) -> Rubric:
+        return Rubric(
+            key=key,
+            version=number,
+            sections=tuple(Section(s.key, s.title, s.weight) for s in self.sections),
+            criteria=tuple(
+                Criterion(
+                    key=c.key,
+                    section=c.section,
+                    title=c.title,
+                    guidance=c.guidance,
+                    weight=c.weight,
+                    gate=c.gate,
+                    applies_from=c.applies_from,
+                    check=c.check,
+                    references=tuple(Reference(r.framework, r.id) for r in c.references),
+                )
+                for c in self.criteria
+            ),
+            aggregation=self.aggregation,
+        )
+
+    @classmethod
+    def from_engine(cls, rubric: Rubric, *, name: str, description: str) -> "RubricVersionSpec":
+        return cls(
+            name=name,
+            description=description,
+            aggregation=rubric.aggregation,
+            sections=[SectionSpec(key=s.key, title=s.title, weight=s.weight) for s in rubric.sections],
+            criteria=[
+                CriterionSpec(
+                    key=c.key,
+                    section=c.section,
+                    title=c.title,
+                    guidance=c.guidance,
+                    weight=c.weight,
+                    gate=c.gate,
+                    applies_from=c.applies_from,
+                    check=c.check,
+                    references=[ReferenceSpec(framework=r.framework, id=r.id) for r in c.references],
+                )
+                for c in rubric.criteria
+            ],
+        )
+
+
+class RubricCreate(RubricVersionSpec):
+    key: Slug
+
+
+class RubricVersionRead(RubricVersionSpec):
+    key: str
+    version: int
+    published_at: datetime
+    published_by: str
+
+
+class RubricSummary(ReadModel):
+    key: str
+    name: str
+    description: str
+    latest_version: int
+    published_at: datetime
