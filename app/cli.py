@@ -14,17 +14,20 @@ from app.core.db import Database, make_engine
 from app.core.logging import configure_logging
 from app.core.migrations import upgrade
 from app.core.settings import get_settings
+from app.portfolio.status import refresh_missing
 
 DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
 
 
 def _migrate() -> None:
+    """Upgrade the schema, then fill what this release keeps per project for rows that predate it."""
     settings = get_settings()
-    engine = make_engine(settings.database_url, pool_size=1)
+    db = Database(make_engine(settings.database_url, pool_size=1), threads=1)
     try:
-        upgrade(engine)
+        upgrade(db.engine)
+        db.work(refresh_missing, write=True)()
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:

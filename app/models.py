@@ -5,6 +5,7 @@ from app.auth.models import ApiKey
 from app.evaluations.models import Decision, Evaluation, Exemption
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
+from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.rubrics.models import Rubric, RubricVersion
 
@@ -18,6 +19,7 @@ __all__ = [
     "Kpi",
     "Measurement",
     "Project",
+    "ProjectStatus",
     "Rubric",
     "RubricVersion",
     "StageTransition",

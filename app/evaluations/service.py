@@ -24,6 +24,7 @@ from app.evaluations.models import Decision, Evaluation, Exemption
 from app.evaluations.schemas import AnswerSpec, DecisionCreate, ExemptionCreate
 from app.facts.models import Fact
 from app.kpis.models import Kpi
+from app.portfolio import status as project_status
 from app.projects.models import Project, StageTransition
 from app.projects.schemas import ProjectRead
 from app.projects.service import get_project
@@ -201,6 +202,7 @@ def evaluate_project(
             )
         )
         session.flush()
+        project_status.refresh(session, [project.id])
         audit.record(
             session,
             actor=actor,

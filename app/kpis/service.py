@@ -19,6 +19,7 @@ from app.engine.kpi import Direction, KpiCategory
 from app.engine.roi import KpiValue, ProjectCosts, RoiReport, compute_roi
 from app.kpis.models import Kpi, Measurement
 from app.kpis.schemas import KpiCreate, KpiFields, KpiReplace, MeasurementBatchItem, MeasurementCreate
+from app.portfolio import status as project_status
 from app.projects.models import Project
 from app.projects.service import get_project, merge_patch
 
@@ -78,6 +79,7 @@ def create_kpi(session: Session, *, project_key: str, data: KpiCreate, actor: Ca
     kpi.currency = data.currency or project.currency
     session.add(kpi)
     session.flush()
+    project_status.refresh(session, [project.id])
     audit.record(
         session,
         actor=actor,
@@ -107,6 +109,7 @@ def patch_kpi(
     if after != before:
         kpi.updated_at = utcnow()
         session.flush()
+        project_status.refresh(session, [kpi.project_id])
         audit.record(
             session,
             actor=actor,
@@ -126,6 +129,7 @@ def delete_kpi(session: Session, *, project_key: str, kpi_key: str, if_match: If
     before = _writable(kpi)
     session.delete(kpi)
     session.flush()
+    project_status.refresh(session, [kpi.project_id])
     audit.record(
         session,
         actor=actor,
@@ -194,6 +198,7 @@ def add_measurement(
     session.flush()
     _advance_latest(session, _latest_per_kpi([row]))
     session.expire(kpi)
+    project_status.refresh(session, [kpi.project_id])
     audit.record(
         session,
         actor=actor,
@@ -250,6 +255,7 @@ def delete_measurement(
     kpi.latest_measured_at = newest.measured_at if newest else None
     kpi.updated_at = utcnow()
     session.flush()
+    project_status.refresh(session, [kpi.project_id])
     audit.record(
         session,
         actor=actor,
@@ -263,14 +269,14 @@ def delete_measurement(
 def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem], actor: Caller) -> int:
     """All or nothing: every item must name an existing project and KPI. One INSERT for all rows."""
     projects = {item.project for item in items}
-    kpi_ids = {
-        (row.project_key, row.kpi_key): row.id
-        for row in session.execute(
-            select(Project.key.label("project_key"), Kpi.key.label("kpi_key"), Kpi.id)
+    found = list(
+        session.execute(
+            select(Project.key.label("project_key"), Kpi.key.label("kpi_key"), Kpi.id, Kpi.project_id)
             .join(Kpi, Kpi.project_id == Project.id)
             .where(Project.key.in_(projects))
         )
-    }
+    )
+    kpi_ids = {(row.project_key, row.kpi_key): row.id for row in found}
     missing = [
         FieldError(field=f"body.items.{index}.kpi", message=f"project {item.project!r} has no KPI {item.kpi!r}")
         for index, item in enumerate(items)
@@ -282,6 +288,8 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
     rows = [_measurement_row(kpi_ids[(item.project, item.kpi)], item, now) for item in items]
     session.connection().execute(insert(MEASUREMENT_TABLE), rows)
     _advance_latest(session, _latest_per_kpi(rows))
+    touched = {row["kpi_id"] for row in rows}
+    project_status.refresh(session, {row.project_id for row in found if row.id in touched})
     audit.record(
         session,
         actor=actor,

@@ -14,6 +14,7 @@ from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
 from app.engine.stages import FORWARD_ORDER, IN_PRODUCTION, Stage
 from app.evaluations.models import Decision
+from app.portfolio import status as project_status
 from app.projects.models import Project, StageTransition
 from app.projects.schemas import (
     ProjectCreate,
@@ -106,6 +107,7 @@ def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -
     _apply(project, data)
     session.add(project)
     session.flush()
+    project_status.refresh(session, [project.id])
     audit.record(
         session,
         actor=actor,
@@ -127,6 +129,7 @@ def _update(session: Session, project: Project, data: ProjectFields, *, action: 
         return
     project.updated_at = utcnow()
     session.flush()
+    project_status.refresh(session, [project.id])
     audit.record(
         session,
         actor=actor,
@@ -275,6 +278,7 @@ def transition_stage(session: Session, *, key: str, to: Stage, reason: str | Non
     session.add(transition)
     project.stage, project.stage_entered_at, project.updated_at = to.value, now, now
     session.flush()
+    project_status.refresh(session, [project.id])
     audit.record(
         session,
         actor=actor,

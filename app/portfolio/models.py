@@ -1,0 +1,39 @@
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, JSONDocument, Money, UTCDateTime, utcnow
+
+
+class ProjectStatus(Base):
+    """Where a project stands, kept up to date by every write that changes it, so that portfolio
+    reads never recompute a project.
+
+    What changes with time alone (inactivity) is stored as the moment it sets in (`quiet_from`) and
+    the risk either way, so that a read settles it with a comparison.
+    """
+
+    __tablename__ = "project_status"
+    __table_args__ = (Index("ix_project_status_score", "score", "project_id"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    evaluation_id: Mapped[uuid.UUID | None]
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    score: Mapped[float | None]
+    level: Mapped[str | None] = mapped_column(String(20))
+    gate_passed: Mapped[bool | None]
+    signals: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    risk_active: Mapped[str] = mapped_column(String(8))
+    risk_inactive: Mapped[str] = mapped_column(String(8))
+    quiet_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_measured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    realized_monthly_benefit: Mapped[Decimal | None] = mapped_column(Money)
+    projected_monthly_benefit: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    ever_poc: Mapped[bool] = mapped_column(default=False)
+    ever_production: Mapped[bool] = mapped_column(default=False)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

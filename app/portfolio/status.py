@@ -1,0 +1,161 @@
+"""Keeping each project's status row current: called by every write that changes what it shows."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
+from app.engine import stall
+from app.engine.kpi import Direction, KpiCategory
+from app.engine.roi import KpiValue, ProjectCosts, compute_roi
+from app.engine.stages import Stage
+from app.evaluations.models import Evaluation
+from app.kpis.models import Kpi
+from app.portfolio.models import ProjectStatus
+from app.projects.models import Project, StageTransition
+
+STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
+
+
+def profile(project: Project, kpis: list[Kpi], last_evaluated_at: Any) -> stall.ProjectProfile:
+    measured = [kpi.latest_measured_at for kpi in kpis if kpi.latest_measured_at is not None]
+    return stall.ProjectProfile(
+        stage=Stage(project.stage),
+        stage_entered_at=project.stage_entered_at,
+        workflow=project.workflow,
+        has_business_owner=project.business_owner_name is not None,
+        has_technical_owner=project.technical_owner_name is not None,
+        vendor_led=project.vendor_led,
+        stakeholder_roles=frozenset(s["role"] for s in project.stakeholders),
+        deployment_target=project.deployment_target,
+        same_runtime_as_production=project.deployment_same_runtime,
+        kpi_categories=tuple(KpiCategory(kpi.category) for kpi in kpis),
+        last_measured_at=max(measured) if measured else None,
+        last_evaluated_at=last_evaluated_at,
+    )
+
+
+def _latest_governing_evaluations(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Evaluation]:
+    ranked = (
+        select(
+            Evaluation.id,
+            func.row_number()
+            .over(partition_by=Evaluation.project_id, order_by=(Evaluation.evaluated_at.desc(), Evaluation.id.desc()))
+            .label("rank"),
+        )
+        .join(Project, (Project.id == Evaluation.project_id) & (Project.rubric == Evaluation.rubric_key))
+        .where(Evaluation.project_id.in_(ids))
+        .subquery()
+    )
+    latest = session.scalars(select(Evaluation).join(ranked, ranked.c.id == Evaluation.id).where(ranked.c.rank == 1))
+    return {evaluation.project_id: evaluation for evaluation in latest}
+
+
+def _stages_reached(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    reached: dict[uuid.UUID, set[str]] = defaultdict(set)
+    rows = session.execute(
+        select(StageTransition.project_id, StageTransition.to_stage)
+        .where(StageTransition.project_id.in_(ids), StageTransition.to_stage.in_(["poc", "production"]))
+        .distinct()
+    )
+    for project_id, stage in rows:
+        reached[project_id].add(stage)
+    return reached
+
+
+def _monthly_benefits(project: Project, kpis: list[Kpi]) -> tuple[Any, Any, str | None]:
+    values = [
+        KpiValue(
+            k.key,
+            KpiCategory(k.category),
+            Direction(k.direction),
+            k.baseline,
+            k.target,
+            k.latest_value,
+            k.value_per_unit,
+            k.currency,
+        )
+        for k in kpis
+    ]
+    report = compute_roi(values, ProjectCosts(project.build_cost, project.run_cost_per_month, project.currency), 1)
+    return report.realized.monthly_benefit, report.projected.monthly_benefit, report.currency
+
+
+def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
+    """Recompute the status rows of these projects from their data, in a handful of queries."""
+    ids = set(project_ids)
+    if not ids:
+        return
+    session.flush()
+    projects = list(session.scalars(select(Project).where(Project.id.in_(ids))))
+    kpis: dict[uuid.UUID, list[Kpi]] = defaultdict(list)
+    for kpi in session.scalars(select(Kpi).where(Kpi.project_id.in_(ids))):
+        kpis[kpi.project_id].append(kpi)
+    evaluations = _latest_governing_evaluations(session, ids)
+    reached = _stages_reached(session, ids)
+    now = utcnow()
+    rows = []
+    for project in projects:
+        evaluation = evaluations.get(project.id)
+        project_profile = profile(project, kpis[project.id], evaluation.evaluated_at if evaluation else None)
+        signals = stall.static_signals(project_profile)
+        retired = project.stage == Stage.retired.value
+        realized, projected, currency = _monthly_benefits(project, kpis[project.id])
+        rows.append(
+            {
+                "project_id": project.id,
+                "evaluation_id": evaluation.id if evaluation else None,
+                "evaluated_at": evaluation.evaluated_at if evaluation else None,
+                "score": evaluation.score if evaluation else None,
+                "level": evaluation.level if evaluation else None,
+                "gate_passed": evaluation.gate_passed if evaluation else None,
+                "signals": [asdict(signal) for signal in signals],
+                "risk_active": stall.risk_when(signals, inactive=False, retired=retired).value,
+                "risk_inactive": stall.risk_when(signals, inactive=True, retired=retired).value,
+                "quiet_from": stall.quiet_from(project_profile),
+                "last_measured_at": project_profile.last_measured_at,
+                "realized_monthly_benefit": realized,
+                "projected_monthly_benefit": projected,
+                "currency": currency,
+                "ever_poc": "poc" in reached[project.id],
+                "ever_production": "production" in reached[project.id],
+                "refreshed_at": now,
+            }
+        )
+    existing = set(session.scalars(select(ProjectStatus.project_id).where(ProjectStatus.project_id.in_(ids))))
+    connection = session.connection()
+    fresh = [row for row in rows if row["project_id"] not in existing]
+    if fresh:
+        connection.execute(insert(STATUS_TABLE), fresh)
+    stale = [{f"v_{name}": value for name, value in row.items()} for row in rows if row["project_id"] in existing]
+    if stale:
+        columns: dict[str, Any] = {name: bindparam(f"v_{name}") for name in rows[0] if name != "project_id"}
+        connection.execute(
+            update(STATUS_TABLE).where(STATUS_TABLE.c.project_id == bindparam("v_project_id")).values(columns), stale
+        )
+    for status in session.identity_map.values():
+        if isinstance(status, ProjectStatus) and status.project_id in ids:
+            session.expire(status)
+
+
+def refresh_missing(session: Session, batch: int = 1000) -> int:
+    """Give every project without a status row one: after migrating an existing database."""
+    refreshed = 0
+    while True:
+        missing = list(
+            session.scalars(
+                select(Project.id)
+                .outerjoin(ProjectStatus, ProjectStatus.project_id == Project.id)
+                .where(ProjectStatus.project_id.is_(None))
+                .limit(batch)
+            )
+        )
+        if not missing:
+            return refreshed
+        refresh(session, missing)
+        refreshed += len(missing)
