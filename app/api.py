@@ -8,6 +8,7 @@ from app.evaluations.router import router as evaluations_router
 from app.facts.router import router as facts_router
 from app.health.router import router as health_router
 from app.kpis.router import router as kpis_router
+from app.portfolio.router import router as portfolio_router
 from app.projects.router import router as projects_router
 from app.rubrics.router import router as rubrics_router
 
@@ -18,6 +19,7 @@ ROUTERS: list[APIRouter] = [
     kpis_router,
     rubrics_router,
     evaluations_router,
+    portfolio_router,
     auth_router,
     audit_router,
 ]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sess
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FunctionElement
-from sqlalchemy.types import Boolean, TypeDecorator
+from sqlalchemy.types import Boolean, Float, TypeDecorator
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -104,6 +104,26 @@ def _json_array_contains_sqlite(element: json_array_contains, compiler: Any, **k
         f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) "
         f"WHERE json_each.value = {compiler.process(value, **kw)})"
     )
+
+
+class seconds_between(FunctionElement[float]):  # noqa: N801 - reads as a SQL function
+    """`end - start` in seconds, portable between PostgreSQL and SQLite."""
+
+    type = Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = list(element.clauses)
+    return f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = list(element.clauses)
+    return f"((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)})) * 86400.0)"
 
 
 def contains_element(column: ColumnElement[Any] | InstrumentedAttribute[Any], value: str) -> ColumnElement[bool]:

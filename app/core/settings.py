@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     public_metrics: bool = True
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=5.0)
+    public_badges: bool = False
+    stage_limits_days: dict[Literal["idea", "poc", "pilot", "production", "scaling"], int] = Field(
+        default={"idea": 60, "poc": 90, "pilot": 120},
+        description="How long a project may stay in a stage before the stall diagnosis flags it.",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_settings(self) -> "Settings":

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from app.auth.dependencies import Admin, Reader, Writer
 from app.core.db import utcnow
-from app.core.deps import DbDep
+from app.core.deps import DbDep, SettingsDep
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
@@ -21,6 +21,7 @@ from app.evaluations.schemas import (
     ExemptionRead,
     ReadinessRead,
 )
+from app.portfolio.router import stage_limits
 from app.projects.router import ProjectKey
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["evaluations"])
@@ -131,10 +132,12 @@ async def get_evaluation(key: ProjectKey, evaluation_id: uuid.UUID, db: DbDep, c
     summary="A project's readiness",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def get_readiness(key: ProjectKey, db: DbDep, caller: Reader) -> Response:
-    """The latest evaluation against the project's governing rubric, and what changed since the
-    evaluation before it. `latest` is null until the project is evaluated."""
-    document = await db.read(service.readiness, key=key)
+async def get_readiness(key: ProjectKey, db: DbDep, settings: SettingsDep, caller: Reader) -> Response:
+    """The latest evaluation against the project's governing rubric, what changed since the
+    evaluation before it (`latest` is null until the project is evaluated), and the stall
+    diagnosis: scope, success metric, ownership, infrastructure and inactivity, each pointing to
+    the playbook's successful or stalled teams, and the risk they add up to."""
+    document = await db.read(service.readiness, key=key, limits=stage_limits(settings))
     return json_response(ReadinessRead.model_validate(document))
 
 

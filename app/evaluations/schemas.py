@@ -7,6 +7,7 @@ from pydantic import Field, HttpUrl
 from app.core.schemas import ReadModel, Slug, UTCTimestamp, WriteModel
 from app.engine.scoring import Level, Source, Status
 from app.engine.stages import Stage
+from app.portfolio.schemas import StallRead
 from app.rubrics.schemas import CriterionKey
 
 AnsweredStatus = Literal["met", "partial", "not_met", "not_applicable"]
@@ -92,6 +93,7 @@ class ReadinessRead(ReadModel):
     stage: Stage
     latest: EvaluationRead | None = Field(description="The latest evaluation against the governing rubric.")
     change: ChangeRead | None = Field(description="Since the evaluation before it.")
+    stall: StallRead = Field(description="The playbook's stall diagnosis, as of now.")
 
 
 class ExemptionCreate(WriteModel):

@@ -1,7 +1,7 @@
 """Evaluations, exemptions and go/no-go decisions: the readiness score and the production gate."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ from app.evaluations.schemas import AnswerSpec, DecisionCreate, ExemptionCreate
 from app.facts.models import Fact
 from app.kpis.models import Kpi
 from app.portfolio import status as project_status
+from app.portfolio.service import diagnose_many
 from app.projects.models import Project, StageTransition
 from app.projects.schemas import ProjectRead
 from app.projects.service import get_project
@@ -282,8 +283,9 @@ def _latest_governing(session: Session, project: Project, count: int) -> list[Ev
     )
 
 
-def readiness(session: Session, *, key: str) -> dict[str, Any]:
-    """The latest evaluation against the governing rubric, and what changed since the one before."""
+def readiness(session: Session, *, key: str, limits: Mapping[Stage, int]) -> dict[str, Any]:
+    """The latest evaluation against the governing rubric, what changed since the one before, and
+    the stall diagnosis."""
     project = get_project(session, key=key)
     recent = _latest_governing(session, project, 2)
     latest = recent[0] if recent else None
@@ -306,6 +308,7 @@ def readiness(session: Session, *, key: str) -> dict[str, Any]:
         "stage": project.stage,
         "latest": stored_document(project, latest) if latest is not None else None,
         "change": change,
+        "stall": diagnose_many(session, [project], utcnow(), limits)[project.id],
     }
 
 

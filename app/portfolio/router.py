@@ -1,0 +1,186 @@
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from starlette.responses import Response, StreamingResponse
+
+from app.auth.dependencies import Reader, authenticate, bearer
+from app.core.db import Database, utcnow
+from app.core.deps import DbDep, IfNoneMatchHeader, SettingsDep, get_settings
+from app.core.errors import problem_responses
+from app.core.http import API_PREFIX, json_response
+from app.core.pagination import Cursor, Limit, Page
+from app.core.preconditions import if_none_match_hits
+from app.core.settings import Settings
+from app.engine.scoring import Level
+from app.engine.stages import Stage
+from app.engine.stall import Risk
+from app.portfolio import badge, service
+from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryRead
+from app.projects.router import ProjectKey
+
+router = APIRouter(prefix=API_PREFIX, tags=["portfolio"])
+
+CSV_MEDIA_TYPE = "text/csv"
+CSV_PAGE = 1000
+CSV_COLUMNS = list(PortfolioRow.model_fields)
+# Cells a spreadsheet would run as a formula (OWASP: CSV injection) are quoted with a leading '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+Filter = Annotated[str | None, Query(max_length=100)]
+
+
+def stage_limits(settings: Settings) -> dict[Stage, int]:
+    return {Stage(stage): days for stage, days in settings.stage_limits_days.items()}
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return "" if value is None else value
+
+
+async def _csv_rows(
+    db: Database, filters: service.Filters, sort: service.Sort, settings: Settings
+) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    cursor: str | None = None
+    now, limits = utcnow(), stage_limits(settings)
+    while True:
+        rows, cursor = await db.read(
+            service.readiness_rows, filters=filters, sort=sort, limit=CSV_PAGE, cursor=cursor, now=now, limits=limits
+        )
+        for row in rows:
+            shown = PortfolioRow.model_validate(row).model_dump(mode="json")
+            writer.writerow([_csv_cell(shown[column]) for column in CSV_COLUMNS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if cursor is None:
+            return
+
+
+@router.get(
+    "/portfolio/readiness",
+    response_model=Page[PortfolioRow],
+    summary="Readiness across the portfolio",
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}, "description": "JSON, or CSV on request"},
+        **problem_responses(400, 401, 403, 422),
+    },
+)
+async def portfolio_readiness(
+    db: DbDep,
+    settings: SettingsDep,
+    caller: Reader,
+    department: Filter = None,
+    region: Filter = None,
+    stage: Stage | None = None,
+    level: Level | None = None,
+    risk: Risk | None = None,
+    sort: Annotated[
+        service.Sort, Query(description="`-` sorts descending; unevaluated projects sort below 0.")
+    ] = "key",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """One row per project: its latest score, level and gate, stage, days in stage, stall risk and
+    monthly benefit. With `Accept: text/csv` the response streams every matching row as CSV (all
+    pages; `limit` and `cursor` are ignored)."""
+    filters = service.Filters(department, region, stage, level.value if level else None, risk)
+    if accept and CSV_MEDIA_TYPE in accept:
+        return StreamingResponse(
+            _csv_rows(db, filters, sort, settings),
+            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="portfolio-readiness.csv"'},
+        )
+    rows, next_cursor = await db.read(
+        service.readiness_rows,
+        filters=filters,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        now=utcnow(),
+        limits=stage_limits(settings),
+    )
+    return json_response(
+        Page[PortfolioRow](items=[PortfolioRow.model_validate(r) for r in rows], next_cursor=next_cursor)
+    )
+
+
+@router.get(
+    "/portfolio/summary",
+    response_model=SummaryRead,
+    summary="Portfolio summary by group",
+    responses=problem_responses(401, 403, 422),
+)
+async def portfolio_summary(
+    db: DbDep,
+    settings: SettingsDep,
+    caller: Reader,
+    group_by: Annotated[service.GroupBy | None, Query(description="Also break the figures down by this.")] = None,
+) -> Response:
+    """Projects per stage, mean and median score, go-live ready and stalled counts, POC→production
+    conversion, median days per stage and monthly benefit by currency: overall, and per group."""
+    summary = await db.read(service.summary, group_by=group_by, now=utcnow(), limits=stage_limits(settings))
+    return json_response(SummaryRead.model_validate(summary))
+
+
+@router.get(
+    "/portfolio/stalled",
+    response_model=Page[StalledRow],
+    summary="Projects that are stalling",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def portfolio_stalled(
+    db: DbDep, settings: SettingsDep, caller: Reader, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
+    """Projects at medium or high stall risk, high first, each with the signals that put it there."""
+    rows, next_cursor = await db.read(
+        service.stalled, limit=limit, cursor=cursor, now=utcnow(), limits=stage_limits(settings)
+    )
+    return json_response(Page[StalledRow](items=[StalledRow.model_validate(r) for r in rows], next_cursor=next_cursor))
+
+
+async def badge_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> bool:
+    """Whether the badge is public; otherwise any valid key may read it."""
+    if settings.public_badges:
+        return True
+    await authenticate(request, credentials)
+    return False
+
+
+@router.get(
+    "/projects/{key}/badge.svg",
+    summary="A readiness badge",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "An SVG badge"},
+        304: {"description": "Not Modified"},
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def project_badge(
+    key: ProjectKey,
+    db: DbDep,
+    public: Annotated[bool, Depends(badge_access)],
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    """The latest score and level as an SVG badge, coloured by level. Without a key when
+    `READINESS_PUBLIC_BADGES=true` (cacheable for 5 minutes), otherwise with any valid key."""
+    score, level, evaluation_id = await db.read(service.badge, key=key)
+    tag = f'"badge-{evaluation_id.hex if evaluation_id else "none"}"'
+    headers = {"ETag": tag, "Cache-Control": "public, max-age=300" if public else "no-store"}
+    if if_none_match_hits(if_none_match, tag):
+        return Response(status_code=304, headers=headers)
+    svg = badge.render(score, Level(level) if level else None)
+    return Response(svg, media_type="image/svg+xml", headers=headers)
