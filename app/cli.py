@@ -12,7 +12,7 @@ from app.auth.schemas import Role
 from app.auth.service import SYSTEM, create_api_key
 from app.core.db import Database, make_engine
 from app.core.logging import configure_logging
-from app.core.migrations import upgrade
+from app.core.migrations import downgrade, upgrade
 from app.core.settings import get_settings
 from app.portfolio.status import refresh_missing
 
@@ -30,7 +30,16 @@ def _migrate() -> None:
         db.dispose()
 
 
-def cmd_migrate(_args: argparse.Namespace) -> int:
+def cmd_migrate(args: argparse.Namespace) -> int:
+    if args.downgrade:
+        settings = get_settings()
+        engine = make_engine(settings.database_url, pool_size=1)
+        try:
+            downgrade(engine, args.downgrade)
+        finally:
+            engine.dispose()
+        print(f"database schema downgraded to {args.downgrade}")  # noqa: T201
+        return 0
     _migrate()
     print("database schema is up to date")  # noqa: T201
     return 0
@@ -99,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema to this release")
+    migrate.add_argument(
+        "--downgrade", metavar="REVISION", help="undo migrations down to REVISION (data in what they drop is lost)"
+    )
     migrate.set_defaults(handler=cmd_migrate)
 
     key = commands.add_parser("create-api-key", help="issue an API key and print its secret once")

@@ -8,8 +8,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 import app.models  # noqa: F401  (registers every table)
+from app.cli import main
 from app.core.db import Base, make_engine
 from app.core.migrations import SchemaState, downgrade, head_revision, schema_state, upgrade
+from app.core.settings import get_settings
 from tests.conftest import DatabaseUrlFactory
 
 
@@ -56,3 +58,21 @@ def test_upgrading_twice_is_harmless(empty_engine: Engine) -> None:
 def test_an_empty_database_is_missing_its_schema(empty_engine: Engine) -> None:
     with empty_engine.connect() as connection:
         assert schema_state(connection) == SchemaState.missing
+
+
+def test_the_command_line_downgrades_and_upgrades(
+    backend: str, database_url_factory: DatabaseUrlFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = database_url_factory(backend)
+    monkeypatch.setenv("READINESS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        assert main(["migrate"]) == 0
+        assert main(["migrate", "--downgrade", "base"]) == 0
+        engine = make_engine(url, pool_size=1)
+        assert _tables(engine) == set()
+        assert main(["migrate"]) == 0
+        assert _tables(engine) == set(Base.metadata.tables)
+        engine.dispose()
+    finally:
+        get_settings.cache_clear()
