@@ -18,8 +18,8 @@ RUN /opt/readiness/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . 
 
 FROM ${BASE_IMAGE}
 ARG UID=10001
-RUN groupadd --system --gid "${UID}" readiness \
-    && useradd --system --uid "${UID}" --gid readiness --home-dir /nonexistent --no-create-home \
+RUN groupadd --gid "${UID}" readiness \
+    && useradd --uid "${UID}" --gid readiness --home-dir /nonexistent --no-create-home \
        --shell /usr/sbin/nologin readiness \
     && mkdir /data \
     && chown readiness:readiness /data

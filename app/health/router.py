@@ -15,15 +15,15 @@ from app.core.errors import problem_response, problem_responses
 from app.core.http import json_response
 from app.core.metrics import Metrics
 from app.core.migrations import SchemaState, schema_state
-from app.health.schemas import Health
+from app.health.schemas import Health, Liveness
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness")
+@router.get("/healthz", response_model=Liveness, summary="Liveness")
 async def healthz() -> Response:
     """The process is alive and serving. Reads nothing else."""
-    return json_response(Health(status="ok"))
+    return json_response(Liveness(status="ok"))
 
 
 @router.get(

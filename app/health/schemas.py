@@ -1,8 +1,13 @@
 from typing import Literal
 
+from pydantic import Field
+
 from app.core.schemas import ReadModel
 
 
-class Health(ReadModel):
+class Liveness(ReadModel):
     status: Literal["ok"]
-    schema_state: str | None = None
+
+
+class Health(Liveness):
+    schema_state: str = Field(description="current, or ahead when a newer release migrated the database.")

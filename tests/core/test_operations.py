@@ -8,7 +8,7 @@ from tests.projects.test_api import assert_problem
 
 
 def test_healthz_is_public_and_reads_nothing(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "schema_state": None}
+    assert client.get("/healthz").json() == {"status": "ok"}
 
 
 def test_readyz_is_ready_when_the_schema_is_current(client: TestClient) -> None:
