@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
+from app.core.idempotency import IdempotencyRecord
 from app.evaluations.models import Decision, Evaluation, Exemption
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
@@ -16,6 +17,7 @@ __all__ = [
     "Evaluation",
     "Exemption",
     "Fact",
+    "IdempotencyRecord",
     "Kpi",
     "Measurement",
     "Project",

@@ -6,14 +6,22 @@ from starlette.responses import Response
 
 from app.auth import service
 from app.auth.dependencies import Admin
+from app.auth.models import ApiKey
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.auth.service import CallerCache
 from app.core.deps import DbDep
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
+from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 
 router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api-keys"])
+
+
+def _created_response(issued: tuple[ApiKey, str]) -> Response:
+    key, secret = issued
+    created = ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(key).model_dump(), "secret": secret})
+    return json_response(created, status_code=201)
 
 
 @router.post(
@@ -23,11 +31,11 @@ router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api-keys"])
     summary="Issue an API key",
     responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
-async def create_api_key(body: ApiKeyCreate, db: DbDep, caller: Admin) -> Response:
+async def create_api_key(body: ApiKeyCreate, db: DbDep, caller: Admin, idempotency: IdempotencyDep) -> Response:
     """Issue a key with a role (admin). The secret is in this response only; store it now."""
-    key, secret = await db.write(service.create_api_key, name=body.name, role=body.role, actor=caller)
-    created = ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(key).model_dump(), "secret": secret})
-    return json_response(created, status_code=201)
+    return await idempotent(
+        db, idempotency, service.create_api_key, _created_response, name=body.name, role=body.role, actor=caller
+    )
 
 
 @router.get(

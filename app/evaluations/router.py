@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
@@ -9,6 +9,7 @@ from app.core.db import utcnow
 from app.core.deps import DbDep, SettingsDep
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
+from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.evaluations import service
 from app.evaluations.models import Exemption
@@ -55,9 +56,19 @@ def _exemption_read(exemption: Exemption) -> ExemptionRead:
     description=EVALUATION_DESCRIPTION,
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
-async def create_evaluation(key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Writer) -> Response:
-    document = await db.write(
+async def create_evaluation(
+    key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+) -> Response:
+    def created(document: dict[str, Any]) -> Response:
+        evaluation = EvaluationRead.model_validate(document)
+        location = f"{API_PREFIX}/projects/{key}/evaluations/{evaluation.id}"
+        return json_response(evaluation, status_code=201, headers={"Location": location})
+
+    return await idempotent(
+        db,
+        idempotency,
         service.evaluate_project,
+        created,
         key=key,
         rubric_key=body.rubric,
         rubric_version=body.rubric_version,
@@ -66,9 +77,6 @@ async def create_evaluation(key: ProjectKey, body: EvaluationCreate, db: DbDep, 
         actor=caller,
         store=True,
     )
-    evaluation = EvaluationRead.model_validate(document)
-    location = f"{API_PREFIX}/projects/{key}/evaluations/{evaluation.id}"
-    return json_response(evaluation, status_code=201, headers={"Location": location})
 
 
 @router.post(
@@ -148,10 +156,19 @@ async def get_readiness(key: ProjectKey, db: DbDep, settings: SettingsDep, calle
     summary="Exempt a project from a criterion",
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
-async def create_exemption(key: ProjectKey, body: ExemptionCreate, db: DbDep, caller: Admin) -> Response:
+async def create_exemption(
+    key: ProjectKey, body: ExemptionCreate, db: DbDep, caller: Admin, idempotency: IdempotencyDep
+) -> Response:
     """Until it expires, the criterion is left out of the score and does not block the gate (admin)."""
-    exemption = await db.write(service.create_exemption, key=key, data=body, actor=caller)
-    return json_response(_exemption_read(exemption), status_code=201)
+    return await idempotent(
+        db,
+        idempotency,
+        service.create_exemption,
+        lambda exemption: json_response(_exemption_read(exemption), status_code=201),
+        key=key,
+        data=body,
+        actor=caller,
+    )
 
 
 @router.get(
@@ -187,14 +204,23 @@ async def delete_exemption(key: ProjectKey, exemption_id: uuid.UUID, db: DbDep, 
     summary="Record a go/no-go decision",
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
-async def create_decision(key: ProjectKey, body: DecisionCreate, db: DbDep, caller: Writer) -> Response:
+async def create_decision(
+    key: ProjectKey, body: DecisionCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+) -> Response:
     """A `go` must reference the project's latest evaluation against its governing rubric (409
     otherwise), and that evaluation's gate must have passed (409), unless an admin gives an
     `override_reason`, which is recorded. A `go` opens production once: a project that moves back
     out of production needs a new evaluation and decision to re-enter. An evaluation of another
     project is 422."""
-    decision = await db.write(service.record_decision, key=key, data=body, actor=caller)
-    return json_response(DecisionRead.model_validate(decision), status_code=201)
+    return await idempotent(
+        db,
+        idempotency,
+        service.record_decision,
+        lambda decision: json_response(DecisionRead.model_validate(decision), status_code=201),
+        key=key,
+        data=body,
+        actor=caller,
+    )
 
 
 @router.get(

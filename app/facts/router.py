@@ -8,6 +8,7 @@ from app.core.db import utcnow
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
+from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.engine.checks import FACT_NAME_PATTERN
@@ -92,8 +93,14 @@ async def delete_fact(key: ProjectKey, name: FactNamePath, db: DbDep, caller: Ad
     summary="Record facts about many projects at once",
     responses=problem_responses(400, 401, 403, 413, 415, 422),
 )
-async def put_facts_batch(body: FactBatch, db: DbDep, caller: Writer) -> Response:
+async def put_facts_batch(body: FactBatch, db: DbDep, caller: Writer, idempotency: IdempotencyDep) -> Response:
     """Up to 10,000 facts across projects, all or nothing: if any item is invalid or names an
     unknown project, nothing is stored and the 422 lists every bad item by index."""
-    stored, superseded = await db.write(service.put_facts_batch, items=body.items, actor=caller)
-    return json_response(FactBatchResult(stored=stored, superseded=superseded))
+    return await idempotent(
+        db,
+        idempotency,
+        service.put_facts_batch,
+        lambda counts: json_response(FactBatchResult(stored=counts[0], superseded=counts[1])),
+        items=body.items,
+        actor=caller,
+    )

@@ -9,6 +9,7 @@ from app.core.db import utcnow
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
+from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.core.schemas import UTCTimestamp
@@ -46,11 +47,20 @@ def _kpi_response(kpi: Kpi, *, project_key: str, status_code: int = 200) -> Resp
     summary="Define a KPI for a project",
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
-async def create_kpi(key: ProjectKey, body: KpiCreate, db: DbDep, caller: Writer) -> Response:
+async def create_kpi(
+    key: ProjectKey, body: KpiCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+) -> Response:
     """A KPI frames the project in business terms: cost, time, revenue or risk. The target must lie
     in the KPI's direction from its baseline. 409 if the project already has a KPI with this key."""
-    kpi = await db.write(service.create_kpi, project_key=key, data=body, actor=caller)
-    return _kpi_response(kpi, project_key=key, status_code=201)
+    return await idempotent(
+        db,
+        idempotency,
+        service.create_kpi,
+        lambda kpi: _kpi_response(kpi, project_key=key, status_code=201),
+        project_key=key,
+        data=body,
+        actor=caller,
+    )
 
 
 @router.get(
@@ -126,10 +136,20 @@ async def delete_kpi(key: ProjectKey, kpi: KpiKey, db: DbDep, caller: Admin, if_
     summary="Record a measurement of a KPI",
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
-async def add_measurement(key: ProjectKey, kpi: KpiKey, body: MeasurementCreate, db: DbDep, caller: Writer) -> Response:
+async def add_measurement(
+    key: ProjectKey, kpi: KpiKey, body: MeasurementCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+) -> Response:
     """One observed value of the KPI. `measured_at` defaults to now and may be at most 5 minutes ahead."""
-    measurement = await db.write(service.add_measurement, project_key=key, kpi_key=kpi, data=body, actor=caller)
-    return json_response(MeasurementRead.from_measurement(measurement), status_code=201)
+    return await idempotent(
+        db,
+        idempotency,
+        service.add_measurement,
+        lambda measurement: json_response(MeasurementRead.from_measurement(measurement), status_code=201),
+        project_key=key,
+        kpi_key=kpi,
+        data=body,
+        actor=caller,
+    )
 
 
 @router.get(
@@ -187,11 +207,19 @@ async def delete_measurement(
     summary="Record many measurements at once",
     responses=problem_responses(400, 401, 403, 413, 415, 422),
 )
-async def add_measurements_batch(body: MeasurementBatch, db: DbDep, caller: Writer) -> Response:
+async def add_measurements_batch(
+    body: MeasurementBatch, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+) -> Response:
     """Up to 10,000 measurements across projects and KPIs, all or nothing: if any item is invalid
     or names an unknown project or KPI, nothing is stored and the 422 lists every bad item by index."""
-    stored = await db.write(service.add_measurements_batch, items=body.items, actor=caller)
-    return json_response(MeasurementBatchResult(stored=stored), status_code=201)
+    return await idempotent(
+        db,
+        idempotency,
+        service.add_measurements_batch,
+        lambda stored: json_response(MeasurementBatchResult(stored=stored), status_code=201),
+        items=body.items,
+        actor=caller,
+    )
 
 
 @router.get(

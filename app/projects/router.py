@@ -7,6 +7,7 @@ from app.auth.dependencies import Admin, Reader, Writer
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
+from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.core.schemas import SLUG_PATTERN
@@ -42,10 +43,16 @@ def _project_response(project: Project, *, status_code: int = 200) -> Response:
     summary="Create a project",
     responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
-async def create_project(body: ProjectCreate, db: DbDep, caller: Writer) -> Response:
+async def create_project(body: ProjectCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep) -> Response:
     """Record a new AI project. It starts in the `idea` stage; 409 if the key is taken."""
-    project = await db.write(service.create_project, data=body, actor=caller)
-    return _project_response(project, status_code=201)
+    return await idempotent(
+        db,
+        idempotency,
+        service.create_project,
+        lambda p: _project_response(p, status_code=201),
+        data=body,
+        actor=caller,
+    )
 
 
 @router.get(
@@ -159,12 +166,22 @@ async def delete_project(key: ProjectKey, db: DbDep, caller: Admin, if_match: If
     summary="Move a project to another stage",
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
-async def transition_stage(key: ProjectKey, body: StageTransitionCreate, db: DbDep, caller: Writer) -> Response:
+async def transition_stage(
+    key: ProjectKey, body: StageTransitionCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+) -> Response:
     """Stages run idea → poc → pilot → production → scaling. A project moves forward one stage at a
     time, back any number of stages with a reason, or to `retired` from anywhere with a reason.
     Anything else is 409."""
-    transition = await db.write(service.transition_stage, key=key, to=body.to, reason=body.reason, actor=caller)
-    return json_response(StageTransitionRead.from_transition(transition), status_code=201)
+    return await idempotent(
+        db,
+        idempotency,
+        service.transition_stage,
+        lambda transition: json_response(StageTransitionRead.from_transition(transition), status_code=201),
+        key=key,
+        to=body.to,
+        reason=body.reason,
+        actor=caller,
+    )
 
 
 @router.get(

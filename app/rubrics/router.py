@@ -7,6 +7,7 @@ from app.auth.dependencies import Admin, Reader
 from app.core.deps import DbDep
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
+from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.rubrics import service
 from app.rubrics.models import Rubric, RubricVersion
@@ -71,11 +72,17 @@ async def get_rubric_version(key: RubricKey, number: int, db: DbDep, caller: Rea
     summary="Create a rubric",
     responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
-async def create_rubric(body: RubricCreate, db: DbDep, caller: Admin) -> Response:
+async def create_rubric(body: RubricCreate, db: DbDep, caller: Admin, idempotency: IdempotencyDep) -> Response:
     """Publish a new rubric as its version 1 (admin). Checks are validated: unknown fields, facts
     that are not dotted names, sections without criteria and the like are 422."""
-    rubric, version = await db.write(service.create_rubric, data=body, actor=caller)
-    return _version_response(rubric, version, status_code=201)
+    return await idempotent(
+        db,
+        idempotency,
+        service.create_rubric,
+        lambda made: _version_response(*made, status_code=201),
+        data=body,
+        actor=caller,
+    )
 
 
 @router.post(
@@ -85,8 +92,17 @@ async def create_rubric(body: RubricCreate, db: DbDep, caller: Admin) -> Respons
     summary="Publish a new version of a rubric",
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
-async def publish_rubric_version(key: RubricKey, body: RubricVersionSpec, db: DbDep, caller: Admin) -> Response:
+async def publish_rubric_version(
+    key: RubricKey, body: RubricVersionSpec, db: DbDep, caller: Admin, idempotency: IdempotencyDep
+) -> Response:
     """Publish the next version of a rubric (admin). Earlier versions stay as they were, and so do
     the evaluations made against them; new evaluations use the latest version unless told otherwise."""
-    rubric, version = await db.write(service.publish_version, key=key, data=body, actor=caller)
-    return _version_response(rubric, version, status_code=201)
+    return await idempotent(
+        db,
+        idempotency,
+        service.publish_version,
+        lambda made: _version_response(*made, status_code=201),
+        key=key,
+        data=body,
+        actor=caller,
+    )
