@@ -7,6 +7,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
@@ -107,6 +108,24 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     return app
 
 
+def _role_of(dependant: Dependant) -> str | None:
+    for dependency in dependant.dependencies:
+        role = getattr(dependency.call, "required_role", None) or _role_of(dependency)
+        if role:
+            return str(role)
+    return None
+
+
+def _required_roles() -> dict[tuple[str, str], str]:
+    """The role each operation needs, read off its dependencies."""
+    roles = {}
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and (role := _role_of(route.dependant)):
+                roles.update({(route.path, method): role for method in route.methods or ()})
+    return roles
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, with every error described as the problem+json the service really sends."""
     if app.openapi_schema:
@@ -119,10 +138,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
+    roles = _required_roles()
+    for path, path_item in schema.get("paths", {}).items():
+        for method, operation in path_item.items():
             responses = operation.get("responses", {})
             if "422" in responses:
                 responses["422"] = {"description": "Unprocessable Content", "content": problem}
+            role = roles.get((path, method.upper()))
+            if role is not None:
+                operation["x-required-role"] = role
+                operation["description"] = f"{operation.get('description', '')}\n\nRequires the `{role}` role.".strip()
     app.openapi_schema = schema
     return schema

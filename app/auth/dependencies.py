@@ -42,6 +42,8 @@ def require(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
         return caller
 
     check_role.__name__ = f"require_{role.value}"
+    # Read by the OpenAPI document, which states each operation's role (x-required-role).
+    check_role.required_role = role.value  # type: ignore[attr-defined]
     return check_role
 
 

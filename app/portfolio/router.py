@@ -159,6 +159,9 @@ async def badge_access(
     return False
 
 
+badge_access.required_role = "reader"  # type: ignore[attr-defined]
+
+
 @router.get(
     "/projects/{key}/badge.svg",
     summary="A readiness badge",
