@@ -38,8 +38,8 @@ def concrete(path: str) -> str:
 
 
 def call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> Any:
-    body = {"json": {}} if method in ("post", "put", "patch") else {}
-    return client.request(method.upper(), concrete(path), headers=headers, **body)
+    body: dict[str, Any] | None = {} if method in ("post", "put", "patch") else None
+    return client.request(method.upper(), concrete(path), headers=headers, json=body)
 
 
 def test_every_operation_but_the_public_ones_states_its_role() -> None:
