@@ -1,6 +1,6 @@
 """The application factory."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -104,8 +104,23 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         max_body_bytes=settings.max_body_bytes,
         max_batch_body_bytes=settings.max_batch_body_bytes,
     )
+    app.state.allowed_methods = _allowed_methods()
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _allowed_methods() -> Callable[[str], set[str]]:
+    routes = [
+        (route.path_regex, route.methods or set())
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+
+    def allowed(path: str) -> set[str]:
+        return {method for pattern, methods in routes if pattern.match(path) for method in methods}
+
+    return allowed
 
 
 def _role_of(dependant: Dependant) -> str | None:

@@ -157,18 +157,19 @@ async def _on_request_validation(_request: Request, error: Exception) -> JSONRes
     return problem_response(422, "validation-failed", "The request has invalid fields.", errors=validation_errors(raw))
 
 
-async def _on_http_exception(_request: Request, error: Exception) -> JSONResponse:
+async def _on_http_exception(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     slugs = {404: "not-found", 405: "method-not-allowed"}
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    headers = dict(error.headers or {})
     if error.status_code == 404:
         detail = "No such resource or route."
-    return problem_response(
-        error.status_code,
-        slugs.get(error.status_code, "http-error"),
-        detail,
-        headers=error.headers,
-    )
+    if error.status_code == 405:
+        # Each method of a path is a route of its own, so the router's Allow names only one of them.
+        allowed = getattr(request.app.state, "allowed_methods", None)
+        if allowed is not None:
+            headers["Allow"] = ", ".join(sorted(allowed(request.url.path)))
+    return problem_response(error.status_code, slugs.get(error.status_code, "http-error"), detail, headers=headers)
 
 
 async def _on_database_error(_request: Request, error: Exception) -> JSONResponse:

@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
-from app.core.errors import BadRequest, PreconditionFailed
+from app.core.errors import PreconditionFailed
 
 
 def etag(resource_id: uuid.UUID, version: int) -> str:
@@ -12,10 +12,8 @@ def etag(resource_id: uuid.UUID, version: int) -> str:
 
 
 def _parse_tags(header: str) -> list[str]:
-    tags = [part.strip() for part in header.split(",") if part.strip()]
-    if not tags or len(header) > 2048:
-        raise BadRequest("The entity-tag header is malformed.")
-    return tags
+    # A malformed list simply matches nothing: If-Match then fails (412), If-None-Match is ignored.
+    return [part.strip() for part in header.split(",") if part.strip()]
 
 
 @dataclass(frozen=True)

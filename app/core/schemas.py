@@ -1,12 +1,14 @@
 """The project-wide pydantic bases for what the API reads and writes."""
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -50,8 +52,32 @@ def _not_in_future(value: datetime) -> datetime:
     return value
 
 
-UTCTimestamp = Annotated[AwareDatetime, AfterValidator(_as_utc)]
-PastTimestamp = Annotated[AwareDatetime, AfterValidator(_as_utc), AfterValidator(_not_in_future)]
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _rfc3339(value: Any) -> Any:
+    # Pydantic would also take a number of seconds since 1970; the API takes RFC 3339 text only.
+    if isinstance(value, str) and not RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-01-31T12:00:00Z")
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 timestamp string")
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str) and not ISO_DATE.match(value):
+        raise ValueError("must be a date, e.g. 2026-01-31")
+    if not isinstance(value, str | date):
+        raise ValueError("must be a date string, e.g. 2026-01-31")
+    return value
+
+
+UTCTimestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_as_utc)]
+PastTimestamp = Annotated[
+    AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_as_utc), AfterValidator(_not_in_future)
+]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

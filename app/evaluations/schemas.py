@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, StrictInt
 
 from app.core.schemas import ReadModel, Slug, UTCTimestamp, WriteModel
 from app.engine.scoring import Level, Source, Status
@@ -16,13 +16,13 @@ AnsweredStatus = Literal["met", "partial", "not_met", "not_applicable"]
 class AnswerSpec(WriteModel):
     criterion: CriterionKey
     status: AnsweredStatus
-    evidence_url: HttpUrl | None = Field(default=None, max_length=2000)
+    evidence_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
     note: str | None = Field(default=None, max_length=2000)
 
 
 class EvaluationCreate(WriteModel):
     rubric: Slug | None = Field(default=None, description="Default: the rubric that governs the project.")
-    rubric_version: int | None = Field(default=None, ge=1, description="Default: the latest version.")
+    rubric_version: StrictInt | None = Field(default=None, ge=1, description="Default: the latest version.")
     evaluator: str | None = Field(default=None, max_length=200, description="Who or what asked for it.")
     answers: list[AnswerSpec] = Field(
         default_factory=list,

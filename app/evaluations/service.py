@@ -117,12 +117,7 @@ def _answers(rubric: scoring.Rubric, answers: list[AnswerSpec]) -> dict[str, sco
         seen.add(answer.criterion)
     if errors:
         raise Unprocessable("Some answers do not fit the rubric.", errors=errors)
-    return {
-        answer.criterion: scoring.Answer(
-            answer.status, str(answer.evidence_url) if answer.evidence_url else None, answer.note
-        )
-        for answer in answers
-    }
+    return {answer.criterion: scoring.Answer(answer.status, answer.evidence_url, answer.note) for answer in answers}
 
 
 def document(

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field, PlainSerializer, model_validator
 
-from app.core.schemas import PastTimestamp, ReadModel, Slug, WriteModel
+from app.core.schemas import IsoDate, PastTimestamp, ReadModel, Slug, WriteModel
 from app.engine.kpi import (
     Direction,
     KpiCategory,
@@ -44,7 +44,7 @@ class KpiFields(WriteModel):
     direction: Direction = Field(description="Which way is better.")
     baseline: Reading | None = None
     target: Reading | None = Field(default=None, description="Must lie in the KPI's direction from the baseline.")
-    target_date: date | None = None
+    target_date: IsoDate | None = None
     value_per_unit: MoneyAmount | None = Field(
         default=None, description="Money that one unit of improvement is worth per month, for ROI."
     )

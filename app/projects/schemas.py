@@ -4,9 +4,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, EmailStr, Field, PlainSerializer
+from pydantic import BeforeValidator, ConfigDict, EmailStr, Field, PlainSerializer, StrictBool, StrictInt
 
-from app.core.schemas import ReadModel, Slug, WriteModel
+from app.core.schemas import IsoDate, ReadModel, Slug, WriteModel
 from app.engine.stages import Stage
 from app.projects.models import Project, StageTransition
 
@@ -34,8 +34,15 @@ class DeploymentTarget(StrEnum):
 
 
 # Money goes out as a JSON number; two decimals and 15 digits keep it exact as a double.
+def _a_number(value: object) -> object:
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number")
+    return value
+
+
 MoneyAmount = Annotated[
     Decimal,
+    BeforeValidator(_a_number),
     Field(ge=0, max_digits=15, decimal_places=2),
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
@@ -57,10 +64,10 @@ class Stakeholder(WriteModel):
 
 class Deployment(WriteModel):
     target: DeploymentTarget | None = Field(default=None, description="Where the project runs.")
-    same_runtime_as_production: bool | None = Field(
+    same_runtime_as_production: StrictBool | None = Field(
         default=None, description="The POC runs on the runtime that production will use."
     )
-    sovereign: bool | None = Field(default=None, description="Deployable in a sovereign, air-gapped site.")
+    sovereign: StrictBool | None = Field(default=None, description="Deployable in a sovereign, air-gapped site.")
 
 
 class Costs(WriteModel):
@@ -84,13 +91,13 @@ class ProjectFields(WriteModel):
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     business_owner: Person | None = None
     technical_owner: Person | None = None
-    vendor_led: bool = False
+    vendor_led: StrictBool = False
     stakeholders: list[Stakeholder] = Field(default_factory=list, max_length=50)
     deployment: Deployment = Field(default_factory=Deployment)
-    sync_cadence_days: int | None = Field(
+    sync_cadence_days: StrictInt | None = Field(
         default=None, ge=1, le=365, description="Days between data science and business syncs."
     )
-    decision_date: date | None = Field(default=None, description="The planned go/no-go decision date.")
+    decision_date: IsoDate | None = Field(default=None, description="The planned go/no-go decision date.")
     costs: Costs = Field(default_factory=Costs)
     rubric: Slug = Field(default=DEFAULT_RUBRIC, description="Key of the rubric that governs this project.")
 

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from app.core.schemas import ReadModel, Slug, WriteModel
 from app.engine.checks import Check
@@ -10,7 +10,7 @@ from app.engine.stages import Stage
 
 SectionKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 CriterionKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,79}$", max_length=120)]
-Weight = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+Weight = Annotated[float, Field(strict=True, gt=0, le=1000, allow_inf_nan=False)]
 
 
 class SectionSpec(WriteModel):
@@ -30,7 +30,7 @@ class CriterionSpec(WriteModel):
     title: str = Field(min_length=1, max_length=300)
     guidance: str = Field(default="", max_length=4000)
     weight: Weight = 1
-    gate: bool = Field(default=False, description="Blocking for go-live: the gate passes only when it is met.")
+    gate: StrictBool = Field(default=False, description="Blocking for go-live: the gate passes only when it is met.")
     applies_from: Stage = Field(default=Stage.idea, description="The first stage it applies to.")
     check: Annotated[Check, Field(discriminator="kind")] | None = Field(
         default=None, description="A declarative rule over the project's data; without one, only answers count."
