@@ -371,7 +371,7 @@ def delete_exemption(session: Session, *, key: str, exemption_id: uuid.UUID, act
 def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: Caller) -> Decision:
     """A `go` must reference the latest evaluation against the governing rubric, and its gate must
     have passed, unless an admin overrides it with a reason."""
-    project = get_project(session, key=key)
+    project = get_project(session, key=key, for_update=True)
     evaluation = session.get(Evaluation, data.evaluation_id)
     if evaluation is None or evaluation.project_id != project.id:
         raise Unprocessable(

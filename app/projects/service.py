@@ -29,8 +29,11 @@ def project_etag(project: Project) -> str:
     return etag(project.id, project.version)
 
 
-def get_project(session: Session, *, key: str) -> Project:
-    project = session.scalar(select(Project).where(Project.key == key))
+def get_project(session: Session, *, key: str, for_update: bool = False) -> Project:
+    """The project by key. `for_update` locks its row until the transaction ends (PostgreSQL; SQLite
+    serialises writers anyway), so that stage moves and decisions on one project take turns."""
+    query = select(Project).where(Project.key == key)
+    project = session.scalar(query.with_for_update() if for_update else query)
     if project is None:
         raise NotFound(f"No project with key {key!r}.")
     return project
@@ -261,7 +264,7 @@ def _check_production_entry(session: Session, project: Project) -> None:
 
 
 def transition_stage(session: Session, *, key: str, to: Stage, reason: str | None, actor: Caller) -> StageTransition:
-    project = get_project(session, key=key)
+    project = get_project(session, key=key, for_update=True)
     current = Stage(project.stage)
     check_transition(current, to, reason)
     if to == Stage.production:
