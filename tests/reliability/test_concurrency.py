@@ -38,7 +38,9 @@ def at_once(replicas: list[Served], calls: int, request: Callable[[httpx.Client,
             client.close()
 
 
-def test_concurrent_updates_with_one_etag_let_exactly_one_through(replicas: list[Served]) -> None:
+def test_concurrent_updates_with_one_etag_let_exactly_one_through(
+    replicas: list[Served], record_property: Callable[[str, object], None]
+) -> None:
     with replicas[0].client() as api:
         etag = api.post("/projects", json={"key": "contended", "name": "Contended"}).headers["etag"]
 
@@ -49,6 +51,7 @@ def test_concurrent_updates_with_one_etag_let_exactly_one_through(replicas: list
     )
 
     statuses = Counter(response.status_code for response in responses)
+    record_property("statuses", dict(statuses))
     winners = [response.json()["region"] for response in responses if response.status_code == 200]
     assert statuses[200] == 1, statuses
     assert set(statuses) <= {200, 409, 412}, statuses
