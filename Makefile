@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint openapi bench image-test clean
+.PHONY: run test lint openapi bench image-test fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ openapi: $(VENV)/.installed
 bench: $(VENV)/.installed-dev
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python -m bench.run
+
+## fuzz: schemathesis (every check and phase) against a live service on SQLite and PostgreSQL
+fuzz: $(VENV)/.installed-dev
+	bash scripts/fuzz-live
 
 ## image-test: build the Dockerfile with buildah against a debootstrapped base and check the image serves
 image-test:
