@@ -196,3 +196,26 @@ def test_a_killed_service_keeps_every_acknowledged_batch_whole_and_no_other_half
         assert set(per_batch.values()) == {size}, "a batch is half stored"
     finally:
         service.stop()
+
+
+def test_sigterm_lets_the_request_in_flight_finish(database_url_factory: DatabaseUrlFactory, tmp_path: Path) -> None:
+    service = Served(database_url_factory("sqlite"), tmp_path).start()
+    seed(service)
+    items = [{"project": "loaded", "kpi": "cost", "value": n} for n in range(10_000)]
+    answers: list[int] = []
+
+    def post_batch() -> None:
+        with service.client(timeout=60) as api:
+            answers.append(api.post("/measurements:batch", json={"items": items}).status_code)
+
+    worker = threading.Thread(target=post_batch)
+    worker.start()
+    time.sleep(0.3)
+    service.stop()
+    worker.join(timeout=60)
+    service.start()
+    try:
+        assert answers == [201]
+        assert len(stored_values(service)) == 10_000
+    finally:
+        service.stop()
