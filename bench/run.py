@@ -1,24 +1,30 @@
 """`make bench`: the service against its own ceilings, on SQLite and PostgreSQL, in one run.
 
-Starts each server with one uvicorn worker on 127.0.0.1, seeds through the service's own API,
-warms up, drives each scenario with wrk (c32, one thread), and prints requests/s, p50, p99 and the
-ratio to the baselines measured in the same run. Figures only: nothing here passes or fails.
+Starts each server with one uvicorn worker on 127.0.0.1, seeds a data set through the service's
+own API and bulk paths, warms up, and measures each scenario: wrk (one thread, 32 connections)
+for throughput and latency, a single client for the endpoints whose latency matters more than
+their throughput. Every figure is printed with its ratio to the two baselines measured in the same
+run, and written to BENCHMARKS.md. Figures only: nothing here passes or fails.
 """
 
 import argparse
 import os
+import platform
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -26,14 +32,21 @@ import psycopg
 
 ADMIN_SECRET = "bench-admin-secret-0123456789abcdef"
 POSTGRES_SERVER = os.environ.get("READINESS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_SERVER = POSTGRES_SERVER.replace("postgresql+psycopg://", "postgresql://", 1)
+DEPARTMENTS = ("claims", "risk", "marketing", "operations", "finance")
+STAGES = ("idea", "poc", "pilot", "production", "scaling")
+AUTH = {"Authorization": f"Bearer {ADMIN_SECRET}"}
+ROOT = Path(__file__).parent.parent
 
 
 @dataclass(frozen=True)
 class Result:
-    name: str
-    requests_per_second: float
+    scenario: str
+    database: str
+    requests_per_second: float | None
     p50_ms: float
     p99_ms: float
+    note: str = ""
 
 
 def free_port() -> int:
@@ -42,22 +55,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up in {timeout} s")
-
-
 @contextmanager
-def server(command: list[str], env: dict[str, str], probe_path: str) -> Iterator[str]:
+def server(command: list[str], env: dict[str, str], probe_path: str) -> Iterator[tuple[str, int]]:
     port = free_port()
     process = subprocess.Popen(
         [*command, "--port", str(port)],
@@ -67,8 +66,19 @@ def server(command: list[str], env: dict[str, str], probe_path: str) -> Iterator
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base + probe_path, process)
-        yield base
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                if httpx.get(base + probe_path, timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{base}{probe_path} did not come up")
+            time.sleep(0.1)
+        yield base, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -77,12 +87,16 @@ def server(command: list[str], env: dict[str, str], probe_path: str) -> Iterator
             process.kill()
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The server's high-water mark of resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def uvicorn_app(target: str) -> list[str]:
     return [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
-
-
-def readiness_serve() -> list[str]:
-    return [sys.executable, "-m", "app.cli", "serve", "--workers", "1"]
 
 
 _LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
@@ -90,17 +104,37 @@ _RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(name: str, url: str, *, seconds: int, connections: int, headers: dict[str, str]) -> Result:
-    header_args = [arg for key, value in headers.items() for arg in ("-H", f"{key}: {value}")]
-    command = ["wrk", "-t1", f"-c{connections}", "--latency", *header_args]
+@dataclass(frozen=True)
+class Load:
+    seconds: int
+    connections: int
+
+
+def wrk(url: str, load: Load, script: Path | None = None) -> tuple[float, float, float]:
+    command = ["wrk", "-t1", f"-c{load.connections}", "--latency", "-H", f"Authorization: Bearer {ADMIN_SECRET}"]
+    if script is not None:
+        command += ["-s", str(script)]
     subprocess.run([*command, "-d2s", url], check=True, capture_output=True)
-    output = subprocess.run([*command, f"-d{seconds}s", url], check=True, capture_output=True, text=True).stdout
+    output = subprocess.run([*command, f"-d{load.seconds}s", url], check=True, capture_output=True, text=True).stdout
     if "Non-2xx or 3xx responses" in output:
-        raise RuntimeError(f"{name}: wrk saw error responses\n{output}")
+        raise RuntimeError(f"wrk saw error responses from {url}\n{output}")
     rate = _RATE.search(output)
     latencies = {match[0]: float(match[1]) * _UNIT_MS[match[2]] for match in _LATENCY.findall(output)}
     assert rate is not None, output
-    return Result(name, float(rate.group(1)), latencies["50"], latencies["99"])
+    return float(rate.group(1)), latencies["50"], latencies["99"]
+
+
+def single_client(call: Callable[[], httpx.Response], repeats: int) -> tuple[float, float]:
+    """p50 and p99 in ms of one client calling `repeats` times, after two warm-up calls."""
+    for _ in range(2):
+        call().raise_for_status()
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call().raise_for_status()
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return statistics.median(timings), timings[min(len(timings) - 1, int(len(timings) * 0.99))]
 
 
 @contextmanager
@@ -109,21 +143,19 @@ def postgres_database() -> Iterator[str]:
     with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        base = POSTGRES_SERVER.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        yield f"{base}/{name}"
+        yield f"{POSTGRES_SERVER.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
     finally:
         with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def seed(base: str) -> None:
-    body = {
-        "key": "claims-triage",
-        "name": "Claims triage",
-        "description": "Route incoming motor claims to the right handler",
-        "workflow": "Motor claims intake",
-        "department": "claims",
-        "region": "emea",
+def project_body(index: int) -> dict[str, object]:
+    return {
+        "name": f"Project {index}",
+        "description": "Route incoming claims to the right handler",
+        "workflow": "Motor claims intake" if index % 4 else None,
+        "department": DEPARTMENTS[index % len(DEPARTMENTS)],
+        "region": ("emea", "apac", "amer")[index % 3],
         "tags": ["claims", "genai"],
         "business_owner": {"name": "Ana Souza", "email": "ana@example.com"},
         "technical_owner": {"name": "Bo Lee", "email": "bo@example.com"},
@@ -138,45 +170,180 @@ def seed(base: str) -> None:
         "decision_date": "2027-03-31",
         "costs": {"build_cost": 120000, "run_cost_per_month": 4000, "currency": "EUR"},
     }
-    headers = {"Authorization": f"Bearer {ADMIN_SECRET}"}
-    response = httpx.put(f"{base}/api/v1/projects/claims-triage", json=body, headers=headers)
-    response.raise_for_status()
+
+
+def seed(base: str, size: int) -> None:
+    """`size` projects with a KPI, ten measurements each, facts and an evaluation, through the API."""
+    with httpx.Client(base_url=f"{base}/api/v1", headers=AUTH, timeout=120) as api:
+        measurements: list[dict[str, object]] = []
+        facts: list[dict[str, object]] = []
+        for index in range(size):
+            key = f"project-{index:06d}"
+            api.put(f"/projects/{key}", json=project_body(index)).raise_for_status()
+            kpi = {
+                "key": "handling-cost",
+                "name": "Handling cost",
+                "category": "cost",
+                "direction": "decrease",
+                "baseline": 40,
+                "target": 25,
+                "target_date": "2027-06-30",
+                "value_per_unit": 1000,
+            }
+            api.post(f"/projects/{key}/kpis", json=kpi).raise_for_status()
+            measurements += [{"project": key, "kpi": "handling-cost", "value": 40 - n % 8} for n in range(10)]
+            facts += [
+                {"project": key, "name": "ops.monitoring_enabled", "value": True},
+                {"project": key, "name": "ops.logging_enabled", "value": index % 2 == 0},
+            ]
+            for stage in STAGES[1 : 1 + index % 3]:
+                api.post(f"/projects/{key}/stage-transitions", json={"to": stage}).raise_for_status()
+        for start in range(0, len(measurements), 10_000):
+            api.post("/measurements:batch", json={"items": measurements[start : start + 10_000]}).raise_for_status()
+        for start in range(0, len(facts), 10_000):
+            api.post("/facts:batch", json={"items": facts[start : start + 10_000]}).raise_for_status()
+        for index in range(0, size, 2):
+            api.post(f"/projects/project-{index:06d}/evaluations", json={}).raise_for_status()
+
+
+def lua(directory: Path, name: str, method: str, body: str) -> Path:
+    script = directory / f"{name}.lua"
+    escaped = body.replace('"', '\\"')
+    script.write_text(
+        f'wrk.method = "{method}"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n'
+    )
+    return script
+
+
+def measure_service(base: str, pid: int, database: str, size: int, load: Load, work: Path) -> list[Result]:
+    results: list[Result] = []
+    one = "/api/v1/projects/project-000000"
+    for scenario, path in (
+        ("GET /projects/{key}", one),
+        ("GET /projects/{key}/readiness", f"{one}/readiness"),
+        (
+            "GET /portfolio/readiness?limit=50 (filtered, by score)",
+            "/api/v1/portfolio/readiness?limit=50&department=claims&sort=-score",
+        ),
+    ):
+        rate, p50, p99 = wrk(base + path, load)
+        results.append(Result(scenario, database, rate, p50, p99))
+
+    measurement = lua(work, "measurement", "POST", '{"value": 33}')
+    rate, p50, p99 = wrk(f"{base}{one}/kpis/handling-cost/measurements", load, measurement)
+    results.append(Result("POST .../measurements (one item)", database, rate, p50, p99))
+
+    with httpx.Client(base_url=base, headers=AUTH, timeout=300) as api:
+        for scenario, path in (
+            ("GET /portfolio/summary", "/api/v1/portfolio/summary"),
+            ("GET /portfolio/summary?group_by=department", "/api/v1/portfolio/summary?group_by=department"),
+            ("GET /portfolio/readiness page (single client)", "/api/v1/portfolio/readiness?limit=50&sort=-score"),
+        ):
+            p50, p99 = single_client(partial(api.get, path), 20)
+            results.append(Result(scenario, database, None, p50, p99, "single client"))
+
+        p50, p99 = single_client(lambda: api.post(f"{one}/evaluations", json={}), 20)
+        results.append(Result("POST .../evaluations (default rubric)", database, None, p50, p99, "single client"))
+
+        items = [
+            {"project": f"project-{n % size:06d}", "kpi": "handling-cost", "value": 30 + n % 7} for n in range(1000)
+        ]
+        p50, p99 = single_client(lambda: api.post("/api/v1/measurements:batch", json={"items": items}), 20)
+        results.append(
+            Result(
+                "POST /measurements:batch (1,000 items)",
+                database,
+                None,
+                p50,
+                p99,
+                f"{1000 / (p50 / 1000):,.0f} measurements/s at p50",
+            )
+        )
+
+        rss_before = peak_rss_mb(pid)
+        started = time.perf_counter()
+        with api.stream("GET", "/api/v1/portfolio/readiness", headers={"Accept": "text/csv"}) as response:
+            rows = sum(chunk.count("\n") for chunk in response.iter_text()) - 1
+        seconds = time.perf_counter() - started
+        results.append(
+            Result(
+                "CSV export of the whole portfolio",
+                database,
+                None,
+                seconds * 1000,
+                seconds * 1000,
+                f"{rows:,} rows; peak RSS {rss_before:.0f} → {peak_rss_mb(pid):.0f} MB",
+            )
+        )
+    return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=1000, help="projects in the data set")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    load = {"seconds": args.seconds, "connections": args.connections}
-    path = "/api/v1/projects/claims-triage"
-    results: list[Result] = []
-    with server(uvicorn_app("bench.baselines:starlette_app"), {}, path) as base:
-        results.append(wrk("baseline: bare Starlette", base + path, headers={}, **load))
-    with server(uvicorn_app("bench.baselines:fastapi_app"), {}, path) as base:
-        results.append(wrk("baseline: FastAPI + response model", base + path, headers={}, **load))
-    auth = {"Authorization": f"Bearer {ADMIN_SECRET}"}
+    load = Load(args.seconds, args.connections)
+    one = "/api/v1/projects/claims-triage"
+    with server(uvicorn_app("bench.baselines:starlette_app"), {}, one) as (base, _):
+        starlette = wrk(base + one, load)
+    with server(uvicorn_app("bench.baselines:fastapi_app"), {}, one) as (base, _):
+        fastapi = wrk(base + one, load)
+    results = [
+        Result("baseline: bare Starlette", "-", *starlette),
+        Result("baseline: FastAPI + response model", "-", *fastapi),
+    ]
+    rss: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as directory, postgres_database() as postgres_url:
-        for label, url in (("sqlite", f"sqlite:///{Path(directory) / 'bench.db'}"), ("postgresql", postgres_url)):
+        work = Path(directory)
+        for database, url in (("sqlite", f"sqlite:///{work / 'bench.db'}"), ("postgresql", postgres_url)):
             env = {
                 "READINESS_DATABASE_URL": url,
                 "READINESS_BOOTSTRAP_ADMIN_KEY": ADMIN_SECRET,
                 "READINESS_LOG_LEVEL": "WARNING",
+                "READINESS_WORKERS": "1",
             }
-            with server(readiness_serve(), env, "/readyz") as base:
-                seed(base)
-                results.append(wrk(f"GET /projects/{{key}} ({label})", base + path, headers=auth, **load))
-    fastapi = results[1].requests_per_second
-    starlette = results[0].requests_per_second
-    print(f"{'scenario':45} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'×FastAPI':>9} {'×Starlette':>11}")  # noqa: T201
-    for result in results:
-        print(  # noqa: T201
-            f"{result.name:45} {result.requests_per_second:9.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f} "
-            f"{result.requests_per_second / fastapi:9.2f} {result.requests_per_second / starlette:11.2f}"
-        )
+            with server([sys.executable, "-m", "app.cli", "serve"], env, "/readyz") as (base, pid):
+                seeded = time.perf_counter()
+                seed(base, args.size)
+                print(f"seeded {args.size:,} projects on {database} in {time.perf_counter() - seeded:.0f} s")  # noqa: T201
+                results += measure_service(base, pid, database, args.size, load, work)
+                rss[database] = peak_rss_mb(pid)
+    table = render(results, starlette[0], fastapi[0], rss, args)
+    print(table)  # noqa: T201
+    args.output.write_text(table)
     return 0
+
+
+def render(
+    results: list[Result], starlette: float, fastapi: float, rss: dict[str, float], args: argparse.Namespace
+) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"`make bench` (`python -m bench.run --size {args.size} --seconds {args.seconds} "
+        f"--connections {args.connections}`), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, on {platform.node()}: "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, one uvicorn worker, wrk -t1 "
+        f"-c{args.connections} against 127.0.0.1. Ratios are to the baselines measured in the same run.",
+        "",
+        "| scenario | database | req/s | p50 ms | p99 ms | × FastAPI | × Starlette | note |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        rate = f"{r.requests_per_second:,.0f}" if r.requests_per_second is not None else ""
+        ratios = (
+            (f"{r.requests_per_second / fastapi:.2f}", f"{r.requests_per_second / starlette:.2f}")
+            if r.requests_per_second is not None
+            else ("", "")
+        )
+        figures = f"{rate} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {ratios[0]} | {ratios[1]}"
+        lines.append(f"| {r.scenario} | {r.database} | {figures} | {r.note} |")
+    lines += ["", "Peak RSS of the server: " + ", ".join(f"{db} {mb:.0f} MB" for db, mb in rss.items()), ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
