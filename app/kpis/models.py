@@ -6,6 +6,8 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, Money, UTCDateTime, new_id, utcnow
+from app.engine.kpi import Direction, KpiCategory
+from app.engine.roi import KpiValue
 
 
 class Kpi(Base):
@@ -34,6 +36,19 @@ class Kpi(Base):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+    def roi_value(self) -> KpiValue:
+        """What the ROI computation reads of this KPI."""
+        return KpiValue(
+            key=self.key,
+            category=KpiCategory(self.category),
+            direction=Direction(self.direction),
+            baseline=self.baseline,
+            target=self.target,
+            latest=self.latest_value,
+            value_per_unit=self.value_per_unit,
+            currency=self.currency,
+        )
 
 
 class Measurement(Base):

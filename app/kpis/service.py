@@ -15,8 +15,7 @@ from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
 from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422
-from app.engine.kpi import Direction, KpiCategory
-from app.engine.roi import KpiValue, ProjectCosts, RoiReport, compute_roi
+from app.engine.roi import ProjectCosts, RoiReport, compute_roi
 from app.kpis.models import Kpi, Measurement
 from app.kpis.schemas import KpiCreate, KpiFields, KpiReplace, MeasurementBatchItem, MeasurementCreate
 from app.portfolio import status as project_status
@@ -304,18 +303,6 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
 def project_roi(session: Session, *, project_key: str, horizon_months: int) -> RoiReport:
     project = get_project(session, key=project_key)
     kpis = session.scalars(select(Kpi).where(Kpi.project_id == project.id))
-    values = [
-        KpiValue(
-            key=kpi.key,
-            category=KpiCategory(kpi.category),
-            direction=Direction(kpi.direction),
-            baseline=kpi.baseline,
-            target=kpi.target,
-            latest=kpi.latest_value,
-            value_per_unit=kpi.value_per_unit,
-            currency=kpi.currency,
-        )
-        for kpi in kpis
-    ]
+    values = [kpi.roi_value() for kpi in kpis]
     costs = ProjectCosts(project.build_cost, project.run_cost_per_month, project.currency)
     return compute_roi(values, costs, horizon_months)

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.engine import stall
-from app.engine.kpi import Direction, KpiCategory
-from app.engine.roi import KpiValue, ProjectCosts, compute_roi
+from app.engine.kpi import KpiCategory
+from app.engine.roi import ProjectCosts, compute_roi
 from app.engine.stages import Stage
 from app.evaluations.models import Evaluation
 from app.kpis.models import Kpi
@@ -69,19 +69,7 @@ def _stages_reached(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.U
 
 
 def _monthly_benefits(project: Project, kpis: list[Kpi]) -> tuple[Any, Any, str | None]:
-    values = [
-        KpiValue(
-            k.key,
-            KpiCategory(k.category),
-            Direction(k.direction),
-            k.baseline,
-            k.target,
-            k.latest_value,
-            k.value_per_unit,
-            k.currency,
-        )
-        for k in kpis
-    ]
+    values = [kpi.roi_value() for kpi in kpis]
     report = compute_roi(values, ProjectCosts(project.build_cost, project.run_cost_per_month, project.currency), 1)
     return report.realized.monthly_benefit, report.projected.monthly_benefit, report.currency
 
