@@ -137,11 +137,18 @@ def overdue_stage(project: ProjectProfile, now: datetime, limits: dict[Stage, in
 
 def quiet_from(project: ProjectProfile) -> datetime | None:
     """When the project becomes inactive for want of measurements or evaluations, if nothing happens."""
-    if project.stage not in EXPECTS_ACTIVITY:
+    return quiet_from_times(
+        project.stage, project.stage_entered_at, project.last_measured_at, project.last_evaluated_at
+    )
+
+
+def quiet_from_times(
+    stage: Stage, stage_entered_at: datetime, last_measured_at: datetime | None, last_evaluated_at: datetime | None
+) -> datetime | None:
+    if stage not in EXPECTS_ACTIVITY:
         return None
-    since_entering = project.stage_entered_at
-    measured = project.last_measured_at or since_entering
-    evaluated = project.last_evaluated_at or since_entering
+    measured = last_measured_at or stage_entered_at
+    evaluated = last_evaluated_at or stage_entered_at
     return min(measured + timedelta(days=MEASUREMENT_QUIET_DAYS), evaluated + timedelta(days=EVALUATION_QUIET_DAYS))
 
 

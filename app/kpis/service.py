@@ -197,7 +197,7 @@ def add_measurement(
     session.flush()
     _advance_latest(session, _latest_per_kpi([row]))
     session.expire(kpi)
-    project_status.refresh(session, [kpi.project_id])
+    project_status.refresh_measured(session, [kpi.project_id])
     audit.record(
         session,
         actor=actor,
@@ -288,7 +288,7 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
     session.connection().execute(insert(MEASUREMENT_TABLE), rows)
     _advance_latest(session, _latest_per_kpi(rows))
     touched = {row["kpi_id"] for row in rows}
-    project_status.refresh(session, {row.project_id for row in found if row.id in touched})
+    project_status.refresh_measured(session, {row.project_id for row in found if row.id in touched})
     audit.record(
         session,
         actor=actor,

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
+from sqlalchemy.orm import Session
 
 from app.core.db import Database
 from app.core.settings import Settings
 from app.main import create_app
+from app.portfolio.status import refresh
 from app.projects.models import Project, StageTransition
 from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project
@@ -288,3 +290,21 @@ def test_an_unevaluated_project_has_a_grey_badge(writer: TestClient) -> None:
 
     assert "not evaluated" in svg
     assert "#9f9f9f" in svg
+
+
+def test_the_quick_refresh_after_measurements_agrees_with_a_full_one(writer: TestClient, db: Database) -> None:
+    for i in range(6):
+        make_project(writer, f"p-{i}", workflow=None if i % 2 else "Claims")
+        make_kpi(writer, f"p-{i}", cost_kpi())
+    writer.post("/api/v1/projects/p-0/stage-transitions", json={"to": "poc"})
+    items = [{"project": f"p-{i}", "kpi": "handling-cost", "value": 40 - i} for i in range(6)]
+    writer.post("/api/v1/measurements:batch", json={"items": items})
+    writer.post("/api/v1/projects/p-1/kpis/handling-cost/measurements", json={"value": 30})
+    after_measurements = all_rows(writer)
+
+    def refresh_all(session: Session) -> None:
+        refresh(session, list(session.scalars(select(Project.id))))
+
+    db.work(refresh_all, write=True)()
+
+    assert all_rows(writer) == after_measurements
