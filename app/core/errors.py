@@ -179,6 +179,9 @@ async def _on_database_error(_request: Request, error: Exception) -> JSONRespons
             "concurrent-modification",
             "The resource changed while this request ran; read it again and retry.",
         )
+    if isinstance(error, sa_exc.DataError):
+        # The database refused a value the validation let through (out of range, say): bad input.
+        return problem_response(422, "validation-failed", "A value is out of the range the database can store.")
     if isinstance(error, sa_exc.IntegrityError):
         return problem_response(
             409, "conflict", "The change conflicts with the stored data (a concurrent write); retry."

@@ -8,7 +8,7 @@ from app.core.schemas import ReadModel, Slug, UTCTimestamp, WriteModel
 from app.engine.scoring import Level, Source, Status
 from app.engine.stages import Stage
 from app.portfolio.schemas import StallRead
-from app.rubrics.schemas import CriterionKey
+from app.rubrics.schemas import MAX_VERSION, CriterionKey
 
 AnsweredStatus = Literal["met", "partial", "not_met", "not_applicable"]
 
@@ -22,7 +22,9 @@ class AnswerSpec(WriteModel):
 
 class EvaluationCreate(WriteModel):
     rubric: Slug | None = Field(default=None, description="Default: the rubric that governs the project.")
-    rubric_version: StrictInt | None = Field(default=None, ge=1, description="Default: the latest version.")
+    rubric_version: StrictInt | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: the latest version."
+    )
     evaluator: str | None = Field(default=None, max_length=200, description="Who or what asked for it.")
     answers: list[AnswerSpec] = Field(
         default_factory=list,

@@ -11,7 +11,7 @@ from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.rubrics import service
 from app.rubrics.models import Rubric, RubricVersion
-from app.rubrics.schemas import RubricCreate, RubricSummary, RubricVersionRead, RubricVersionSpec
+from app.rubrics.schemas import MAX_VERSION, RubricCreate, RubricSummary, RubricVersionRead, RubricVersionSpec
 
 router = APIRouter(prefix=f"{API_PREFIX}/rubrics", tags=["rubrics"])
 
@@ -59,7 +59,12 @@ async def get_rubric(key: RubricKey, db: DbDep, caller: Reader) -> Response:
     summary="Get a version of a rubric",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def get_rubric_version(key: RubricKey, number: int, db: DbDep, caller: Reader) -> Response:
+async def get_rubric_version(
+    key: RubricKey,
+    number: Annotated[int, Path(ge=1, le=MAX_VERSION, description="The version number.")],
+    db: DbDep,
+    caller: Reader,
+) -> Response:
     """A published version of a rubric; it never changes."""
     rubric, version = await db.read(service.get_version, key=key, number=number)
     return _version_response(rubric, version)

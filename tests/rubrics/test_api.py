@@ -190,3 +190,11 @@ def test_rubrics_are_published_by_admins_only_and_keys_are_unique(admin: TestCli
         admin.post(f"{RUBRICS}/nothing/versions", json={k: v for k, v in weakest_link_rubric().items() if k != "key"}),
         404,
     )
+
+
+def test_version_numbers_beyond_what_the_database_stores_are_422(writer: TestClient) -> None:
+    make_project(writer)
+
+    assert_problem(writer.get(f"{RUBRICS}/ai-production-readiness/versions/144115188075855871"), 422)
+    body = {"rubric_version": 144115188075855871}
+    assert_problem(writer.post("/api/v1/projects/claims-triage/evaluations", json=body), 422)
