@@ -41,7 +41,7 @@ bench: $(VENV)/.installed-dev
 
 ## fuzz: schemathesis (every check and phase) against a live service on SQLite and PostgreSQL
 fuzz: $(VENV)/.installed-dev
-	bash scripts/fuzz-live
+	FUZZ_SEED=$(FUZZ_SEED) bash scripts/fuzz-live
 
 ## image-test: build the Dockerfile with buildah against a debootstrapped base and check the image serves
 image-test:

@@ -55,6 +55,7 @@ def fuzzed_app(db: Database) -> Iterator[None]:
 
 @pytest.mark.usefixtures("fuzzed_app")
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomised, so that CI is reproducible; `make fuzz FUZZ_SEED=random` explores further.
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_its_contract(case: Case) -> None:
     case.call_and_validate()
