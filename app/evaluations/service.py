@@ -161,7 +161,12 @@ def evaluate_project(
 ) -> dict[str, Any]:
     """Score the project against a rubric version (default: its governing rubric, latest version)."""
     project = get_project(session, key=key)
-    rubric_row, version = rubrics.get_version(session, key=rubric_key or project.rubric, number=rubric_version)
+    try:
+        rubric_row, version = rubrics.get_version(session, key=rubric_key or project.rubric, number=rubric_version)
+    except NotFound as missing:
+        # The body names the rubric: an unknown one is a bad request body, not a missing resource.
+        field = "body.rubric_version" if rubric_version is not None else "body.rubric"
+        raise Unprocessable(missing.detail, errors=[FieldError(field=field, message=missing.detail)]) from missing
     rubric = rubrics.to_engine(rubric_row, version)
     attested = _answers(rubric, answers)
     now = utcnow()

@@ -306,3 +306,13 @@ def test_evaluations_of_a_missing_project_are_404(writer: TestClient) -> None:
     assert_problem(writer.post("/api/v1/projects/ghost/evaluations", json={}), 404)
     assert_problem(writer.get("/api/v1/projects/ghost/readiness"), 404)
     assert_problem(writer.get(f"{PROJECT}/evaluations/00000000-0000-0000-0000-000000000000"), 404)
+
+
+def test_an_unknown_rubric_or_version_in_the_body_is_422(writer: TestClient) -> None:
+    make_project(writer)
+
+    unknown_version = assert_problem(writer.post(f"{PROJECT}/evaluations:preview", json={"rubric_version": 9}), 422)
+    unknown_rubric = assert_problem(writer.post(f"{PROJECT}/evaluations", json={"rubric": "no-such-rubric"}), 422)
+
+    assert unknown_version["errors"][0]["field"] == "body.rubric_version"
+    assert unknown_rubric["errors"][0]["field"] == "body.rubric"
