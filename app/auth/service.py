@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.auth.models import ApiKey
 from app.auth.schemas import Role
-from app.core.db import utcnow
+from app.core.db import serialize_startup_chores, utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import keyset_page
 
@@ -90,6 +90,7 @@ def revoke_api_key(session: Session, *, key_id: uuid.UUID, actor: Caller) -> Api
 
 def ensure_bootstrap_key(session: Session, *, secret: str) -> None:
     """Make the configured bootstrap secret a valid admin key, replacing an older bootstrap secret."""
+    serialize_startup_chores(session)
     digest = hash_secret(secret)
     key = session.scalar(select(ApiKey).where(ApiKey.name == BOOTSTRAP_KEY_NAME))
     if key is None:

@@ -207,6 +207,14 @@ def migration_connection(engine: Engine) -> Connection:
     return connection
 
 
+def serialize_startup_chores(session: Session) -> None:
+    """Make this write transaction wait for any other replica doing its startup chores (creating
+    the bootstrap key, filling rows a migration left empty), so that replicas starting together
+    do not insert the same rows. SQLite writers already take the database lock at BEGIN."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+
+
 def _reader_bind(engine: Engine) -> Engine:
     """PostgreSQL reads run in autocommit: no BEGIN and COMMIT round trips around a SELECT, and at
     READ COMMITTED a transaction would not make them more consistent. SQLite keeps its (local,

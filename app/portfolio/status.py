@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.core.db import utcnow
+from app.core.db import serialize_startup_chores, utcnow
 from app.engine import stall
 from app.engine.kpi import KpiCategory
 from app.engine.roi import ProjectCosts, compute_roi
@@ -193,6 +193,7 @@ def refresh_measured(session: Session, project_ids: Collection[uuid.UUID]) -> No
 
 def refresh_missing(session: Session, batch: int = 1000) -> int:
     """Give every project without a status row one: after migrating an existing database."""
+    serialize_startup_chores(session)
     refreshed = 0
     while True:
         missing = list(

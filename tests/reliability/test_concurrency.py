@@ -5,15 +5,23 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from threading import Barrier
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from app.audit.models import AuditEvent
+from app.auth.models import ApiKey
+from app.auth.service import BOOTSTRAP_KEY_NAME, ensure_bootstrap_key
+from app.core.db import Database, make_engine
+from app.core.migrations import upgrade
 from tests.conftest import DatabaseUrlFactory
 from tests.served import Served
 
 THREADS = 12
+REPLICAS = 8
 
 
 @pytest.fixture
@@ -158,3 +166,28 @@ def test_sqlite_under_concurrent_writers_answers_or_asks_to_retry(
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_replicas_starting_together_create_the_bootstrap_key_once(
+    backend: str, database_url_factory: DatabaseUrlFactory
+) -> None:
+    db = Database(make_engine(database_url_factory(backend), pool_size=REPLICAS), threads=REPLICAS)
+    upgrade(db.engine)
+    start_together = Barrier(REPLICAS)
+
+    def start_replica(_: int) -> None:
+        start_together.wait()
+        db.work(ensure_bootstrap_key, write=True)(secret="bootstrap-secret-0123456789abcdef")
+
+    try:
+        with ThreadPoolExecutor(REPLICAS) as pool:
+            list(pool.map(start_replica, range(REPLICAS)))
+        with db.engine.connect() as connection:
+            keys = connection.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.name == BOOTSTRAP_KEY_NAME))
+            created = connection.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "api_key.create")
+            )
+    finally:
+        db.dispose()
+    assert (keys, created) == (1, 1)
