@@ -1,17 +1,20 @@
 """The migrations build the schema the models describe, and undo it, on both databases."""
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, insert, inspect, select
 
 import app.models  # noqa: F401  (registers every table)
 from app.cli import main
 from app.core.db import Base, make_engine
 from app.core.migrations import SchemaState, downgrade, head_revision, schema_state, upgrade
 from app.core.settings import get_settings
+from app.projects.models import Project, StageTransition
 from tests.conftest import DatabaseUrlFactory
 
 
@@ -76,3 +79,48 @@ def test_the_command_line_downgrades_and_upgrades(
         engine.dispose()
     finally:
         get_settings.cache_clear()
+
+
+def test_stays_recorded_before_0006_are_filled_in_from_the_history(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0005")
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    project_id = uuid.uuid4()
+    moves = [("idea", "poc", created + timedelta(days=10)), ("poc", "pilot", created + timedelta(days=40))]
+    with empty_engine.begin() as connection:
+        connection.execute(
+            insert(Project).values(
+                id=project_id,
+                key="legacy",
+                name="Legacy",
+                tags=[],
+                stage="pilot",
+                vendor_led=False,
+                stakeholders=[],
+                rubric="ai-production-readiness",
+                created_at=created,
+                updated_at=created,
+                stage_entered_at=moves[-1][2],
+                version=1,
+            )
+        )
+        for from_stage, to_stage, at in moves:
+            connection.execute(
+                insert(StageTransition).values(
+                    id=uuid.uuid4(),
+                    project_id=project_id,
+                    from_stage=from_stage,
+                    to_stage=to_stage,
+                    actor="legacy",
+                    transitioned_at=at,
+                )
+            )
+
+    upgrade(empty_engine)
+
+    with empty_engine.connect() as connection:
+        entered = connection.execute(
+            select(StageTransition.from_stage, StageTransition.from_stage_entered_at).order_by(
+                StageTransition.transitioned_at
+            )
+        ).all()
+    assert entered == [("idea", created), ("poc", moves[0][2])]

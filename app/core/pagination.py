@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.core.errors import BadRequest
@@ -57,13 +57,14 @@ def keyset_after(
     *,
     descending: bool = False,
 ) -> ColumnElement[bool]:
-    """Rows strictly after `values` in the order of `columns` (all ascending, or all descending)."""
-    clauses = []
-    for depth, column in enumerate(columns):
-        equal_prefix = [columns[i] == values[i] for i in range(depth)]
-        beyond = column < values[depth] if descending else column > values[depth]
-        clauses.append(and_(*equal_prefix, beyond))
-    return or_(*clauses)
+    """Rows strictly after `values` in the order of `columns` (all ascending, or all descending).
+
+    A row-value comparison, which both databases answer with a range scan of an index on `columns`.
+    """
+    row = tuple_(*columns)
+    after = tuple(values)
+    comparison: ColumnElement[bool] = row < after if descending else row > after
+    return comparison
 
 
 _PARSERS: dict[type, Callable[[Any], Any]] = {datetime: datetime.fromisoformat, uuid.UUID: uuid.UUID, str: str}

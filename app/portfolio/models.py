@@ -18,9 +18,24 @@ class ProjectStatus(Base):
     """
 
     __tablename__ = "project_status"
-    __table_args__ = (Index("ix_project_status_score", "score", "project_id"),)
+    # Portfolio pages read this table alone and walk one of these indexes in their sort order.
+    __table_args__ = (
+        Index("ix_project_status_rank_score_key", "rank_score", "key"),
+        Index("ix_project_status_department_rank_score_key", "department", "rank_score", "key"),
+        Index("ix_project_status_stage_entered_at_key", "stage_entered_at", "key"),
+        Index("ix_project_status_name_key", "name", "key"),
+    )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    # Copies of the project's columns that portfolio reads filter, sort and group on.
+    key: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    stage: Mapped[str] = mapped_column(String(16))
+    stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The score, with projects never evaluated below every score: what "sort by score" orders on.
+    rank_score: Mapped[float]
     evaluation_id: Mapped[uuid.UUID | None]
     evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     score: Mapped[float | None]

@@ -7,7 +7,7 @@ aggregates; nothing loads every project into Python.
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, cast
@@ -29,7 +29,6 @@ from app.projects.models import Project, StageTransition
 Sort = Literal["score", "-score", "days_in_stage", "-days_in_stage", "name", "key"]
 GroupBy = Literal["department", "region", "stage"]
 STALLED_RISKS = (stall.Risk.medium.value, stall.Risk.high.value)
-UNSCORED = -1.0  # projects not evaluated yet sort below every score
 DAY = 86400.0
 
 
@@ -46,7 +45,7 @@ def risk_expression(now: datetime, limits: Mapping[Stage, int]) -> ColumnElement
     """A project's stall risk now: the stored risk with or without inactivity, settled by comparing
     timestamps (over its stage's time limit, or quiet since `quiet_from`)."""
     overdue = [
-        and_(Project.stage == stage.value, Project.stage_entered_at < now - timedelta(days=days))
+        and_(ProjectStatus.stage == stage.value, ProjectStatus.stage_entered_at < now - timedelta(days=days))
         for stage, days in limits.items()
     ]
     inactive = or_(ProjectStatus.quiet_from < now, *overdue) if overdue else ProjectStatus.quiet_from < now
@@ -55,11 +54,11 @@ def risk_expression(now: datetime, limits: Mapping[Stage, int]) -> ColumnElement
 
 def _filtered(query: Select[Any], filters: Filters, risk: ColumnElement[str]) -> Select[Any]:
     if filters.department is not None:
-        query = query.where(Project.department == filters.department)
+        query = query.where(ProjectStatus.department == filters.department)
     if filters.region is not None:
-        query = query.where(Project.region == filters.region)
+        query = query.where(ProjectStatus.region == filters.region)
     if filters.stage is not None:
-        query = query.where(Project.stage == filters.stage.value)
+        query = query.where(ProjectStatus.stage == filters.stage.value)
     if filters.level is not None:
         query = query.where(ProjectStatus.level == filters.level)
     if filters.risk is not None:
@@ -69,17 +68,16 @@ def _filtered(query: Select[Any], filters: Filters, risk: ColumnElement[str]) ->
 
 def _sort_key(sort: Sort) -> tuple[ColumnElement[Any], bool, Any]:
     """The column to keyset on, whether it runs descending, and how to read a cursor's value of it."""
-    score = func.coalesce(ProjectStatus.score, UNSCORED)
     match sort:
         case "score" | "-score":
-            return score, sort == "-score", float
+            return ProjectStatus.rank_score.expression, sort == "-score", float
         case "days_in_stage" | "-days_in_stage":
             # More days in the stage is an earlier entry: `days_in_stage` ascending runs newest entry first.
-            return Project.stage_entered_at.expression, sort == "days_in_stage", datetime.fromisoformat
+            return ProjectStatus.stage_entered_at.expression, sort == "days_in_stage", datetime.fromisoformat
         case "name":
-            return Project.name.expression, False, str
+            return ProjectStatus.name.expression, False, str
         case "key":
-            return Project.key.expression, False, str
+            return ProjectStatus.key.expression, False, str
 
 
 def readiness_rows(
@@ -96,12 +94,12 @@ def readiness_rows(
     risk = risk_expression(now, limits)
     sort_column, descending, parse = _sort_key(sort)
     columns = select(
-        Project.key,
-        Project.name,
-        Project.department,
-        Project.region,
-        Project.stage,
-        Project.stage_entered_at,
+        ProjectStatus.key,
+        ProjectStatus.name,
+        ProjectStatus.department,
+        ProjectStatus.region,
+        ProjectStatus.stage,
+        ProjectStatus.stage_entered_at,
         ProjectStatus.score,
         ProjectStatus.level,
         ProjectStatus.gate_passed,
@@ -111,9 +109,9 @@ def readiness_rows(
         ProjectStatus.projected_monthly_benefit,
         ProjectStatus.currency,
         sort_column.label("sort_value"),
-    ).outerjoin(ProjectStatus, ProjectStatus.project_id == Project.id)
+    )
     query = _filtered(cast(Select[Any], columns), filters, risk)
-    keys: list[ColumnElement[Any]] = [sort_column, Project.key.expression]
+    keys: list[ColumnElement[Any]] = [sort_column, ProjectStatus.key.expression]
     if cursor is not None:
         value, after_key = decode_cursor(cursor, parse, str)
         query = query.where(keyset_after(keys, [value, after_key], descending=descending))
@@ -205,41 +203,154 @@ def diagnose_many(
 def _group_column(group_by: GroupBy | None) -> ColumnElement[Any]:
     if group_by is None:
         return literal("all")
-    column = {"department": Project.department, "region": Project.region, "stage": Project.stage}[group_by]
+    column = {
+        "department": ProjectStatus.department,
+        "region": ProjectStatus.region,
+        "stage": ProjectStatus.stage,
+    }[group_by]
     return column.expression
 
 
-def _medians(session: Session, values: Select[Any]) -> dict[tuple[Any, ...], float]:
-    """The median of `value` per group, from a query of (group columns..., value), in SQL."""
-    source = values.subquery()
-    *group_columns, value = source.c
-    ranked = (
-        select(
-            *group_columns,
-            value.label("value"),
-            func.row_number().over(partition_by=group_columns, order_by=value).label("position"),
-            func.count().over(partition_by=group_columns).label("size"),
-        )
-        .where(value.is_not(None))
-        .subquery()
-    )
-    *ranked_groups, ranked_value, position, size = ranked.c
-    middle = or_(position == (size + 1) // 2, position == (size + 2) // 2)
-    query = select(*ranked_groups, func.avg(ranked_value)).where(middle).group_by(*ranked_groups)
-    return {tuple(row[:-1]): float(row[-1]) for row in session.execute(query)}
+class Histogram:
+    """Counts of values, from which a median is exact; histograms of groups add up to the whole's.
+
+    Scores carry two decimals and stays are counted to the hundredth of a day, so a histogram has
+    at most a few thousand entries however many projects it counts, and one GROUP BY serves both
+    every group's median and the overall median.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[float, int] = defaultdict(int)
+
+    def add(self, value: float, count: int) -> None:
+        self.counts[value] += count
+
+    def median(self) -> float | None:
+        size = sum(self.counts.values())
+        if size == 0:
+            return None
+        middle = {(size + 1) // 2, (size + 2) // 2}  # 1-based positions; two when size is even
+        found, position = [], 0
+        for value in sorted(self.counts):
+            first, position = position + 1, position + self.counts[value]
+            found += [value for wanted in middle if first <= wanted <= position]
+        return sum(found) / len(found)
+
+
+@dataclass
+class _Group:
+    stats: dict[str, Any] = field(default_factory=lambda: _empty_stats())
+    scored: int = 0
+    score_sum: float = 0.0
+    scores: Histogram = field(default_factory=Histogram)
+    stays: dict[str, Histogram] = field(default_factory=lambda: defaultdict(Histogram))
+    realized: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    projected: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+    def finish(self) -> dict[str, Any]:
+        stats = self.stats
+        stats["mean_score"] = round(self.score_sum / self.scored, 2) if self.scored else None
+        median = self.scores.median()
+        stats["median_score"] = round(median, 2) if median is not None else None
+        conversion = stats["poc_to_production"]
+        entered, reached = conversion["entered_poc"], conversion["reached_production"]
+        conversion["rate"] = round(reached / entered, 4) if entered else None
+        for stage, histogram in self.stays.items():
+            if stage in stats["median_days_in_stage"]:
+                stay = histogram.median()
+                stats["median_days_in_stage"][stage] = round(stay, 2) if stay is not None else None
+        stats["monthly_benefit"] = {
+            "realized": {currency: _money(total) for currency, total in self.realized.items()},
+            "projected": {currency: _money(total) for currency, total in self.projected.items()},
+        }
+        return stats
 
 
 def summary(
     session: Session, *, group_by: GroupBy | None, now: datetime, limits: Mapping[Stage, int]
 ) -> dict[str, Any]:
-    groups = _summarise(session, _group_column(group_by), now, limits)
-    overall = _summarise(session, _group_column(None), now, limits)
+    """Three GROUP BY queries, each one pass over its table, feed every group and the whole."""
+    group = _group_column(group_by)
+    risk = risk_expression(now, limits)
+    groups: dict[Any, _Group] = defaultdict(_Group)
+    overall = _Group()
+
+    def counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.sum(case((condition, 1), else_=0))
+
+    totals = (
+        select(
+            group,
+            ProjectStatus.stage,
+            ProjectStatus.currency,
+            func.count(),
+            func.count(ProjectStatus.score),
+            func.sum(ProjectStatus.score),
+            counted(ProjectStatus.gate_passed.is_(True)),
+            counted(and_(risk.in_(STALLED_RISKS), ProjectStatus.stage != Stage.retired.value)),
+            counted(ProjectStatus.ever_poc.is_(True)),
+            counted(ProjectStatus.ever_production.is_(True)),
+            func.sum(ProjectStatus.realized_monthly_benefit),
+            func.sum(ProjectStatus.projected_monthly_benefit),
+        )
+        .select_from(ProjectStatus)
+        .group_by(group, ProjectStatus.stage, ProjectStatus.currency)
+    )
+    for (
+        name,
+        stage,
+        currency,
+        count,
+        scored,
+        score_sum,
+        ready,
+        stalled_count,
+        poc,
+        production,
+        realized,
+        projected,
+    ) in session.execute(totals):
+        for target in (groups[name], overall):
+            stats = target.stats
+            stats["projects"] += count
+            stats["by_stage"][stage] += count
+            stats["go_live_ready"] += int(ready or 0)
+            stats["stalled"] += int(stalled_count or 0)
+            stats["poc_to_production"]["entered_poc"] += int(poc or 0)
+            stats["poc_to_production"]["reached_production"] += int(production or 0)
+            target.scored += scored
+            target.score_sum += float(score_sum or 0)
+            if currency is not None:
+                target.realized[currency] += Decimal(realized or 0)
+                target.projected[currency] += Decimal(projected or 0)
+
+    scores = (
+        select(group, ProjectStatus.score, func.count())
+        .select_from(ProjectStatus)
+        .where(ProjectStatus.score.is_not(None))
+        .group_by(group, ProjectStatus.score)
+    )
+    stay_hundredths = func.round(
+        seconds_between(StageTransition.from_stage_entered_at, StageTransition.transitioned_at) / (DAY / 100)
+    )
+    stays = (
+        select(group, StageTransition.from_stage, stay_hundredths, func.count())
+        .select_from(StageTransition)
+        .group_by(group, StageTransition.from_stage, stay_hundredths)
+    )
+    if group_by is not None:  # the whole portfolio needs no project columns
+        stays = stays.join(ProjectStatus, ProjectStatus.project_id == StageTransition.project_id)
+    for name, score, count in session.execute(scores):
+        groups[name].scores.add(score, count)
+        overall.scores.add(score, count)
+    for name, stage, hundredths, count in session.execute(stays):
+        groups[name].stays[stage].add(float(hundredths) / 100, count)
+        overall.stays[stage].add(float(hundredths) / 100, count)
+
     return {
         "group_by": group_by,
-        "groups": [{"group": name, **stats} for name, stats in sorted(groups.items(), key=lambda i: str(i[0]))]
-        if group_by
-        else [],
-        "overall": overall.get("all") or _empty_stats(),
+        "groups": [{"group": name, **groups[name].finish()} for name in sorted(groups, key=str)] if group_by else [],
+        "overall": overall.finish(),
     }
 
 
@@ -256,74 +367,6 @@ def _empty_stats() -> dict[str, Any]:
         "median_days_in_stage": dict.fromkeys((stage.value for stage in FORWARD_ORDER), None),
         "monthly_benefit": {"realized": {}, "projected": {}},
     }
-
-
-def _summarise(
-    session: Session, group: ColumnElement[Any], now: datetime, limits: Mapping[Stage, int]
-) -> dict[Any, dict[str, Any]]:
-    risk = risk_expression(now, limits)
-    joined = select(Project).outerjoin(ProjectStatus, ProjectStatus.project_id == Project.id)
-    stats: dict[Any, dict[str, Any]] = defaultdict(_empty_stats)
-
-    for name, stage, count in session.execute(
-        joined.with_only_columns(group, Project.stage, func.count()).group_by(group, Project.stage)
-    ):
-        stats[name]["by_stage"][stage] = count
-        stats[name]["projects"] += count
-
-    def counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.sum(case((condition, 1), else_=0))
-
-    totals = joined.with_only_columns(
-        group,
-        func.avg(ProjectStatus.score),
-        counted(ProjectStatus.gate_passed.is_(True)),
-        counted(and_(risk.in_(STALLED_RISKS), Project.stage != Stage.retired.value)),
-        counted(ProjectStatus.ever_poc.is_(True)),
-        counted(ProjectStatus.ever_production.is_(True)),
-    ).group_by(group)
-    for name, mean, ready, stalled_count, entered_poc, reached_production in session.execute(totals):
-        entry = stats[name]
-        entry["mean_score"] = round(float(mean), 2) if mean is not None else None
-        entry["go_live_ready"] = int(ready or 0)
-        entry["stalled"] = int(stalled_count or 0)
-        entry["poc_to_production"] = {
-            "entered_poc": int(entered_poc or 0),
-            "reached_production": int(reached_production or 0),
-            "rate": round(int(reached_production or 0) / int(entered_poc), 4) if entered_poc else None,
-        }
-
-    for (name,), median in _medians(session, joined.with_only_columns(group, ProjectStatus.score)).items():
-        stats[name]["median_score"] = round(median, 2)
-
-    previous = func.lag(StageTransition.transitioned_at).over(
-        partition_by=StageTransition.project_id, order_by=(StageTransition.transitioned_at, StageTransition.id)
-    )
-    stays = select(
-        group.label("grp"),
-        StageTransition.from_stage.label("stage"),
-        (seconds_between(func.coalesce(previous, Project.created_at), StageTransition.transitioned_at) / DAY).label(
-            "days"
-        ),
-    ).join(Project, Project.id == StageTransition.project_id)
-    for (name, stage), median in _medians(session, stays).items():
-        if stage in stats[name]["median_days_in_stage"]:
-            stats[name]["median_days_in_stage"][stage] = round(median, 2)
-
-    benefits = (
-        joined.with_only_columns(
-            group,
-            ProjectStatus.currency,
-            func.sum(ProjectStatus.realized_monthly_benefit),
-            func.sum(ProjectStatus.projected_monthly_benefit),
-        )
-        .where(ProjectStatus.currency.is_not(None))
-        .group_by(group, ProjectStatus.currency)
-    )
-    for name, currency, realized, projected in session.execute(benefits):
-        stats[name]["monthly_benefit"]["realized"][currency] = _money(realized)
-        stats[name]["monthly_benefit"]["projected"][currency] = _money(projected)
-    return dict(stats)
 
 
 def _money(value: Any) -> float:

@@ -22,6 +22,9 @@ from app.projects.models import Project, StageTransition
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
 
 
+UNSCORED = -1.0  # projects not evaluated yet rank below every score
+
+
 def profile(project: Project, kpis: list[Kpi], last_evaluated_at: Any) -> stall.ProjectProfile:
     measured = [kpi.latest_measured_at for kpi in kpis if kpi.latest_measured_at is not None]
     return stall.ProjectProfile(
@@ -97,6 +100,13 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
         rows.append(
             {
                 "project_id": project.id,
+                "key": project.key,
+                "name": project.name,
+                "department": project.department,
+                "region": project.region,
+                "stage": project.stage,
+                "stage_entered_at": project.stage_entered_at,
+                "rank_score": evaluation.score if evaluation else UNSCORED,
                 "evaluation_id": evaluation.id if evaluation else None,
                 "evaluated_at": evaluation.evaluated_at if evaluation else None,
                 "score": evaluation.score if evaluation else None,

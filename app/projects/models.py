@@ -56,6 +56,8 @@ class StageTransition(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
     from_stage: Mapped[str] = mapped_column(String(16))
+    # When the project entered `from_stage`: with `transitioned_at`, the length of the stay.
+    from_stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     to_stage: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(2000))
     actor: Mapped[str] = mapped_column(String(100))

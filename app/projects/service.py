@@ -273,6 +273,7 @@ def transition_stage(session: Session, *, key: str, to: Stage, reason: str | Non
     transition = StageTransition(
         project_id=project.id,
         from_stage=current.value,
+        from_stage_entered_at=project.stage_entered_at,
         to_stage=to.value,
         reason=reason,
         actor=actor.name,

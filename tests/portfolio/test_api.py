@@ -150,11 +150,11 @@ def test_median_days_in_stage_come_from_the_transition_history(writer: TestClien
         into_poc = start + timedelta(days=idea_days)
         into_pilot = into_poc + timedelta(days=poc_days)
         connection.execute(update(Project).where(Project.id == project_id).values(created_at=start))
-        for stage, moment in (("poc", into_poc), ("pilot", into_pilot)):
+        for stage, entered, left in (("poc", start, into_poc), ("pilot", into_poc, into_pilot)):
             connection.execute(
                 update(StageTransition)
                 .where(StageTransition.project_id == project_id, StageTransition.to_stage == stage)
-                .values(transitioned_at=moment)
+                .values(from_stage_entered_at=entered, transitioned_at=left)
             )
 
     medians = writer.get(f"{PORTFOLIO}/summary").json()["overall"]["median_days_in_stage"]
