@@ -7,10 +7,12 @@ on a thread pool the size of the connection pool so that threads never queue for
 
 import asyncio
 import contextvars
+import threading
 import uuid
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -240,13 +242,20 @@ class Database:
             self._readers = sessionmaker(bind=_reader_bind(target), **session_options)
             self._writers = sessionmaker(bind=target.execution_options(sqlite_begin="IMMEDIATE"), **session_options)
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
+        # SQLite has one writer at a time, and its busy handler polls with growing sleeps, which
+        # starves unlucky writers for seconds under load; this process's writers queue on a lock
+        # instead, so that only writers of other processes meet the busy handler.
+        local_writers_queue = engine.dialect.name == "sqlite" and not isinstance(target, Connection)
+        self._write_turn: AbstractContextManager[Any] = threading.Lock() if local_writers_queue else nullcontext()
 
     def work(self, fn: Callable[Concatenate[Session, P], T], *, write: bool) -> Callable[P, T]:
         """Wrap `fn(session, ...)` so that it runs in its own transaction."""
 
         def unit_of_work(*args: P.args, **kwargs: P.kwargs) -> T:
-            sessions = self._writers if write else self._readers
-            with sessions() as session, session.begin():
+            if not write:
+                with self._readers() as session, session.begin():
+                    return fn(session, *args, **kwargs)
+            with self._write_turn, self._writers() as session, session.begin():
                 return fn(session, *args, **kwargs)
 
         return unit_of_work
