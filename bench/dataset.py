@@ -97,25 +97,33 @@ def _insert_all(connection: Connection, clones: Iterable[dict[str, list[dict[str
     return len(by_table.get(MEASUREMENT.name, []))
 
 
-def grow(engine: Engine, *, templates: int, size: int) -> tuple[int, float]:
-    """Clone the first `templates` projects until there are `size`; (measurements added, seconds)."""
+def grow(engine: Engine, templates: list[Template], size: int) -> tuple[int, float]:
+    """Clone `templates` in turn until there are `size` projects; (measurements added, seconds)."""
     started = time.perf_counter()
     with engine.connect() as connection:
         existing = connection.scalar(select(func.count()).select_from(PROJECT)) or 0
-        loaded = load_templates(connection, templates)
     measurements = 0
     for indexes in _chunks(existing, size):
         with engine.begin() as connection:
-            measurements += _insert_all(connection, (loaded[index % templates].clone(index) for index in indexes))
+            clones = (templates[index % len(templates)].clone(index) for index in indexes)
+            measurements += _insert_all(connection, clones)
     with engine.connect() as connection:
         connection.execute(text("ANALYZE"))
         connection.commit()
     return measurements, time.perf_counter() - started
 
 
-def grow_database(url: str, *, templates: int, size: int) -> tuple[int, float]:
-    engine = make_engine(url, pool_size=1)
-    try:
-        return grow(engine, templates=templates, size=size)
-    finally:
-        engine.dispose()
+class DataSet:
+    """The templates as the API wrote them, read once: the benchmark's own writes to them later
+    (thousands of measurements on the first project) must not be cloned into every copy."""
+
+    def __init__(self, url: str, templates: int) -> None:
+        self.engine = make_engine(url, pool_size=1)
+        with self.engine.connect() as connection:
+            self.templates = load_templates(connection, templates)
+
+    def grow(self, size: int) -> tuple[int, float]:
+        return grow(self.engine, self.templates, size)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -354,12 +354,14 @@ def main() -> int:
                 seed(base, TEMPLATES)
                 seconds = time.perf_counter() - seeded
                 progress(f"{database}: {TEMPLATES} template projects through the API in {seconds:.0f} s")
+                data = dataset.DataSet(url, TEMPLATES)
                 for size in args.sizes:
-                    measurements, seconds = dataset.grow_database(url, templates=TEMPLATES, size=size)
+                    measurements, seconds = data.grow(size)
                     progress(
                         f"{database}: grown to {size:,} projects (+{measurements:,} measurements) in {seconds:.0f} s"
                     )
                     results += measure_service(base, pid, database, size, load, work)
+                data.close()
                 rss[database] = peak_rss_mb(pid)
     table = render(results, starlette[0], fastapi[0], rss, args)
     print(table)  # noqa: T201
