@@ -40,8 +40,9 @@ class Template:
     def clone(self, index: int) -> dict[str, list[dict[str, Any]]]:
         """This template's rows for project number `index`: new key, new ids, same content."""
         project_id = uuid.uuid4()
+        naming = {"key": project_key(index), "name": f"Project {index}"}
         rows: dict[str, list[dict[str, Any]]] = {
-            PROJECT.name: [{**self.project, "id": project_id, "key": project_key(index), "name": f"Project {index}"}],
+            PROJECT.name: [{**self.project, "id": project_id, **naming}],
             KPI.name: [],
             MEASUREMENT.name: [],
         }
@@ -56,6 +57,8 @@ class Template:
             rows[table.name] = []
             for child in self.children[table.name]:
                 row = {**child, "project_id": project_id}
+                if table.name == "project_status":  # it keeps copies of the project's key and name
+                    row.update(naming)
                 if "id" in row:
                     row["id"] = new_ids[child["id"]] = uuid.uuid4()
                 if row.get("evaluation_id") is not None:
