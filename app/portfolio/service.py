@@ -237,9 +237,24 @@ class Histogram:
         return sum(found) / len(found)
 
 
+def _empty_stats() -> dict[str, Any]:
+    stages = [stage.value for stage in (*FORWARD_ORDER, Stage.retired)]
+    return {
+        "projects": 0,
+        "by_stage": dict.fromkeys(stages, 0),
+        "mean_score": None,
+        "median_score": None,
+        "go_live_ready": 0,
+        "stalled": 0,
+        "poc_to_production": {"entered_poc": 0, "reached_production": 0, "rate": None},
+        "median_days_in_stage": dict.fromkeys((stage.value for stage in FORWARD_ORDER), None),
+        "monthly_benefit": {"realized": {}, "projected": {}},
+    }
+
+
 @dataclass
 class _Group:
-    stats: dict[str, Any] = field(default_factory=lambda: _empty_stats())
+    stats: dict[str, Any] = field(default_factory=_empty_stats)
     scored: int = 0
     score_sum: float = 0.0
     scores: Histogram = field(default_factory=Histogram)
@@ -280,49 +295,36 @@ def summary(
 
     totals = (
         select(
-            group,
+            group.label("name"),
             ProjectStatus.stage,
             ProjectStatus.currency,
-            func.count(),
-            func.count(ProjectStatus.score),
-            func.sum(ProjectStatus.score),
-            counted(ProjectStatus.gate_passed.is_(True)),
-            counted(and_(risk.in_(STALLED_RISKS), ProjectStatus.stage != Stage.retired.value)),
-            counted(ProjectStatus.ever_poc.is_(True)),
-            counted(ProjectStatus.ever_production.is_(True)),
-            func.sum(ProjectStatus.realized_monthly_benefit),
-            func.sum(ProjectStatus.projected_monthly_benefit),
+            func.count().label("projects"),
+            func.count(ProjectStatus.score).label("scored"),
+            func.sum(ProjectStatus.score).label("score_sum"),
+            counted(ProjectStatus.gate_passed.is_(True)).label("ready"),
+            counted(and_(risk.in_(STALLED_RISKS), ProjectStatus.stage != Stage.retired.value)).label("stalled"),
+            counted(ProjectStatus.ever_poc.is_(True)).label("entered_poc"),
+            counted(ProjectStatus.ever_production.is_(True)).label("reached_production"),
+            func.sum(ProjectStatus.realized_monthly_benefit).label("realized"),
+            func.sum(ProjectStatus.projected_monthly_benefit).label("projected"),
         )
         .select_from(ProjectStatus)
         .group_by(group, ProjectStatus.stage, ProjectStatus.currency)
     )
-    for (
-        name,
-        stage,
-        currency,
-        count,
-        scored,
-        score_sum,
-        ready,
-        stalled_count,
-        poc,
-        production,
-        realized,
-        projected,
-    ) in session.execute(totals):
-        for target in (groups[name], overall):
+    for row in session.execute(totals):
+        for target in (groups[row.name], overall):
             stats = target.stats
-            stats["projects"] += count
-            stats["by_stage"][stage] += count
-            stats["go_live_ready"] += int(ready or 0)
-            stats["stalled"] += int(stalled_count or 0)
-            stats["poc_to_production"]["entered_poc"] += int(poc or 0)
-            stats["poc_to_production"]["reached_production"] += int(production or 0)
-            target.scored += scored
-            target.score_sum += float(score_sum or 0)
-            if currency is not None:
-                target.realized[currency] += Decimal(realized or 0)
-                target.projected[currency] += Decimal(projected or 0)
+            stats["projects"] += row.projects
+            stats["by_stage"][row.stage] += row.projects
+            stats["go_live_ready"] += int(row.ready or 0)
+            stats["stalled"] += int(row.stalled or 0)
+            stats["poc_to_production"]["entered_poc"] += int(row.entered_poc or 0)
+            stats["poc_to_production"]["reached_production"] += int(row.reached_production or 0)
+            target.scored += row.scored
+            target.score_sum += float(row.score_sum or 0)
+            if row.currency is not None:
+                target.realized[row.currency] += Decimal(row.realized or 0)
+                target.projected[row.currency] += Decimal(row.projected or 0)
 
     scores = (
         select(group, ProjectStatus.score, func.count())
@@ -351,21 +353,6 @@ def summary(
         "group_by": group_by,
         "groups": [{"group": name, **groups[name].finish()} for name in sorted(groups, key=str)] if group_by else [],
         "overall": overall.finish(),
-    }
-
-
-def _empty_stats() -> dict[str, Any]:
-    stages = [stage.value for stage in (*FORWARD_ORDER, Stage.retired)]
-    return {
-        "projects": 0,
-        "by_stage": dict.fromkeys(stages, 0),
-        "mean_score": None,
-        "median_score": None,
-        "go_live_ready": 0,
-        "stalled": 0,
-        "poc_to_production": {"entered_poc": 0, "reached_production": 0, "rate": None},
-        "median_days_in_stage": dict.fromkeys((stage.value for stage in FORWARD_ORDER), None),
-        "monthly_benefit": {"realized": {}, "projected": {}},
     }
 
 

@@ -140,7 +140,7 @@ def _update(session: Session, project: Project, data: ProjectFields, *, action: 
         entity_type="project",
         entity_key=project.key,
         before=before,
-        after=_snapshot(project),
+        after=after,
     )
 
 
