@@ -10,6 +10,7 @@ from app.health.router import router as health_router
 from app.kpis.router import router as kpis_router
 from app.portfolio.router import router as portfolio_router
 from app.projects.router import router as projects_router
+from app.readiness.router import router as readiness_router
 from app.rubrics.router import router as rubrics_router
 
 ROUTERS: list[APIRouter] = [
@@ -18,6 +19,7 @@ ROUTERS: list[APIRouter] = [
     facts_router,
     kpis_router,
     rubrics_router,
+    readiness_router,
     evaluations_router,
     portfolio_router,
     auth_router,

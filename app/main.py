@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
+from app import epilogue
 from app.api import ROUTERS
 from app.auth.service import CallerCache, ensure_bootstrap_key
 from app.core.db import Database, make_engine
@@ -20,6 +21,8 @@ from app.core.http import RequestMiddleware
 from app.core.metrics import Metrics
 from app.core.migrations import alembic_config
 from app.core.settings import Settings, get_settings
+from app.readiness import service as readiness
+from app.readiness.rescorer import Rescorer
 
 DESCRIPTION = """\
 Takes enterprise AI projects from proof of concept to production. Records each AI project, its
@@ -55,11 +58,25 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     owns_db = db is None
     database = db if db is not None else database_for(settings)
 
+    epilogue.install()
+    rescorer = Rescorer(database, sweep_seconds=settings.rescore_sweep_seconds)
+
+    def wake_rescorer(info: dict[str, Any]) -> None:
+        if info.pop(readiness.RESCORE_WANTED, False):
+            rescorer.wake()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.bootstrap_admin_key:
             await database.write(ensure_bootstrap_key, secret=settings.bootstrap_admin_key)
+        if settings.rescorer:
+            database.after_commit.append(wake_rescorer)
+            rescorer.start()
+            rescorer.wake()
         yield
+        await rescorer.stop()
+        if wake_rescorer in database.after_commit:
+            database.after_commit.remove(wake_rescorer)
         if owns_db:
             database.dispose()
 
@@ -76,6 +93,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     metrics.track_pool(database.engine)
     app.state.settings = settings
     app.state.db = database
+    app.state.rescorer = rescorer
     app.state.metrics = metrics
     app.state.callers = CallerCache(ttl=settings.api_key_cache_seconds)
     app.state.scripts = ScriptDirectory.from_config(alembic_config())

@@ -3,15 +3,17 @@
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.core.idempotency import IdempotencyRecord
-from app.evaluations.models import Decision, Evaluation, Exemption
+from app.evaluations.models import Attestation, Decision, Evaluation, Exemption
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
+from app.readiness.models import ProjectReadiness, ReadinessHistory, ReadinessMark
 from app.rubrics.models import Rubric, RubricVersion
 
 __all__ = [
     "ApiKey",
+    "Attestation",
     "AuditEvent",
     "Decision",
     "Evaluation",
@@ -21,7 +23,10 @@ __all__ = [
     "Kpi",
     "Measurement",
     "Project",
+    "ProjectReadiness",
     "ProjectStatus",
+    "ReadinessHistory",
+    "ReadinessMark",
     "Rubric",
     "RubricVersion",
     "StageTransition",

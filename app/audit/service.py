@@ -12,6 +12,7 @@ from app.core.pagination import keyset_page
 
 if TYPE_CHECKING:
     from app.auth.service import Caller
+    from app.core.changes import Change
 
 
 def record(
@@ -36,6 +37,25 @@ def record(
             request_id=request_id_var.get(),
         )
     )
+
+
+def record_changes(session: Session, written: "list[Change]") -> None:
+    """The epilogue's audit step: one event for each write that asked for one."""
+    for change in written:
+        entry = change.audit
+        if entry is not None:
+            session.add(
+                AuditEvent(
+                    actor_key_id=entry.actor.key_id,
+                    actor_name=entry.actor.name,
+                    action=entry.action,
+                    entity_type=entry.entity_type,
+                    entity_key=entry.entity_key,
+                    before=entry.before,
+                    after=entry.after,
+                    request_id=request_id_var.get(),
+                )
+            )
 
 
 def list_events(

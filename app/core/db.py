@@ -17,7 +17,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, create_engine, event, exc, literal, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Numeric,
+    create_engine,
+    event,
+    exc,
+    literal,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.compiler import compiles
@@ -26,6 +39,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import Boolean, Float, TypeDecorator
+
+from app.core.clock import clock
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -50,7 +65,7 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def new_id() -> uuid.UUID:
@@ -83,6 +98,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 Money = Numeric(20, 4)
+# An increasing integer key; SQLite assigns one only to a column declared INTEGER PRIMARY KEY.
+SerialId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class json_array_contains(FunctionElement[bool]):  # noqa: N801 - reads as a SQL function
@@ -247,6 +264,9 @@ class Database:
         # instead, so that only writers of other processes meet the busy handler.
         local_writers_queue = engine.dialect.name == "sqlite" and not isinstance(target, Connection)
         self._write_turn: AbstractContextManager[Any] = threading.Lock() if local_writers_queue else nullcontext()
+        # Called with the session's `info` after each write transaction commits: what a write
+        # leaves for background work to pick up (the re-scorer wakes on it).
+        self.after_commit: list[Callable[[dict[str, Any]], None]] = []
 
     def work(self, fn: Callable[Concatenate[Session, P], T], *, write: bool) -> Callable[P, T]:
         """Wrap `fn(session, ...)` so that it runs in its own transaction."""
@@ -255,8 +275,12 @@ class Database:
             if not write:
                 with self._readers() as session, session.begin():
                     return fn(session, *args, **kwargs)
-            with self._write_turn, self._writers() as session, session.begin():
-                return fn(session, *args, **kwargs)
+            with self._write_turn, self._writers() as session:
+                with session.begin():
+                    result = fn(session, *args, **kwargs)
+                for hook in self.after_commit:
+                    hook(session.info)
+                return result
 
         return unit_of_work
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from starlette.responses import Response
 
+from app.core.changes import forgotten_on_error
 from app.core.db import Base, Database, JSONDocument, UTCDateTime, new_id, utcnow
 from app.core.errors import Conflict, ProblemError, Unprocessable, problem_response
 
@@ -133,7 +134,7 @@ def respond(session: Session, request: IdempotentRequest | None, produce: Callab
             raise
         return _replay(concurrent, request)
     try:
-        with session.begin_nested():
+        with forgotten_on_error(session), session.begin_nested():
             response = produce()
     except ProblemError as error:
         # A refusal is an answer too: recorded and replayed, with nothing of the effect kept.

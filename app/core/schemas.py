@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.clock import clock
 from app.core.errors import FieldError, Unprocessable, validation_errors
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -47,7 +48,7 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def _not_in_future(value: datetime) -> datetime:
-    if value > datetime.now(UTC) + FUTURE_TOLERANCE:
+    if value > clock.now() + FUTURE_TOLERANCE:
         raise ValueError("must not be more than 5 minutes in the future")
     return value
 

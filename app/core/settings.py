@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.engine.stall import DEFAULT_STAGE_LIMITS_DAYS
+
 MIN_BOOTSTRAP_KEY_LENGTH = 24
 
 
@@ -29,8 +31,18 @@ class Settings(BaseSettings):
     public_metrics: bool = True
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=5.0)
     public_badges: bool = False
+    rescorer: bool = Field(
+        default=True,
+        description="Re-score marked and expired projects in the background in this process.",
+    )
+    rescore_sweep_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How often the re-scorer looks for results past a deadline when nothing wakes it.",
+    )
     stage_limits_days: dict[Literal["idea", "poc", "pilot", "production", "scaling"], int] = Field(
-        default={"idea": 60, "poc": 90, "pilot": 120},
+        default={stage.value: days for stage, days in DEFAULT_STAGE_LIMITS_DAYS.items()},
         description="How long a project may stay in a stage before the stall diagnosis flags it.",
     )
 

@@ -4,6 +4,10 @@ A check reads a snapshot of the project (its fields, stakeholders, KPIs, ROI, fa
 history) and answers `met`, `partial`, `not_met`, or `no_data` when the data it reads is not
 there, in which case an attested answer decides. Every answer carries a reason that names what
 the check saw, and the values it saw.
+
+Reasons state absolute dates ("rollback tested 2026-06-01, limit 180 days"), never ages, so that
+an answer changes only when what the check saw does. What would change it with time alone (a fact
+ageing past its limit, a stay in a stage reaching its length) is returned as a deadline.
 """
 
 import re
@@ -88,7 +92,16 @@ class ProjectSnapshot:
     kpis: tuple[KpiSnapshot, ...]
     facts: Mapping[str, FactObservation]
     costs: ProjectCosts
-    production_since: datetime | None
+    # Every stage the project entered, with when, oldest first; the last is the current stage.
+    stage_history: tuple[tuple[Stage, datetime], ...]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A moment at which an answer changes with time alone, and what changes then."""
+
+    at: datetime
+    cause: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,7 @@ class CheckResult:
     status: CheckStatus
     reason: str
     observed: dict[str, Any] = field(default_factory=dict)
+    deadlines: tuple[Deadline, ...] = ()
 
 
 # The check vocabulary. Each kind is a frozen dataclass; `kind` tells them apart in JSON. The
@@ -199,7 +213,7 @@ class RoiCheck:
 
 @dataclass(frozen=True)
 class StageDurationCheck:
-    """The project has been in one of these stages for at least N days."""
+    """The project has been in these stages, without leaving them, for at least N days."""
 
     __pydantic_config__ = STRICT
     stages: tuple[Stage, ...]
@@ -355,16 +369,27 @@ def _stakeholder_roles(check: StakeholderRolesCheck, project: ProjectSnapshot) -
     return CheckResult(status, detail, observed)
 
 
+def _day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
 def _observation(
-    project: ProjectSnapshot, name: str, max_age_days: int | None, now: datetime
+    project: ProjectSnapshot, name: str, max_age_days: int | None, now: datetime, deadlines: list[Deadline]
 ) -> FactObservation | None:
+    """The fact, unless it is older than `max_age_days`; while it counts, when it stops counting."""
     observation = project.facts.get(name)
     if observation is None or max_age_days is None:
         return observation
-    return observation if now - observation.observed_at <= timedelta(days=max_age_days) else None
+    expires = observation.observed_at + timedelta(days=max_age_days)
+    if now > expires:
+        return None
+    deadlines.append(Deadline(expires, f"fact {name} older than {max_age_days} days"))
+    return observation
 
 
-def _satisfies(condition: FactCondition, observation: FactObservation, now: datetime) -> tuple[bool, str]:
+def _satisfies(
+    condition: FactCondition, observation: FactObservation, now: datetime, deadlines: list[Deadline]
+) -> tuple[bool, str]:
     value = observation.value
     match condition.op:
         case "is_true":
@@ -383,33 +408,40 @@ def _satisfies(condition: FactCondition, observation: FactObservation, now: date
                 moment = datetime.fromisoformat(str(value))
             except ValueError:
                 return False, f"{condition.fact} = {value!r} is not a timestamp"
-            age = (now - moment).days
-            ok = now - moment <= timedelta(days=condition.value)
-            bound = f"within {condition.value:g}" if ok else f"more than {condition.value:g}"
-            return ok, f"{condition.fact} = {value} ({age} days ago, {bound} days)"
+            if moment.tzinfo is None:
+                return False, f"{condition.fact} = {value!r} has no offset"
+            limit = moment + timedelta(days=condition.value)
+            ok = now <= limit
+            if ok:
+                deadlines.append(Deadline(limit, f"fact {condition.fact} older than {condition.value:g} days"))
+            bound = "until" if ok else "expired"
+            return ok, f"{condition.fact} = {_day(moment)} (limit {condition.value:g} days, {bound} {_day(limit)})"
 
 
 def _fact(check: FactCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
     primary = FactCondition(check.fact, check.op, check.value)
-    observation = _observation(project, check.fact, check.max_age_days, now)
+    deadlines: list[Deadline] = []
+    observation = _observation(project, check.fact, check.max_age_days, now, deadlines)
     observed: dict[str, Any] = {check.fact: observation.value if observation else None}
     if observation is None:
         return CheckResult(
             CheckStatus.no_data, f"no fact {check.fact} posted" + _age_note(check.max_age_days), observed
         )
-    ok, seen = _satisfies(primary, observation, now)
+    ok, seen = _satisfies(primary, observation, now, deadlines)
     if not ok:
-        return CheckResult(CheckStatus.not_met, seen, observed)
+        return CheckResult(CheckStatus.not_met, seen, observed, tuple(deadlines))
     shortfalls = []
     for condition in check.also:
-        extra = _observation(project, condition.fact, check.max_age_days, now)
+        extra = _observation(project, condition.fact, check.max_age_days, now, deadlines)
         observed[condition.fact] = extra.value if extra else None
-        extra_ok, extra_seen = _satisfies(condition, extra, now) if extra else (False, f"no fact {condition.fact}")
+        extra_ok, extra_seen = (
+            _satisfies(condition, extra, now, deadlines) if extra else (False, f"no fact {condition.fact}")
+        )
         if not extra_ok:
             shortfalls.append(extra_seen)
     if shortfalls:
-        return CheckResult(CheckStatus.partial, f"{seen}, but {'; '.join(shortfalls)}", observed)
-    return CheckResult(CheckStatus.met, seen, observed)
+        return CheckResult(CheckStatus.partial, f"{seen}, but {'; '.join(shortfalls)}", observed, tuple(deadlines))
+    return CheckResult(CheckStatus.met, seen, observed, tuple(deadlines))
 
 
 def _age_note(max_age_days: int | None) -> str:
@@ -419,24 +451,25 @@ def _age_note(max_age_days: int | None) -> str:
 def _facts(check: FactsCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
     seen: list[str] = []
     observed: dict[str, Any] = {}
+    deadlines: list[Deadline] = []
     satisfied = present = 0
     for condition in check.conditions:
-        observation = _observation(project, condition.fact, check.max_age_days, now)
+        observation = _observation(project, condition.fact, check.max_age_days, now, deadlines)
         observed[condition.fact] = observation.value if observation else None
         if observation is None:
             seen.append(f"no fact {condition.fact}")
             continue
         present += 1
-        ok, description = _satisfies(condition, observation, now)
+        ok, description = _satisfies(condition, observation, now, deadlines)
         satisfied += ok
         seen.append(description)
     reason = "; ".join(seen) + _age_note(check.max_age_days)
     if present == 0:
-        return CheckResult(CheckStatus.no_data, reason, observed)
+        return CheckResult(CheckStatus.no_data, reason, observed, tuple(deadlines))
     if satisfied == len(check.conditions):
-        return CheckResult(CheckStatus.met, reason, observed)
+        return CheckResult(CheckStatus.met, reason, observed, tuple(deadlines))
     status = CheckStatus.partial if satisfied >= check.partial_at_least else CheckStatus.not_met
-    return CheckResult(status, reason, observed)
+    return CheckResult(status, reason, observed, tuple(deadlines))
 
 
 def _unmet_requirements(kpi: KpiSnapshot, require: tuple[str, ...]) -> list[str]:
@@ -473,23 +506,30 @@ def _kpi_coverage(check: KpiCoverageCheck, project: ProjectSnapshot, now: dateti
     if not candidates:
         return CheckResult(CheckStatus.not_met, f"no {_categories(check.categories)} KPI", {"kpis": []})
     shortfalls: dict[str, list[str]] = {}
+    deadlines: list[Deadline] = []
     for kpi in candidates:
         gaps = _unmet_requirements(kpi, check.require)
         if check.measured_within_days is not None:
-            recent = kpi.latest_measured_at is not None and now - kpi.latest_measured_at <= timedelta(
-                days=check.measured_within_days
-            )
-            if not recent:
-                gaps.append(f"a measurement in the last {check.measured_within_days} days")
+            window = timedelta(days=check.measured_within_days)
+            if kpi.latest_measured_at is not None and now - kpi.latest_measured_at <= window:
+                deadlines.append(
+                    Deadline(
+                        kpi.latest_measured_at + window,
+                        f"KPI {kpi.key} not measured for {check.measured_within_days} days",
+                    )
+                )
+            else:
+                last = f", last {_day(kpi.latest_measured_at)}" if kpi.latest_measured_at else ""
+                gaps.append(f"a measurement in the last {check.measured_within_days} days{last}")
         if gaps:
             shortfalls[kpi.key] = gaps
     covered = len(candidates) - len(shortfalls)
     observed = {"kpis": [kpi.key for kpi in candidates], "short": sorted(shortfalls)}
     summary = f"{covered} of {len(candidates)} {_categories(check.categories)} KPIs qualify"
     if not shortfalls:
-        return CheckResult(CheckStatus.met, summary, observed)
+        return CheckResult(CheckStatus.met, summary, observed, tuple(deadlines))
     detail = summary + ": " + "; ".join(f"{key} lacks {', '.join(gaps)}" for key, gaps in sorted(shortfalls.items()))
-    return CheckResult(CheckStatus.partial if covered else CheckStatus.not_met, detail, observed)
+    return CheckResult(CheckStatus.partial if covered else CheckStatus.not_met, detail, observed, tuple(deadlines))
 
 
 def _roi(check: RoiCheck, project: ProjectSnapshot) -> CheckResult:
@@ -511,36 +551,58 @@ def _roi(check: RoiCheck, project: ProjectSnapshot) -> CheckResult:
     return CheckResult(CheckStatus.not_met, f"{label} is {pct}%, not above {check.above_pct:g}%", observed)
 
 
+def stretch_start(history: tuple[tuple[Stage, datetime], ...], stages: tuple[Stage, ...]) -> datetime | None:
+    """When the project's current uninterrupted stay in these stages began; None when it is outside them."""
+    since = None
+    for stage, entered_at in history:
+        if stage not in stages:
+            since = None
+        elif since is None:
+            since = entered_at
+    return since
+
+
 def _stage_duration(check: StageDurationCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
     stages = ", ".join(stage.value for stage in check.stages)
-    if project.stage not in check.stages or project.production_since is None:
+    since = stretch_start(project.stage_history, check.stages) if project.stage in check.stages else None
+    if since is None:
         return CheckResult(
             CheckStatus.not_met, f"stage is {project.stage.value}, not {stages}", {"stage": project.stage.value}
         )
-    days = (now - project.production_since).days
-    observed = {"stage": project.stage.value, "days": days}
-    if days >= check.at_least_days:
-        return CheckResult(CheckStatus.met, f"in {stages} for {days} days", observed)
-    return CheckResult(CheckStatus.not_met, f"in {stages} for {days} days, under {check.at_least_days}", observed)
+    observed = {"stage": project.stage.value, "since": since.isoformat()}
+    enough = since + timedelta(days=check.at_least_days)
+    if now >= enough:
+        return CheckResult(
+            CheckStatus.met, f"in {stages} since {_day(since)}, at least {check.at_least_days} days", observed
+        )
+    return CheckResult(
+        CheckStatus.not_met,
+        f"in {stages} since {_day(since)}; {check.at_least_days} days on {_day(enough)}",
+        observed,
+        (Deadline(enough, f"{check.at_least_days} days in {stages}"),),
+    )
 
 
 def _all_of(check: AllOfCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
     results = [run_check(sub, project, now) for sub in check.checks]
     reason = "; ".join(result.reason for result in results)
     observed = {key: value for result in results for key, value in result.observed.items()}
+    deadlines = tuple(deadline for result in results for deadline in result.deadlines)
     if all(result.status == CheckStatus.no_data for result in results):
-        return CheckResult(CheckStatus.no_data, reason, observed)
+        return CheckResult(CheckStatus.no_data, reason, observed, deadlines)
     met = sum(result.status == CheckStatus.met for result in results)
     if met == len(results):
-        return CheckResult(CheckStatus.met, reason, observed)
-    return CheckResult(CheckStatus.partial if met >= check.partial_at_least else CheckStatus.not_met, reason, observed)
+        return CheckResult(CheckStatus.met, reason, observed, deadlines)
+    status = CheckStatus.partial if met >= check.partial_at_least else CheckStatus.not_met
+    return CheckResult(status, reason, observed, deadlines)
 
 
 def _any_of(check: AnyOfCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:
     results = [run_check(sub, project, now) for sub in check.checks]
     observed = {key: value for result in results for key, value in result.observed.items()}
+    deadlines = tuple(deadline for result in results for deadline in result.deadlines)
+    reason = "; ".join(result.reason for result in results)
     for status in (CheckStatus.met, CheckStatus.partial, CheckStatus.not_met):
-        decided = [result for result in results if result.status == status]
-        if decided:
-            return CheckResult(status, "; ".join(result.reason for result in results), observed)
-    return CheckResult(CheckStatus.no_data, "; ".join(result.reason for result in results), observed)
+        if any(result.status == status for result in results):
+            return CheckResult(status, reason, observed, deadlines)
+    return CheckResult(CheckStatus.no_data, reason, observed, deadlines)

@@ -17,7 +17,8 @@ from app.engine.checks import (
     StageDurationCheck,
     StakeholderRolesCheck,
 )
-from app.engine.kpi import KpiCategory
+from app.engine.deployment import PRIVATE_TARGETS
+from app.engine.kpi import BUSINESS_CATEGORIES, KpiCategory
 from app.engine.scoring import Aggregation, Criterion, Reference, Rubric, Section
 from app.engine.stages import Stage
 
@@ -27,8 +28,7 @@ DESCRIPTION = (
     "From proof of concept to production: stakeholders aligned early, production infrastructure from "
     "day one, ROI measured beyond accuracy, the go-live checklist, and scaling what works."
 )
-BUSINESS = (KpiCategory.cost, KpiCategory.time, KpiCategory.revenue, KpiCategory.risk)
-PRIVATE_TARGETS = ("vpc", "private_cloud", "on_prem", "air_gapped")
+BUSINESS = tuple(category for category in KpiCategory if category in BUSINESS_CATEGORIES)
 
 SECTIONS = (
     Section("stakeholders", "Aligning Stakeholders Early", 1),

@@ -6,8 +6,12 @@ The rules, in the order they apply to each criterion:
 2. before the stage it applies from it is `not_applicable`, except gate criteria, which are
    always evaluated, whatever the stage;
 3. a check decides it where the data the check reads exists;
-4. otherwise an attested answer counts; an attested `not_applicable` does not clear a gate criterion;
+4. otherwise an unexpired attestation counts; an attested `not_applicable` does not clear a gate
+   criterion;
 5. otherwise it is `not_met`.
+
+A result also carries its deadlines: the moments at which it would change with time alone (an
+exemption or attestation expiring, a fact ageing past a check's limit), earliest first.
 """
 
 from collections.abc import Mapping
@@ -16,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from app.engine.checks import Check, CheckStatus, ProjectSnapshot, check_problems, run_check
+from app.engine.checks import Check, CheckStatus, Deadline, ProjectSnapshot, check_problems, run_check
 from app.engine.stages import IN_PRODUCTION, Stage, has_reached
 
 
@@ -29,11 +33,13 @@ class Status(StrEnum):
 
 
 class Source(StrEnum):
+    """What decided a criterion's status: one vocabulary for the engine and the API."""
+
     check = "check"
-    attested = "attested"
-    unanswered = "unanswered"
-    stage = "stage"
+    attestation = "attestation"
     exemption = "exemption"
+    stage = "stage"
+    unanswered = "unanswered"
 
 
 class Level(StrEnum):
@@ -96,9 +102,20 @@ class Rubric:
 
 @dataclass(frozen=True)
 class Answer:
+    """An attestation: what a person tells about a criterion that no check can see."""
+
     status: Literal["met", "partial", "not_met", "not_applicable"]
     evidence_url: str | None = None
     note: str | None = None
+    attested_by: str | None = None
+    attested_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Exemption:
+    justification: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,7 @@ class CriterionResult:
     reason: str
     observed: dict[str, Any]
     evidence_url: str | None = None
+    attestation: Answer | None = None  # the attestation that decided the status, if one did
 
 
 @dataclass(frozen=True)
@@ -138,23 +156,32 @@ class Evaluation:
     level: Level
     gate_passed: bool
     blockers: tuple[Blocker, ...]
+    deadlines: tuple[Deadline, ...] = ()
 
     @property
     def recommendation(self) -> Literal["go", "no_go"]:
         return "go" if self.gate_passed else "no_go"
+
+    @property
+    def changes_at(self) -> datetime | None:
+        """The earliest moment this result could change with time alone."""
+        return self.deadlines[0].at if self.deadlines else None
 
 
 def judge(
     criterion: Criterion,
     project: ProjectSnapshot,
     answer: Answer | None,
-    exemption: str | None,
+    exemption: Exemption | None,
     now: datetime,
+    deadlines: list[Deadline] | None = None,
 ) -> CriterionResult:
-    """One criterion's status, where it came from, and why."""
+    """One criterion's status, where it came from, and why. Moments at which the status could
+    change with time alone are appended to `deadlines`."""
+    found: list[Deadline] = [] if deadlines is None else deadlines
 
     def result(status: Status, source: Source, reason: str, observed: dict[str, Any] | None = None) -> CriterionResult:
-        evidence = answer.evidence_url if answer and source == Source.attested else None
+        attestation = answer if source == Source.attestation else None
         return CriterionResult(
             criterion.key,
             criterion.section,
@@ -164,11 +191,14 @@ def judge(
             source,
             reason,
             observed or {},
-            evidence,
+            attestation.evidence_url if attestation else None,
+            attestation,
         )
 
-    if exemption is not None:
-        return result(Status.exempt, Source.exemption, f"exempt: {exemption}")
+    if exemption is not None and exemption.expires_at > now:
+        found.append(Deadline(exemption.expires_at, f"exemption of {criterion.key} expired"))
+        until = exemption.expires_at.date().isoformat()
+        return result(Status.exempt, Source.exemption, f"exempt until {until}: {exemption.justification}")
     if not criterion.gate and not has_reached(project.stage, criterion.applies_from):
         return result(
             Status.not_applicable,
@@ -179,20 +209,29 @@ def judge(
     no_data_reason = ""
     if criterion.check is not None:
         checked = run_check(criterion.check, project, now)
+        found.extend(checked.deadlines)
         if checked.status != CheckStatus.no_data:
             return result(Status(checked.status.value), Source.check, checked.reason, checked.observed)
         observed, no_data_reason = checked.observed, f"{checked.reason}; "
+    if answer is not None and answer.expires_at is not None:
+        if answer.expires_at <= now:
+            answer = None
+        else:
+            found.append(Deadline(answer.expires_at, f"attestation of {criterion.key} expired"))
     if answer is None:
         return result(Status.not_met, Source.unanswered, f"{no_data_reason}not answered", observed)
     note = f": {answer.note}" if answer.note else ""
+    by = f" by {answer.attested_by}" if answer.attested_by else ""
     if answer.status == "not_applicable" and criterion.gate:
         return result(
             Status.not_met,
-            Source.attested,
-            f"{no_data_reason}attested not applicable, which does not clear a go-live gate; only an exemption does",
+            Source.attestation,
+            f"{no_data_reason}attested not applicable{by}, which does not clear a go-live gate; only an exemption does",
             observed,
         )
-    return result(Status(answer.status), Source.attested, f"{no_data_reason}attested {answer.status}{note}", observed)
+    return result(
+        Status(answer.status), Source.attestation, f"{no_data_reason}attested {answer.status}{by}{note}", observed
+    )
 
 
 def section_scores(rubric: Rubric, results: tuple[CriterionResult, ...]) -> tuple[SectionScore, ...]:
@@ -235,12 +274,13 @@ def evaluate(
     rubric: Rubric,
     project: ProjectSnapshot,
     answers: Mapping[str, Answer],
-    exemptions: Mapping[str, str],
+    exemptions: Mapping[str, Exemption],
     now: datetime,
 ) -> Evaluation:
-    """Score the project against the rubric. `exemptions` maps criterion keys to their justification."""
+    """Score the project against the rubric, with the attestations and exemptions by criterion key."""
+    deadlines: list[Deadline] = []
     results = tuple(
-        judge(criterion, project, answers.get(criterion.key), exemptions.get(criterion.key), now)
+        judge(criterion, project, answers.get(criterion.key), exemptions.get(criterion.key), now, deadlines)
         for criterion in rubric.criteria
     )
     sections = section_scores(rubric, results)
@@ -263,6 +303,7 @@ def evaluate(
         level=level(score, gate_passed, project.stage, {s.key: s.score for s in sections}),
         gate_passed=gate_passed,
         blockers=blockers,
+        deadlines=tuple(sorted(deadlines, key=lambda deadline: deadline.at)),
     )
 
 

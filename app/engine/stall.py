@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from app.engine.deployment import POC_ONLY_TARGETS, PRIVATE_TARGETS
 from app.engine.kpi import BUSINESS_CATEGORIES, KpiCategory
 from app.engine.stages import Stage
 
-PRIVATE_TARGETS = frozenset({"vpc", "private_cloud", "on_prem", "air_gapped"})
-POC_ONLY_TARGETS = frozenset({"notebook", "external_api"})
 BUSINESS_ROLES = frozenset({"business"})
 ENGINEERING_ROLES = frozenset({"engineering", "data_science"})
 MEASUREMENT_QUIET_DAYS = 30

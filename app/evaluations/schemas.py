@@ -33,6 +33,33 @@ class EvaluationCreate(WriteModel):
     )
 
 
+class AttestationPut(WriteModel):
+    status: AnsweredStatus
+    evidence_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
+    note: str | None = Field(default=None, max_length=2000)
+    expires_at: UTCTimestamp | None = Field(default=None, description="After this moment it no longer counts.")
+
+
+class AttestationRead(ReadModel):
+    criterion: str
+    status: AnsweredStatus
+    evidence_url: str | None
+    note: str | None
+    expires_at: datetime | None
+    active: bool = Field(description="False once expired: it no longer counts.")
+    attested_by: str = Field(description="Who attested: the caller, never a name from the body.")
+    attested_at: datetime
+
+
+class CriterionAttestationRead(ReadModel):
+    status: AnsweredStatus
+    evidence_url: str | None
+    note: str | None
+    attested_by: str | None
+    attested_at: datetime | None
+    expires_at: datetime | None
+
+
 class CriterionResultRead(ReadModel):
     key: str
     section: str
@@ -43,6 +70,9 @@ class CriterionResultRead(ReadModel):
     reason: str = Field(description="Why, naming what the check saw.")
     observed: dict[str, Any] = Field(description="The data the check read, as it was.")
     evidence_url: str | None
+    attestation: CriterionAttestationRead | None = Field(
+        default=None, description="The attestation that decided the status, when one did."
+    )
 
 
 class SectionScoreRead(ReadModel):
@@ -80,22 +110,59 @@ class EvaluationRead(ReadModel):
     criteria: list[CriterionResultRead]
 
 
-class ChangeRead(ReadModel):
-    previous_evaluation_id: uuid.UUID
-    previous_score: float
-    score_delta: float
-    previous_level: Level
-    newly_met: list[str] = Field(description="Criteria met now that were not before.")
-    no_longer_met: list[str] = Field(description="Criteria met before that are not now.")
-
-
 class ReadinessRead(ReadModel):
+    """A project's current readiness: its governing rubric's latest version scored on its data as
+    it is now."""
+
     project: str
-    rubric: str
     stage: Stage
-    latest: EvaluationRead | None = Field(description="The latest evaluation against the governing rubric.")
-    change: ChangeRead | None = Field(description="Since the evaluation before it.")
+    rubric: str
+    rubric_version: int
+    computed_at: datetime = Field(
+        description="When this result was computed; it stays current until data or time change it."
+    )
+    changes_at: datetime | None = Field(
+        description="The earliest moment the result could change with time alone (a fact ageing out, an "
+        "attestation or exemption expiring); null when nothing would."
+    )
+    score: float = Field(description="0–100, by the rubric's aggregation.")
+    level: Level
+    weakest_section: str | None
+    gate: GateRead
+    recommendation: Literal["go", "no_go"]
+    sections: list[SectionScoreRead]
+    criteria: list[CriterionResultRead]
     stall: StallRead = Field(description="The playbook's stall diagnosis, as of now.")
+
+
+class HistoryBlockerRead(ReadModel):
+    criterion: str
+    status: Status
+
+
+class HistoryStateRead(ReadModel):
+    score: float
+    level: Level
+    gate_passed: bool
+    blockers: list[HistoryBlockerRead]
+
+
+class CauseRead(ReadModel):
+    kind: str = Field(description="fact, measurement, kpi, project, stage, attestation, exemption, rubric, time, ...")
+    name: str = Field(description="What of that kind: `ops.rollback_tested_at`, `batch`, `ai-production-readiness v2`.")
+
+
+class ReadinessChangeRead(ReadModel):
+    changed_at: datetime
+    rubric: str
+    rubric_version: int
+    score: float
+    level: Level
+    gate_passed: bool
+    blockers: list[HistoryBlockerRead]
+    previous: HistoryStateRead | None = Field(description="Null for the project's first readiness.")
+    cause: list[CauseRead] = Field(description="The distinct writes (or the passing of time) that caused the change.")
+    summary: str = Field(description="The cause in words: `fact ops.rollback_tested_at`, `time: ...`.")
 
 
 class ExemptionCreate(WriteModel):

@@ -1,103 +1,48 @@
-"""Evaluations, exemptions and go/no-go decisions: the readiness score and the production gate."""
+"""Evaluations (snapshots of readiness), attestations, exemptions and go/no-go decisions."""
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.auth.schemas import Role
 from app.auth.service import Caller
+from app.core import changes
+from app.core.changes import AuditEntry, Cause
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.core.pagination import keyset_page
+from app.core.preconditions import IfMatch, etag
 from app.engine import scoring
-from app.engine.checks import FactObservation, KpiSnapshot, ProjectSnapshot
-from app.engine.kpi import Direction, KpiCategory
-from app.engine.roi import ProjectCosts
-from app.engine.stages import IN_PRODUCTION, Stage
-from app.evaluations.models import Decision, Evaluation, Exemption
-from app.evaluations.schemas import AnswerSpec, DecisionCreate, ExemptionCreate
-from app.facts.models import Fact
-from app.kpis.models import Kpi
-from app.portfolio import status as project_status
-from app.portfolio.service import diagnose_many
-from app.projects.models import Project, StageTransition
-from app.projects.schemas import ProjectRead
+from app.evaluations.models import Attestation, Decision, Evaluation, Exemption
+from app.evaluations.schemas import AnswerSpec, AttestationPut, DecisionCreate, ExemptionCreate
+from app.projects.models import Project
 from app.projects.service import get_project
+from app.readiness import inputs
+from app.readiness import service as readiness
 from app.rubrics import service as rubrics
 
-
-def _flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`{"deployment": {"target": "vpc"}}` → `{"deployment": {...}, "deployment.target": "vpc"}`."""
-    flat: dict[str, Any] = {}
-    for name, value in document.items():
-        path = f"{prefix}{name}"
-        flat[path] = value
-        if isinstance(value, dict) and name in ("deployment", "costs"):
-            flat.update(_flatten(value, f"{path}."))
-    return flat
+# Who may attest a go-live gate criterion, through the attestations resource or an evaluation's
+# answers alike: more than the systems that post state.
+GATE_ATTESTER = Role.admin
 
 
-def production_since(transitions: Sequence[StageTransition]) -> datetime | None:
-    """When the project's current stretch in production (or scaling) began, if it is in one."""
-    since = None
-    for transition in transitions:
-        entering = transition.to_stage in IN_PRODUCTION
-        if entering and transition.from_stage not in IN_PRODUCTION:
-            since = transition.transitioned_at
-        elif not entering:
-            since = None
-    return since
+def _governing_rubric(session: Session, project: Project) -> scoring.Rubric:
+    return rubrics.to_engine(*rubrics.get_version(session, key=project.rubric))
 
 
-def load_snapshot(session: Session, project: Project) -> ProjectSnapshot:
-    """Everything the rubric's checks may read about the project, in four queries."""
-    kpis = session.scalars(select(Kpi).where(Kpi.project_id == project.id))
-    facts = session.scalars(select(Fact).where(Fact.project_id == project.id))
-    transitions = session.scalars(
-        select(StageTransition)
-        .where(StageTransition.project_id == project.id)
-        .order_by(StageTransition.transitioned_at, StageTransition.id)
-    ).all()
-    return ProjectSnapshot(
-        key=project.key,
-        stage=Stage(project.stage),
-        fields=_flatten(ProjectRead.from_project(project).model_dump(mode="json")),
-        stakeholder_roles=frozenset(stakeholder["role"] for stakeholder in project.stakeholders),
-        kpis=tuple(
-            KpiSnapshot(
-                key=kpi.key,
-                category=KpiCategory(kpi.category),
-                direction=Direction(kpi.direction),
-                baseline=kpi.baseline,
-                target=kpi.target,
-                target_date=kpi.target_date,
-                value_per_unit=kpi.value_per_unit,
-                currency=kpi.currency,
-                latest_value=kpi.latest_value,
-                latest_measured_at=kpi.latest_measured_at,
-            )
-            for kpi in kpis
-        ),
-        facts={fact.name: FactObservation(fact.value, fact.observed_at) for fact in facts},
-        costs=ProjectCosts(project.build_cost, project.run_cost_per_month, project.currency),
-        production_since=production_since(transitions) if Stage(project.stage) in IN_PRODUCTION else None,
-    )
+def _criterion(rubric: scoring.Rubric, key: str) -> scoring.Criterion | None:
+    return next((criterion for criterion in rubric.criteria if criterion.key == key), None)
 
 
-def active_exemptions(session: Session, project: Project, now: datetime) -> dict[str, str]:
-    exemptions = session.scalars(
-        select(Exemption).where(Exemption.project_id == project.id, Exemption.expires_at > now)
-    )
-    return {
-        exemption.criterion: f"{exemption.justification} (until {exemption.expires_at.isoformat()})"
-        for exemption in exemptions
-    }
+def _require_attester(actor: Caller, criterion: scoring.Criterion) -> None:
+    if criterion.gate and not actor.role.allows(GATE_ATTESTER):
+        raise Forbidden(
+            f"{criterion.key} is a go-live gate criterion; attesting it needs the {GATE_ATTESTER.value} role."
+        )
 
 
 def _answers(rubric: scoring.Rubric, answers: list[AnswerSpec]) -> dict[str, scoring.Answer]:
@@ -120,34 +65,6 @@ def _answers(rubric: scoring.Rubric, answers: list[AnswerSpec]) -> dict[str, sco
     return {answer.criterion: scoring.Answer(answer.status, answer.evidence_url, answer.note) for answer in answers}
 
 
-def document(
-    *,
-    evaluation_id: uuid.UUID | None,
-    project: Project,
-    rubric: scoring.Rubric,
-    evaluator: str | None,
-    evaluated_at: datetime,
-    result: scoring.Evaluation,
-) -> dict[str, Any]:
-    """The evaluation as the API shows it and as it is stored."""
-    return {
-        "id": evaluation_id,
-        "project": project.key,
-        "rubric": rubric.key,
-        "rubric_version": rubric.version,
-        "evaluator": evaluator,
-        "stage": project.stage,
-        "evaluated_at": evaluated_at,
-        "score": result.score,
-        "level": result.level,
-        "weakest_section": result.weakest_section,
-        "gate": {"passed": result.gate_passed, "blockers": [asdict(blocker) for blocker in result.blockers]},
-        "recommendation": result.recommendation,
-        "sections": [asdict(section) for section in result.sections],
-        "criteria": [asdict(criterion) for criterion in result.criteria],
-    }
-
-
 def evaluate_project(
     session: Session,
     *,
@@ -159,8 +76,10 @@ def evaluate_project(
     actor: Caller,
     store: bool,
 ) -> dict[str, Any]:
-    """Score the project against a rubric version (default: its governing rubric, latest version)."""
-    project = get_project(session, key=key)
+    """A snapshot of the project's readiness: against its governing rubric's latest version by
+    default, or another rubric or version as an additional view. Stored, the answers given are
+    recorded as attestations first; previewed, they are laid over the stored ones."""
+    project = get_project(session, key=key, for_update=store)
     try:
         rubric_row, version = rubrics.get_version(session, key=rubric_key or project.rubric, number=rubric_version)
     except NotFound as missing:
@@ -170,20 +89,23 @@ def evaluate_project(
     rubric = rubrics.to_engine(rubric_row, version)
     attested = _answers(rubric, answers)
     now = utcnow()
-    result = scoring.evaluate(
-        rubric, load_snapshot(session, project), attested, active_exemptions(session, project, now), now
-    )
-    evaluation_id = uuid.uuid4() if store else None
-    shown = document(
-        evaluation_id=evaluation_id,
-        project=project,
-        rubric=rubric,
-        evaluator=evaluator,
-        evaluated_at=now,
-        result=result,
-    )
     if store:
-        stored = {name: shown[name] for name in ("gate", "sections", "criteria")}
+        for criterion_key, given in attested.items():
+            criterion = _criterion(rubric, criterion_key)
+            assert criterion is not None
+            _require_attester(actor, criterion)
+            _put_attestation(session, project, criterion_key, given, None, actor, now)
+        session.flush()
+    loaded = inputs.load(session, [project], now)[project.id]
+    overlay = (
+        {}
+        if store
+        else {k: scoring.Answer(a.status, a.evidence_url, a.note, actor.name, now) for k, a in attested.items()}
+    )
+    result = scoring.evaluate(rubric, loaded.snapshot, {**loaded.attestations, **overlay}, loaded.exemptions, now)
+    shown = readiness.document(rubric, result)
+    evaluation_id = uuid.uuid4() if store else None
+    if store:
         session.add(
             Evaluation(
                 id=evaluation_id,
@@ -198,37 +120,41 @@ def evaluate_project(
                 gate_passed=result.gate_passed,
                 recommendation=result.recommendation,
                 weakest_section=result.weakest_section,
-                result=_json_ready(stored),
+                result={name: shown[name] for name in ("gate", "sections", "criteria")},
                 answers=[answer.model_dump(mode="json") for answer in answers],
             )
         )
-        session.flush()
-        project_status.refresh(session, [project.id])
-        audit.record(
+        changes.record(
             session,
-            actor=actor,
-            action="evaluation.create",
-            entity_type="project",
-            entity_key=key,
-            after={
-                "evaluation_id": str(evaluation_id),
-                "rubric": f"{rubric.key}/v{rubric.version}",
-                "score": result.score,
-                "level": result.level.value,
-                "gate_passed": result.gate_passed,
-            },
+            Cause("evaluation", str(evaluation_id)),
+            [project.id],
+            audit=AuditEntry(
+                actor,
+                "evaluation.create",
+                "project",
+                key,
+                after={
+                    "evaluation_id": str(evaluation_id),
+                    "rubric": f"{rubric.key}/v{rubric.version}",
+                    "score": result.score,
+                    "level": result.level.value,
+                    "gate_passed": result.gate_passed,
+                },
+            ),
         )
-    return shown
+    return {
+        **shown,
+        "id": evaluation_id,
+        "project": project.key,
+        "evaluator": evaluator,
+        "stage": project.stage,
+        "evaluated_at": now,
+    }
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+def _current_sources(criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Evaluations stored before the source vocabulary was settled said `attested`."""
+    return [{**c, "source": "attestation"} if c.get("source") == "attested" else c for c in criteria]
 
 
 def stored_document(project: Project, evaluation: Evaluation) -> dict[str, Any]:
@@ -245,6 +171,7 @@ def stored_document(project: Project, evaluation: Evaluation) -> dict[str, Any]:
         "weakest_section": evaluation.weakest_section,
         "recommendation": evaluation.recommendation,
         **evaluation.result,
+        "criteria": _current_sources(evaluation.result["criteria"]),
     }
 
 
@@ -272,50 +199,136 @@ def list_evaluations(
     return [stored_document(project, e) for e in evaluations], next_cursor
 
 
-def _latest_governing(session: Session, project: Project, count: int) -> list[Evaluation]:
-    return list(
-        session.scalars(
-            select(Evaluation)
-            .where(Evaluation.project_id == project.id, Evaluation.rubric_key == project.rubric)
-            .order_by(Evaluation.evaluated_at.desc(), Evaluation.id.desc())
-            .limit(count)
-        )
+def _latest_governing(session: Session, project: Project) -> Evaluation | None:
+    return session.scalar(
+        select(Evaluation)
+        .where(Evaluation.project_id == project.id, Evaluation.rubric_key == project.rubric)
+        .order_by(Evaluation.evaluated_at.desc(), Evaluation.id.desc())
+        .limit(1)
     )
 
 
-def readiness(session: Session, *, key: str, limits: Mapping[Stage, int]) -> dict[str, Any]:
-    """The latest evaluation against the governing rubric, what changed since the one before, and
-    the stall diagnosis."""
-    project = get_project(session, key=key)
-    recent = _latest_governing(session, project, 2)
-    latest = recent[0] if recent else None
-    change = None
-    if latest is not None and len(recent) > 1:
-        previous = recent[1]
-        met_now = {c["key"] for c in latest.result["criteria"] if c["status"] == "met"}
-        met_before = {c["key"] for c in previous.result["criteria"] if c["status"] == "met"}
-        change = {
-            "previous_evaluation_id": previous.id,
-            "previous_score": previous.score,
-            "score_delta": round(latest.score - previous.score, 2),
-            "previous_level": previous.level,
-            "newly_met": sorted(met_now - met_before),
-            "no_longer_met": sorted(met_before - met_now),
-        }
+# Attestations.
+
+
+def attestation_etag(attestation: Attestation) -> str:
+    return etag(attestation.id, attestation.version)
+
+
+def _attestation_snapshot(attestation: Attestation) -> dict[str, Any]:
     return {
-        "project": project.key,
-        "rubric": project.rubric,
-        "stage": project.stage,
-        "latest": stored_document(project, latest) if latest is not None else None,
-        "change": change,
-        "stall": diagnose_many(session, [project], utcnow(), limits)[project.id],
+        "status": attestation.status,
+        "evidence_url": attestation.evidence_url,
+        "note": attestation.note,
+        "expires_at": attestation.expires_at.isoformat() if attestation.expires_at else None,
+        "attested_by": attestation.attested_by,
     }
+
+
+def _put_attestation(
+    session: Session,
+    project: Project,
+    criterion: str,
+    given: scoring.Answer,
+    existing: Attestation | None,
+    actor: Caller,
+    now: datetime,
+) -> tuple[Attestation, bool]:
+    if existing is None:
+        existing = session.scalar(
+            select(Attestation).where(Attestation.project_id == project.id, Attestation.criterion == criterion)
+        )
+    before = _attestation_snapshot(existing) if existing else None
+    attestation = existing or Attestation(project_id=project.id, criterion=criterion)
+    attestation.status, attestation.evidence_url, attestation.note = given.status, given.evidence_url, given.note
+    attestation.expires_at, attestation.attested_by, attestation.attested_at = given.expires_at, actor.name, now
+    if existing is None:
+        session.add(attestation)
+    changes.record(
+        session,
+        Cause("attestation", criterion),
+        [project.id],
+        audit=AuditEntry(
+            actor,
+            "attestation.put",
+            "attestation",
+            f"{project.key}/{criterion}",
+            before=before,
+            after=_attestation_snapshot(attestation),
+        ),
+        status="none",
+    )
+    return attestation, existing is None
+
+
+def _attested_criterion(session: Session, project: Project, criterion: str) -> scoring.Criterion:
+    found = _criterion(_governing_rubric(session, project), criterion)
+    if found is None:
+        raise NotFound(f"{criterion!r} is not a criterion of the project's rubric {project.rubric!r}.")
+    return found
+
+
+def put_attestation(
+    session: Session, *, key: str, criterion: str, data: AttestationPut, if_match: IfMatch | None, actor: Caller
+) -> tuple[Attestation, bool]:
+    """Attest a criterion of the project's governing rubric; returns it and whether it was created."""
+    project = get_project(session, key=key)
+    _require_attester(actor, _attested_criterion(session, project, criterion))
+    now = utcnow()
+    if data.expires_at is not None and data.expires_at <= now:
+        raise Unprocessable(
+            "An attestation must expire in the future, if at all.",
+            errors=[FieldError(field="body.expires_at", message="must be in the future")],
+        )
+    existing = session.scalar(
+        select(Attestation).where(Attestation.project_id == project.id, Attestation.criterion == criterion)
+    )
+    if if_match is not None:
+        if_match.check(attestation_etag(existing) if existing else None)
+    given = scoring.Answer(data.status, data.evidence_url, data.note, expires_at=data.expires_at)
+    return _put_attestation(session, project, criterion, given, existing, actor, now)
+
+
+def get_attestation(session: Session, *, key: str, criterion: str) -> Attestation:
+    project = get_project(session, key=key)
+    attestation = session.scalar(
+        select(Attestation).where(Attestation.project_id == project.id, Attestation.criterion == criterion)
+    )
+    if attestation is None:
+        raise NotFound(f"Project {key!r} has no attestation of {criterion!r}.")
+    return attestation
+
+
+def list_attestations(
+    session: Session, *, key: str, limit: int, cursor: str | None
+) -> tuple[list[Attestation], str | None]:
+    project = get_project(session, key=key)
+    query = select(Attestation).where(Attestation.project_id == project.id)
+    return keyset_page(session, query, [Attestation.criterion], limit=limit, cursor=cursor)
+
+
+def delete_attestation(session: Session, *, key: str, criterion: str, if_match: IfMatch | None, actor: Caller) -> None:
+    attestation = get_attestation(session, key=key, criterion=criterion)
+    project = get_project(session, key=key)
+    found = _criterion(_governing_rubric(session, project), criterion)
+    if found is not None:
+        _require_attester(actor, found)
+    if if_match is not None:
+        if_match.check(attestation_etag(attestation))
+    before = _attestation_snapshot(attestation)
+    session.delete(attestation)
+    changes.record(
+        session,
+        Cause("attestation", criterion),
+        [project.id],
+        audit=AuditEntry(actor, "attestation.delete", "attestation", f"{key}/{criterion}", before=before),
+        status="none",
+    )
 
 
 def create_exemption(session: Session, *, key: str, data: ExemptionCreate, actor: Caller) -> Exemption:
     project = get_project(session, key=key)
-    rubric_row, version = rubrics.get_version(session, key=project.rubric)
-    if data.criterion not in {c.key for c in rubrics.to_engine(rubric_row, version).criteria}:
+    if _criterion(_governing_rubric(session, project), data.criterion) is None:
         raise Unprocessable(
             f"{data.criterion!r} is not a criterion of the project's rubric {project.rubric!r}.",
             errors=[FieldError(field="body.criterion", message="not a criterion of the governing rubric")],
@@ -334,18 +347,23 @@ def create_exemption(session: Session, *, key: str, data: ExemptionCreate, actor
     )
     session.add(exemption)
     session.flush()
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="exemption.create",
-        entity_type="project",
-        entity_key=key,
-        after={
-            "id": str(exemption.id),
-            "criterion": data.criterion,
-            "justification": data.justification,
-            "expires_at": data.expires_at.isoformat(),
-        },
+        Cause("exemption", data.criterion),
+        [project.id],
+        audit=AuditEntry(
+            actor,
+            "exemption.create",
+            "project",
+            key,
+            after={
+                "id": str(exemption.id),
+                "criterion": data.criterion,
+                "justification": data.justification,
+                "expires_at": data.expires_at.isoformat(),
+            },
+        ),
+        status="none",
     )
     return exemption
 
@@ -369,13 +387,25 @@ def delete_exemption(session: Session, *, key: str, exemption_id: uuid.UUID, act
         raise NotFound(f"Project {key!r} has no exemption {exemption_id}.")
     before = {"criterion": exemption.criterion, "justification": exemption.justification}
     session.delete(exemption)
-    session.flush()
-    audit.record(session, actor=actor, action="exemption.delete", entity_type="project", entity_key=key, before=before)
+    changes.record(
+        session,
+        Cause("exemption", exemption.criterion),
+        [project.id],
+        audit=AuditEntry(actor, "exemption.delete", "project", key, before=before),
+        status="none",
+    )
+
+
+@dataclass(frozen=True)
+class GateAtDecision:
+    passed: bool
+    blockers: list[str]
 
 
 def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: Caller) -> Decision:
-    """A `go` must reference the latest evaluation against the governing rubric, and its gate must
-    have passed, unless an admin overrides it with a reason."""
+    """A `go` must reference the latest evaluation against the governing rubric (any version), and
+    the project's current gate must pass at the moment of the decision, unless an admin overrides
+    it with a reason."""
     project = get_project(session, key=key, for_update=True)
     evaluation = session.get(Evaluation, data.evaluation_id)
     if evaluation is None or evaluation.project_id != project.id:
@@ -383,25 +413,27 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
             f"Evaluation {data.evaluation_id} is not an evaluation of project {key!r}.",
             errors=[FieldError(field="body.evaluation_id", message="not an evaluation of this project")],
         )
-    if data.override_reason is not None and (data.decision != "go" or evaluation.gate_passed):
-        raise Unprocessable(
-            "override_reason only applies to a go on an evaluation whose gate did not pass.",
-            errors=[FieldError(field="body.override_reason", message="nothing to override")],
-        )
+    gate = None
     if data.decision == "go":
-        latest = _latest_governing(session, project, 1)
-        if not latest or latest[0].id != evaluation.id:
-            current = f" ({latest[0].id})" if latest else ""
+        latest = _latest_governing(session, project)
+        if latest is None or latest.id != evaluation.id:
+            current = f" ({latest.id})" if latest else ""
             raise Conflict(
                 f"A go must reference the latest evaluation against the governing rubric {project.rubric!r}"
                 f"{current}; evaluate again or reference that one."
             )
-        if not evaluation.gate_passed:
-            blockers = ", ".join(b["criterion"] for b in evaluation.result["gate"]["blockers"])
-            if data.override_reason is None:
-                raise Conflict(f"The evaluation's go-live gate did not pass; blockers: {blockers}.")
-            if not actor.role.allows(Role.admin):
-                raise Forbidden("Only an admin may override a failed go-live gate.")
+        now = readiness.current(session, key=key).result["gate"]
+        gate = GateAtDecision(now["passed"], [blocker["criterion"] for blocker in now["blockers"]])
+    if data.override_reason is not None and (gate is None or gate.passed):
+        raise Unprocessable(
+            "override_reason only applies to a go while the go-live gate does not pass.",
+            errors=[FieldError(field="body.override_reason", message="nothing to override")],
+        )
+    if gate is not None and not gate.passed:
+        if data.override_reason is None:
+            raise Conflict(f"The go-live gate does not pass now; blockers: {', '.join(gate.blockers)}.")
+        if not actor.role.allows(Role.admin):
+            raise Forbidden("Only an admin may override a failed go-live gate.")
     decision = Decision(
         project_id=project.id,
         evaluation_id=evaluation.id,
@@ -414,18 +446,22 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
     )
     session.add(decision)
     session.flush()
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="decision.create",
-        entity_type="project",
-        entity_key=key,
-        after={
-            "id": str(decision.id),
-            "decision": data.decision,
-            "evaluation_id": str(evaluation.id),
-            "override_reason": data.override_reason,
-        },
+        Cause("decision", data.decision),
+        audit=AuditEntry(
+            actor,
+            "decision.create",
+            "project",
+            key,
+            after={
+                "id": str(decision.id),
+                "decision": data.decision,
+                "evaluation_id": str(evaluation.id),
+                "override_reason": data.override_reason,
+                "gate_blockers": gate.blockers if gate else None,
+            },
+        ),
     )
     return decision
 

@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.auth.service import Caller
+from app.core import changes
+from app.core.changes import AuditEntry, Cause
 from app.core.db import utcnow
 from app.core.errors import FieldError, NotFound, Unprocessable
 from app.core.pagination import keyset_page
@@ -83,15 +84,14 @@ def put_fact(
     if written is None:
         assert existing is not None
         return existing, False
-    session.flush()
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="fact.put",
-        entity_type="fact",
-        entity_key=f"{key}/{observation.name}",
-        before=before,
-        after=_snapshot(written),
+        Cause("fact", observation.name),
+        [project.id],
+        audit=AuditEntry(
+            actor, "fact.put", "fact", f"{key}/{observation.name}", before=before, after=_snapshot(written)
+        ),
+        status="none",
     )
     return written, existing is None
 
@@ -109,14 +109,12 @@ def delete_fact(session: Session, *, key: str, name: str, if_match: IfMatch | No
         if_match.check(fact_etag(fact))
     before = _snapshot(fact)
     session.delete(fact)
-    session.flush()
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="fact.delete",
-        entity_type="fact",
-        entity_key=f"{key}/{name}",
-        before=before,
+        Cause("fact", name),
+        [fact.project_id],
+        audit=AuditEntry(actor, "fact.delete", "fact", f"{key}/{name}", before=before),
+        status="none",
     )
 
 
@@ -138,22 +136,28 @@ def put_facts_batch(session: Session, *, items: list[FactBatchItem], actor: Call
     }
     now = utcnow()
     stored = superseded = 0
+    written: set[Any] = set()
     for item in items:
         pair = (project_ids[item.project], item.name)
         observation = Observation(item.name, item.value, item.source, item.observed_at or now)
-        written = _apply(session, pair[0], existing.get(pair), observation)
-        if written is None:
+        fact = _apply(session, pair[0], existing.get(pair), observation)
+        if fact is None:
             superseded += 1
         else:
-            existing[pair] = written
+            existing[pair] = fact
+            written.add(pair[0])
             stored += 1
-    session.flush()
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="fact.batch",
-        entity_type="fact",
-        entity_key=f"batch of {len(items)}",
-        after={"stored": stored, "superseded": superseded, "projects": sorted(keys)},
+        Cause("fact", "batch"),
+        written,
+        audit=AuditEntry(
+            actor,
+            "fact.batch",
+            "fact",
+            f"batch of {len(items)}",
+            after={"stored": stored, "superseded": superseded, "projects": sorted(keys)},
+        ),
+        status="none",
     )
     return stored, superseded

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.auth.service import Caller
+from app.core import changes
+from app.core.changes import AuditEntry, Cause
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
 from app.core.pagination import keyset_page
@@ -18,7 +19,6 @@ from app.core.schemas import validate_or_422
 from app.engine.roi import ProjectCosts, RoiReport, compute_roi
 from app.kpis.models import Kpi, Measurement
 from app.kpis.schemas import KpiCreate, KpiFields, KpiReplace, MeasurementBatchItem, MeasurementCreate
-from app.portfolio import status as project_status
 from app.projects.models import Project
 from app.projects.service import get_project, merge_patch
 
@@ -77,15 +77,11 @@ def create_kpi(session: Session, *, project_key: str, data: KpiCreate, actor: Ca
     _apply(kpi, data)
     kpi.currency = data.currency or project.currency
     session.add(kpi)
-    session.flush()
-    project_status.refresh(session, [project.id])
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="kpi.create",
-        entity_type="kpi",
-        entity_key=f"{project_key}/{data.key}",
-        after=_writable(kpi),
+        Cause("kpi", data.key),
+        [project.id],
+        audit=AuditEntry(actor, "kpi.create", "kpi", f"{project_key}/{data.key}", after=_writable(kpi)),
     )
     return kpi
 
@@ -107,16 +103,11 @@ def patch_kpi(
     after = _writable(kpi)
     if after != before:
         kpi.updated_at = utcnow()
-        session.flush()
-        project_status.refresh(session, [kpi.project_id])
-        audit.record(
+        changes.record(
             session,
-            actor=actor,
-            action="kpi.update",
-            entity_type="kpi",
-            entity_key=f"{project_key}/{kpi_key}",
-            before=before,
-            after=after,
+            Cause("kpi", kpi_key),
+            [kpi.project_id],
+            audit=AuditEntry(actor, "kpi.update", "kpi", f"{project_key}/{kpi_key}", before=before, after=after),
         )
     return kpi
 
@@ -127,15 +118,11 @@ def delete_kpi(session: Session, *, project_key: str, kpi_key: str, if_match: If
         if_match.check(kpi_etag(kpi))
     before = _writable(kpi)
     session.delete(kpi)
-    session.flush()
-    project_status.refresh(session, [kpi.project_id])
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="kpi.delete",
-        entity_type="kpi",
-        entity_key=f"{project_key}/{kpi_key}",
-        before=before,
+        Cause("kpi", kpi_key),
+        [kpi.project_id],
+        audit=AuditEntry(actor, "kpi.delete", "kpi", f"{project_key}/{kpi_key}", before=before),
     )
 
 
@@ -197,14 +184,18 @@ def add_measurement(
     session.flush()
     _advance_latest(session, _latest_per_kpi([row]))
     session.expire(kpi)
-    project_status.refresh_measured(session, [kpi.project_id])
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="measurement.create",
-        entity_type="kpi",
-        entity_key=f"{project_key}/{kpi_key}",
-        after={"id": str(measurement.id), "value": data.value, "measured_at": row["measured_at"].isoformat()},
+        Cause("measurement", kpi_key),
+        [kpi.project_id],
+        audit=AuditEntry(
+            actor,
+            "measurement.create",
+            "kpi",
+            f"{project_key}/{kpi_key}",
+            after={"id": str(measurement.id), "value": data.value, "measured_at": row["measured_at"].isoformat()},
+        ),
+        status="measured",
     )
     return measurement
 
@@ -253,15 +244,11 @@ def delete_measurement(
     kpi.latest_value = newest.value if newest else None
     kpi.latest_measured_at = newest.measured_at if newest else None
     kpi.updated_at = utcnow()
-    session.flush()
-    project_status.refresh(session, [kpi.project_id])
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="measurement.delete",
-        entity_type="kpi",
-        entity_key=f"{project_key}/{kpi_key}",
-        before=before,
+        Cause("measurement", kpi_key),
+        [kpi.project_id],
+        audit=AuditEntry(actor, "measurement.delete", "kpi", f"{project_key}/{kpi_key}", before=before),
     )
 
 
@@ -288,14 +275,18 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
     session.connection().execute(insert(MEASUREMENT_TABLE), rows)
     _advance_latest(session, _latest_per_kpi(rows))
     touched = {row["kpi_id"] for row in rows}
-    project_status.refresh_measured(session, {row.project_id for row in found if row.id in touched})
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="measurement.batch",
-        entity_type="kpi",
-        entity_key=f"batch of {len(items)}",
-        after={"stored": len(rows), "projects": sorted(projects)},
+        Cause("measurement", "batch"),
+        {row.project_id for row in found if row.id in touched},
+        audit=AuditEntry(
+            actor,
+            "measurement.batch",
+            "kpi",
+            f"batch of {len(items)}",
+            after={"stored": len(rows), "projects": sorted(projects)},
+        ),
+        status="measured",
     )
     return len(rows)
 

@@ -21,6 +21,7 @@ from app.engine.stall import Risk
 from app.portfolio import badge, service
 from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryRead
 from app.projects.router import ProjectKey
+from app.readiness import service as readiness
 
 router = APIRouter(prefix=API_PREFIX, tags=["portfolio"])
 
@@ -178,10 +179,14 @@ async def project_badge(
     public: Annotated[bool, Depends(badge_access)],
     if_none_match: IfNoneMatchHeader = None,
 ) -> Response:
-    """The latest score and level as an SVG badge, coloured by level. Without a key when
+    """The current score and level as an SVG badge, coloured by level. Without a key when
     `READINESS_PUBLIC_BADGES=true` (cacheable for 5 minutes), otherwise with any valid key."""
-    score, level, evaluation_id = await db.read(service.badge, key=key)
-    tag = f'"badge-{evaluation_id.hex if evaluation_id else "none"}"'
+    current = await db.read(readiness.badge, key=key, refresh_stale=False)
+    if current is None:
+        current = await db.write(readiness.badge, key=key, refresh_stale=True)
+    assert current is not None
+    score, level = current.result["score"], current.result["level"]
+    tag = f'"badge-{score:.2f}-{level}"'
     headers = {"ETag": tag, "Cache-Control": "public, max-age=300" if public else "no-store"}
     if if_none_match_hits(if_none_match, tag):
         return Response(status_code=304, headers=headers)

@@ -16,15 +16,14 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, se
 from sqlalchemy.orm import Session
 
 from app.core.db import seconds_between
-from app.core.errors import NotFound
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.engine import stall
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.evaluations.models import Evaluation
 from app.kpis.models import Kpi
 from app.portfolio.models import ProjectStatus
-from app.portfolio.status import profile
 from app.projects.models import Project, StageTransition
+from app.readiness.inputs import stall_profile
 
 Sort = Literal["score", "-score", "days_in_stage", "-days_in_stage", "name", "key"]
 GroupBy = Literal["department", "region", "stage"]
@@ -195,7 +194,9 @@ def diagnose_many(
         ).all()
     )
     return {
-        project.id: stall.diagnose(profile(project, kpis[project.id], evaluated.get(project.id)), now, dict(limits))
+        project.id: stall.diagnose(
+            stall_profile(project, kpis[project.id], evaluated.get(project.id)), now, dict(limits)
+        )
         for project in projects
     }
 
@@ -358,15 +359,3 @@ def summary(
 
 def _money(value: Any) -> float:
     return float(round(Decimal(value or 0), 2))
-
-
-def badge(session: Session, *, key: str) -> tuple[float | None, str | None, uuid.UUID | None]:
-    """The score, level and evaluation behind a project's badge; 404 for an unknown project."""
-    row = session.execute(
-        select(Project.id, ProjectStatus.score, ProjectStatus.level, ProjectStatus.evaluation_id)
-        .outerjoin(ProjectStatus, ProjectStatus.project_id == Project.id)
-        .where(Project.key == key)
-    ).first()
-    if row is None:
-        raise NotFound(f"No project with key {key!r}.")
-    return row.score, row.level, row.evaluation_id

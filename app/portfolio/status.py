@@ -1,4 +1,4 @@
-"""Keeping each project's status row current: called by every write that changes what it shows."""
+"""Keeping each project's status row current: a step of the write epilogue."""
 
 import uuid
 from collections import defaultdict
@@ -9,38 +9,22 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from app.core.changes import Change
 from app.core.db import serialize_startup_chores, utcnow
 from app.engine import stall
-from app.engine.kpi import KpiCategory
 from app.engine.roi import ProjectCosts, compute_roi
 from app.engine.stages import Stage
 from app.evaluations.models import Evaluation
 from app.kpis.models import Kpi
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
+from app.readiness import inputs
+from app.readiness.models import ProjectReadiness
 
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
 
 
 UNSCORED = -1.0  # projects not evaluated yet rank below every score
-
-
-def profile(project: Project, kpis: list[Kpi], last_evaluated_at: Any) -> stall.ProjectProfile:
-    measured = [kpi.latest_measured_at for kpi in kpis if kpi.latest_measured_at is not None]
-    return stall.ProjectProfile(
-        stage=Stage(project.stage),
-        stage_entered_at=project.stage_entered_at,
-        workflow=project.workflow,
-        has_business_owner=project.business_owner_name is not None,
-        has_technical_owner=project.technical_owner_name is not None,
-        vendor_led=project.vendor_led,
-        stakeholder_roles=frozenset(s["role"] for s in project.stakeholders),
-        deployment_target=project.deployment_target,
-        same_runtime_as_production=project.deployment_same_runtime,
-        kpi_categories=tuple(KpiCategory(kpi.category) for kpi in kpis),
-        last_measured_at=max(measured) if measured else None,
-        last_evaluated_at=last_evaluated_at,
-    )
 
 
 def _latest_governing_evaluations(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Evaluation]:
@@ -73,7 +57,7 @@ def _stages_reached(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.U
 
 def _monthly_benefits(project: Project, kpis: list[Kpi]) -> tuple[Any, Any, str | None]:
     values = [kpi.roi_value() for kpi in kpis]
-    report = compute_roi(values, ProjectCosts(project.build_cost, project.run_cost_per_month, project.currency), 1)
+    report = compute_roi(values, inputs.project_costs(project), 1)
     return report.realized.monthly_benefit, report.projected.monthly_benefit, report.currency
 
 
@@ -84,16 +68,28 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
         return
     session.flush()
     projects = list(session.scalars(select(Project).where(Project.id.in_(ids))))
-    kpis: dict[uuid.UUID, list[Kpi]] = defaultdict(list)
-    for kpi in session.scalars(select(Kpi).where(Kpi.project_id.in_(ids))):
-        kpis[kpi.project_id].append(kpi)
+    kpis = inputs.kpis_by_project(session, ids)
     evaluations = _latest_governing_evaluations(session, ids)
+    scores = {
+        row.project_id: row
+        for row in session.execute(
+            select(
+                ProjectReadiness.project_id,
+                ProjectReadiness.score,
+                ProjectReadiness.level,
+                ProjectReadiness.gate_passed,
+            ).where(ProjectReadiness.project_id.in_(ids))
+        )
+    }
     reached = _stages_reached(session, ids)
     now = utcnow()
     rows = []
     for project in projects:
         evaluation = evaluations.get(project.id)
-        project_profile = profile(project, kpis[project.id], evaluation.evaluated_at if evaluation else None)
+        current = scores.get(project.id)
+        project_profile = inputs.stall_profile(
+            project, kpis[project.id], evaluation.evaluated_at if evaluation else None
+        )
         signals = stall.static_signals(project_profile)
         retired = project.stage == Stage.retired.value
         realized, projected, currency = _monthly_benefits(project, kpis[project.id])
@@ -106,12 +102,12 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
                 "region": project.region,
                 "stage": project.stage,
                 "stage_entered_at": project.stage_entered_at,
-                "rank_score": evaluation.score if evaluation else UNSCORED,
+                "rank_score": current.score if current else UNSCORED,
                 "evaluation_id": evaluation.id if evaluation else None,
                 "evaluated_at": evaluation.evaluated_at if evaluation else None,
-                "score": evaluation.score if evaluation else None,
-                "level": evaluation.level if evaluation else None,
-                "gate_passed": evaluation.gate_passed if evaluation else None,
+                "score": current.score if current else None,
+                "level": current.level if current else None,
+                "gate_passed": current.gate_passed if current else None,
                 "signals": [asdict(signal) for signal in signals],
                 "risk_active": stall.risk_when(signals, inactive=False, retired=retired).value,
                 "risk_inactive": stall.risk_when(signals, inactive=True, retired=retired).value,
@@ -199,6 +195,20 @@ def refresh_measured(session: Session, project_ids: Collection[uuid.UUID]) -> No
         ),
         updates,
     )
+
+
+def keep_current(session: Session, written: list[Change]) -> None:
+    """The epilogue's status step: what the transaction's writes change in the status rows."""
+    full: set[uuid.UUID] = set()
+    measured: set[uuid.UUID] = set()
+    for change in written:
+        if change.status == "full":
+            full.update(change.project_ids)
+        elif change.status == "measured":
+            measured.update(change.project_ids)
+    refresh(session, full)
+    if measured - full:
+        refresh_measured(session, measured - full)
 
 
 def refresh_missing(session: Session, batch: int = 1000) -> int:

@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONDocument, Money, UTCDateTime, new_id, utcnow
+from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
 
 
 class Project(Base):
@@ -40,7 +41,7 @@ class Project(Base):
     build_cost: Mapped[Decimal | None] = mapped_column(Money)
     run_cost_per_month: Mapped[Decimal | None] = mapped_column(Money)
     currency: Mapped[str | None] = mapped_column(String(3))
-    rubric: Mapped[str] = mapped_column(String(63), default="ai-production-readiness")
+    rubric: Mapped[str] = mapped_column(String(63), default=DEFAULT_RUBRIC_KEY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ConfigDict, EmailStr, Field, PlainSerializer, StrictBool, StrictInt
 
 from app.core.schemas import IsoDate, ReadModel, Slug, WriteModel
+from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
 from app.engine.stages import Stage
 from app.projects.models import Project, StageTransition
-
-DEFAULT_RUBRIC = "ai-production-readiness"
 
 
 class StakeholderRole(StrEnum):
@@ -99,7 +98,7 @@ class ProjectFields(WriteModel):
     )
     decision_date: IsoDate | None = Field(default=None, description="The planned go/no-go decision date.")
     costs: Costs = Field(default_factory=Costs)
-    rubric: Slug = Field(default=DEFAULT_RUBRIC, description="Key of the rubric that governs this project.")
+    rubric: Slug = Field(default=DEFAULT_RUBRIC_KEY, description="Key of the rubric that governs this project.")
 
 
 class ProjectCreate(ProjectFields):

@@ -5,8 +5,9 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.auth.service import Caller
+from app.core import changes
+from app.core.changes import AuditEntry, Cause
 from app.core.db import contains_element, utcnow
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import keyset_page
@@ -14,7 +15,6 @@ from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
 from app.engine.stages import FORWARD_ORDER, IN_PRODUCTION, Stage
 from app.evaluations.models import Decision
-from app.portfolio import status as project_status
 from app.projects.models import Project, StageTransition
 from app.projects.schemas import (
     ProjectCreate,
@@ -110,14 +110,11 @@ def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -
     _apply(project, data)
     session.add(project)
     session.flush()
-    project_status.refresh(session, [project.id])
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="project.create",
-        entity_type="project",
-        entity_key=key,
-        after=_snapshot(project),
+        Cause("project", key),
+        [project.id],
+        audit=AuditEntry(actor, "project.create", "project", key, after=_snapshot(project)),
     )
     return project
 
@@ -131,16 +128,11 @@ def _update(session: Session, project: Project, data: ProjectFields, *, action: 
     if after == before:
         return
     project.updated_at = utcnow()
-    session.flush()
-    project_status.refresh(session, [project.id])
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action=action,
-        entity_type="project",
-        entity_key=project.key,
-        before=before,
-        after=after,
+        Cause("project", project.key),
+        [project.id],
+        audit=AuditEntry(actor, action, "project", project.key, before=before, after=after),
     )
 
 
@@ -204,8 +196,9 @@ def delete_project(session: Session, *, key: str, if_match: IfMatch | None, acto
         if_match.check(project_etag(project))
     before = _snapshot(project)
     session.delete(project)
-    session.flush()
-    audit.record(session, actor=actor, action="project.delete", entity_type="project", entity_key=key, before=before)
+    changes.record(
+        session, Cause("project", key), audit=AuditEntry(actor, "project.delete", "project", key, before=before)
+    )
 
 
 def check_transition(current: Stage, to: Stage, reason: str | None) -> None:
@@ -281,16 +274,18 @@ def transition_stage(session: Session, *, key: str, to: Stage, reason: str | Non
     )
     session.add(transition)
     project.stage, project.stage_entered_at, project.updated_at = to.value, now, now
-    session.flush()
-    project_status.refresh(session, [project.id])
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="project.stage_transition",
-        entity_type="project",
-        entity_key=key,
-        before={"stage": current.value},
-        after={"stage": to.value, "reason": reason},
+        Cause("stage", to.value),
+        [project.id],
+        audit=AuditEntry(
+            actor,
+            "project.stage_transition",
+            "project",
+            key,
+            before={"stage": current.value},
+            after={"stage": to.value, "reason": reason},
+        ),
     )
     return transition
 

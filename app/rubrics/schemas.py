@@ -9,7 +9,8 @@ from app.engine.scoring import Aggregation, Criterion, Reference, Rubric, Sectio
 from app.engine.stages import Stage
 
 SectionKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-CriterionKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,79}$", max_length=120)]
+CRITERION_PATTERN = r"^[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,79}$"
+CriterionKey = Annotated[str, Field(pattern=CRITERION_PATTERN, max_length=120)]
 # Versions are stored as 32-bit integers.
 MAX_VERSION = 2**31 - 1
 Weight = Annotated[float, Field(strict=True, gt=0, le=1000, allow_inf_nan=False)]

@@ -6,8 +6,9 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.auth.service import Caller
+from app.core import changes
+from app.core.changes import AuditEntry, Cause
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
 from app.core.pagination import keyset_page
 from app.engine import scoring
@@ -93,14 +94,17 @@ def _publish(session: Session, rubric: Rubric, number: int, spec: RubricVersionS
         rubric_id=rubric.id, number=number, definition=spec.model_dump(mode="json"), published_by=actor.name
     )
     session.add(version)
-    session.flush()
-    audit.record(
+    changes.record(
         session,
-        actor=actor,
-        action="rubric.publish",
-        entity_type="rubric",
-        entity_key=f"{rubric.key}/v{number}",
-        after={"key": rubric.key, "version": number, "criteria": len(spec.criteria)},
+        Cause("rubric", f"{rubric.key} v{number}"),
+        governed_by=rubric.key,
+        audit=AuditEntry(
+            actor,
+            "rubric.publish",
+            "rubric",
+            f"{rubric.key}/v{number}",
+            after={"key": rubric.key, "version": number, "criteria": len(spec.criteria)},
+        ),
     )
     return version
 

@@ -1,0 +1,178 @@
+"""The one adapter between storage and the engine: rows in, the engine's plain data classes out.
+
+Loading is set-based: the inputs of any number of projects take the same handful of queries.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.engine import stall
+from app.engine.checks import FactObservation, KpiSnapshot, ProjectSnapshot
+from app.engine.kpi import Direction, KpiCategory
+from app.engine.roi import ProjectCosts
+from app.engine.scoring import Answer, Exemption
+from app.engine.stages import Stage
+from app.evaluations.models import Attestation
+from app.evaluations.models import Exemption as ExemptionRow
+from app.facts.models import Fact
+from app.kpis.models import Kpi
+from app.projects.models import Project, StageTransition
+
+
+@dataclass(frozen=True)
+class ReadinessInputs:
+    """Everything a project is scored on."""
+
+    project: Project
+    snapshot: ProjectSnapshot
+    attestations: dict[str, Answer]
+    exemptions: dict[str, Exemption]
+
+
+def _number(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _person(name: str | None, email: str | None) -> dict[str, str | None] | None:
+    return {"name": name, "email": email} if name is not None else None
+
+
+def project_fields(project: Project) -> dict[str, Any]:
+    """The project fields a `field` check reads, by their path in the project's representation."""
+    return {
+        "name": project.name,
+        "description": project.description,
+        "workflow": project.workflow,
+        "department": project.department,
+        "region": project.region,
+        "business_owner": _person(project.business_owner_name, project.business_owner_email),
+        "technical_owner": _person(project.technical_owner_name, project.technical_owner_email),
+        "vendor_led": project.vendor_led,
+        "deployment.target": project.deployment_target,
+        "deployment.same_runtime_as_production": project.deployment_same_runtime,
+        "deployment.sovereign": project.deployment_sovereign,
+        "sync_cadence_days": project.sync_cadence_days,
+        "decision_date": project.decision_date.isoformat() if project.decision_date else None,
+        "costs.build_cost": _number(project.build_cost),
+        "costs.run_cost_per_month": _number(project.run_cost_per_month),
+        "costs.currency": project.currency,
+    }
+
+
+def project_costs(project: Project) -> ProjectCosts:
+    return ProjectCosts(project.build_cost, project.run_cost_per_month, project.currency)
+
+
+def kpi_snapshot(kpi: Kpi) -> KpiSnapshot:
+    return KpiSnapshot(
+        key=kpi.key,
+        category=KpiCategory(kpi.category),
+        direction=Direction(kpi.direction),
+        baseline=kpi.baseline,
+        target=kpi.target,
+        target_date=kpi.target_date,
+        value_per_unit=kpi.value_per_unit,
+        currency=kpi.currency,
+        latest_value=kpi.latest_value,
+        latest_measured_at=kpi.latest_measured_at,
+    )
+
+
+def stage_history(project: Project, transitions: Iterable[StageTransition]) -> tuple[tuple[Stage, datetime], ...]:
+    """Every stage the project entered, oldest first: it is created in `idea`."""
+    return ((Stage.idea, project.created_at), *((Stage(t.to_stage), t.transitioned_at) for t in transitions))
+
+
+def snapshot(
+    project: Project, kpis: Iterable[Kpi], facts: Iterable[Fact], transitions: Iterable[StageTransition]
+) -> ProjectSnapshot:
+    return ProjectSnapshot(
+        key=project.key,
+        stage=Stage(project.stage),
+        fields=project_fields(project),
+        stakeholder_roles=frozenset(stakeholder["role"] for stakeholder in project.stakeholders),
+        kpis=tuple(kpi_snapshot(kpi) for kpi in kpis),
+        facts={fact.name: FactObservation(fact.value, fact.observed_at) for fact in facts},
+        costs=project_costs(project),
+        stage_history=stage_history(project, transitions),
+    )
+
+
+def answer(attestation: Attestation) -> Answer:
+    return Answer(
+        status=attestation.status,  # type: ignore[arg-type]  # stored from the same Literal
+        evidence_url=attestation.evidence_url,
+        note=attestation.note,
+        attested_by=attestation.attested_by,
+        attested_at=attestation.attested_at,
+        expires_at=attestation.expires_at,
+    )
+
+
+def stall_profile(project: Project, kpis: list[Kpi], last_evaluated_at: datetime | None) -> stall.ProjectProfile:
+    measured = [kpi.latest_measured_at for kpi in kpis if kpi.latest_measured_at is not None]
+    return stall.ProjectProfile(
+        stage=Stage(project.stage),
+        stage_entered_at=project.stage_entered_at,
+        workflow=project.workflow,
+        has_business_owner=project.business_owner_name is not None,
+        has_technical_owner=project.technical_owner_name is not None,
+        vendor_led=project.vendor_led,
+        stakeholder_roles=frozenset(s["role"] for s in project.stakeholders),
+        deployment_target=project.deployment_target,
+        same_runtime_as_production=project.deployment_same_runtime,
+        kpi_categories=tuple(KpiCategory(kpi.category) for kpi in kpis),
+        last_measured_at=max(measured) if measured else None,
+        last_evaluated_at=last_evaluated_at,
+    )
+
+
+def kpis_by_project(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[Kpi]]:
+    kpis: dict[uuid.UUID, list[Kpi]] = defaultdict(list)
+    for kpi in session.scalars(select(Kpi).where(Kpi.project_id.in_(ids)).order_by(Kpi.key)):
+        kpis[kpi.project_id].append(kpi)
+    return kpis
+
+
+def load(session: Session, projects: Collection[Project], now: datetime) -> dict[uuid.UUID, ReadinessInputs]:
+    """The inputs of every project given, in five queries whatever their number."""
+    ids = [project.id for project in projects]
+    kpis = kpis_by_project(session, ids)
+    facts: dict[uuid.UUID, list[Fact]] = defaultdict(list)
+    for fact in session.scalars(select(Fact).where(Fact.project_id.in_(ids))):
+        facts[fact.project_id].append(fact)
+    transitions: dict[uuid.UUID, list[StageTransition]] = defaultdict(list)
+    for transition in session.scalars(
+        select(StageTransition)
+        .where(StageTransition.project_id.in_(ids))
+        .order_by(StageTransition.transitioned_at, StageTransition.id)
+    ):
+        transitions[transition.project_id].append(transition)
+    attestations: dict[uuid.UUID, dict[str, Answer]] = defaultdict(dict)
+    for attestation in session.scalars(select(Attestation).where(Attestation.project_id.in_(ids))):
+        if attestation.expires_at is None or attestation.expires_at > now:
+            attestations[attestation.project_id][attestation.criterion] = answer(attestation)
+    exemptions: dict[uuid.UUID, dict[str, Exemption]] = defaultdict(dict)
+    for row in session.scalars(
+        select(ExemptionRow).where(ExemptionRow.project_id.in_(ids), ExemptionRow.expires_at > now)
+    ):
+        current = exemptions[row.project_id].get(row.criterion)
+        if current is None or row.expires_at > current.expires_at:
+            exemptions[row.project_id][row.criterion] = Exemption(row.justification, row.expires_at)
+    return {
+        project.id: ReadinessInputs(
+            project=project,
+            snapshot=snapshot(project, kpis[project.id], facts[project.id], transitions[project.id]),
+            attestations=attestations[project.id],
+            exemptions=exemptions[project.id],
+        )
+        for project in projects
+    }

@@ -1,0 +1,79 @@
+from dataclasses import asdict
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from app.auth.dependencies import Reader
+from app.core.deps import DbDep, IfNoneMatchHeader, SettingsDep
+from app.core.errors import problem_responses
+from app.core.http import API_PREFIX, json_response
+from app.core.pagination import Cursor, Limit, Page
+from app.core.preconditions import if_none_match_hits
+from app.evaluations.schemas import ReadinessChangeRead, ReadinessRead
+from app.portfolio.router import stage_limits
+from app.projects.router import ProjectKey
+from app.readiness import service
+
+router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["readiness"])
+
+
+@router.get(
+    "/readiness",
+    response_model=ReadinessRead,
+    summary="A project's current readiness",
+    responses={304: {"description": "Not Modified"}, **problem_responses(401, 403, 404, 422)},
+)
+async def get_readiness(
+    key: ProjectKey, db: DbDep, settings: SettingsDep, caller: Reader, if_none_match: IfNoneMatchHeader = None
+) -> Response:
+    """The project's governing rubric, latest version, scored on its data as it is now: every
+    criterion with its status, source, reason and what its check saw; sections, score, level, the
+    go-live gate with its blockers, the recommendation; and the stall diagnosis (scope, success
+    metric, ownership, infrastructure and inactivity, each pointing to the playbook's successful or
+    stalled teams). Nobody has to ask for it: every write keeps it current, and after a write is
+    acknowledged this read reflects it. The `ETag` changes exactly when the result does;
+    `If-None-Match` answers 304."""
+    limits = stage_limits(settings)
+    shown = await db.read(service.view, key=key, limits=limits, refresh_stale=False)
+    if shown is None:
+        shown = await db.write(service.view, key=key, limits=limits, refresh_stale=True)
+    assert shown is not None
+    if if_none_match_hits(if_none_match, shown.etag):
+        return Response(status_code=304, headers={"ETag": shown.etag})
+    current = shown.current
+    body = ReadinessRead.model_validate(
+        {
+            **current.result,
+            "project": current.project,
+            "stage": current.stage,
+            "computed_at": current.computed_at,
+            "changes_at": current.changes_at,
+            "stall": asdict(shown.stall),
+        }
+    )
+    return json_response(body, headers={"ETag": shown.etag})
+
+
+@router.get(
+    "/readiness/history",
+    response_model=Page[ReadinessChangeRead],
+    summary="How a project's readiness changed",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def readiness_history(
+    key: ProjectKey,
+    db: DbDep,
+    caller: Reader,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """Every change of the project's score, level, gate or blockers (compared as a set of criterion
+    and status), newest first, with when and what caused it: the writes (`fact
+    ops.rollback_tested_at`, `measurement batch`), a new rubric version, or time (`time: fact
+    ops.monitoring_enabled older than 30 days`). Nothing is recorded when nothing changed."""
+    entries, next_cursor = await db.read(service.history, key=key, limit=limit, cursor=cursor)
+    items = [
+        ReadinessChangeRead.model_validate({**asdict(entry), "summary": service.cause_summary(entry.cause)})
+        for entry in entries
+    ]
+    return json_response(Page[ReadinessChangeRead](items=items, next_cursor=next_cursor))

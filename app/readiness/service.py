@@ -1,0 +1,495 @@
+"""Current readiness: every project scored against its governing rubric as its data is now, kept
+current by the service, with the history of every change and what caused it.
+
+Writes reach here through the write epilogue (`app.core.changes`). A write that touches a few
+projects re-scores them in its own transaction, so that its answer and every read after it see
+the new result; a larger one (a batch over many projects, a new rubric version) only marks them,
+and the re-scorer (`rescorer.py`) catches up in the background, set-based. A read of one project
+never waits for it: a marked or expired project is re-scored by the read.
+"""
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, delete, exists, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from app.core.changes import Cause, Change
+from app.core.db import utcnow
+from app.core.errors import NotFound
+from app.core.pagination import keyset_page
+from app.engine import scoring
+from app.engine.stages import Stage
+from app.engine.stall import Diagnosis
+from app.portfolio.models import ProjectStatus
+from app.portfolio.service import diagnose_many
+from app.projects.models import Project
+from app.readiness import inputs
+from app.readiness.models import ProjectReadiness, ReadinessHistory, ReadinessMark
+from app.rubrics import service as rubrics
+
+READINESS_TABLE: Table = ProjectReadiness.__table__  # type: ignore[assignment]
+MARK_TABLE: Table = ReadinessMark.__table__  # type: ignore[assignment]
+STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
+# A write touching at most this many projects re-scores them before it commits; more are marked.
+INLINE_LIMIT = 50
+RESCORE_WANTED = "rescore_wanted"
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _attestation_document(answer: scoring.Answer | None) -> dict[str, Any] | None:
+    if answer is None:
+        return None
+    return {
+        "status": answer.status,
+        "evidence_url": answer.evidence_url,
+        "note": answer.note,
+        "attested_by": answer.attested_by,
+        "attested_at": _timestamp(answer.attested_at),
+        "expires_at": _timestamp(answer.expires_at),
+    }
+
+
+def document(rubric: scoring.Rubric, result: scoring.Evaluation) -> dict[str, Any]:
+    """A result as the API shows it and as it is stored: plain JSON, the same bytes for the same
+    result whenever it is computed (reasons carry dates, not ages)."""
+    return {
+        "rubric": rubric.key,
+        "rubric_version": rubric.version,
+        "score": result.score,
+        "level": result.level.value,
+        "weakest_section": result.weakest_section,
+        "gate": {
+            "passed": result.gate_passed,
+            "blockers": [
+                {"criterion": b.criterion, "title": b.title, "status": b.status.value, "reason": b.reason}
+                for b in result.blockers
+            ],
+        },
+        "recommendation": result.recommendation,
+        "sections": [{"key": s.key, "title": s.title, "score": s.score} for s in result.sections],
+        "criteria": [
+            {
+                "key": c.key,
+                "section": c.section,
+                "title": c.title,
+                "gate": c.gate,
+                "status": c.status.value,
+                "source": c.source.value,
+                "reason": c.reason,
+                "observed": c.observed,
+                "evidence_url": c.evidence_url,
+                "attestation": _attestation_document(c.attestation),
+            }
+            for c in result.criteria
+        ],
+    }
+
+
+def document_etag(result: Mapping[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(result, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _significant(score: float, level: str, gate_passed: bool, blockers: list[list[str]]) -> tuple[Any, ...]:
+    """What the history records a change of: score, level, gate, and blockers as a set."""
+    return score, level, gate_passed, sorted(tuple(b) for b in blockers)
+
+
+@dataclass(frozen=True)
+class Scored:
+    project_id: uuid.UUID
+    rubric: scoring.Rubric
+    result: scoring.Evaluation
+    document: dict[str, Any]
+    etag: str
+    blockers: list[list[str]]
+
+
+def score(session: Session, projects: Collection[Project], now: datetime) -> dict[uuid.UUID, Scored]:
+    """Each project scored against its governing rubric's latest version, as its data is now."""
+    loaded = inputs.load(session, projects, now)
+    governing: dict[str, scoring.Rubric] = {}
+    scored = {}
+    for project in projects:
+        rubric = governing.get(project.rubric)
+        if rubric is None:
+            rubric = governing[project.rubric] = rubrics.to_engine(*rubrics.get_version(session, key=project.rubric))
+        given = loaded[project.id]
+        result = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
+        shown = document(rubric, result)
+        scored[project.id] = Scored(
+            project.id,
+            rubric,
+            result,
+            shown,
+            document_etag(shown),
+            sorted([b.criterion, b.status.value] for b in result.blockers),
+        )
+    return scored
+
+
+def _lock(session: Session, ids: Collection[uuid.UUID], *, skip_locked: bool) -> list[Project]:
+    """The projects, their rows locked until commit (PostgreSQL), so that two transactions scoring
+    one project take turns and the later one sees the earlier one's writes. SQLite writers already
+    take turns. With `skip_locked`, projects another transaction holds are left for later."""
+    query = select(Project).where(Project.id.in_(ids)).order_by(Project.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=skip_locked)
+    return list(session.scalars(query))
+
+
+def refresh(
+    session: Session,
+    project_ids: Collection[uuid.UUID],
+    causes: Mapping[uuid.UUID, Iterable[Cause]] | None = None,
+    *,
+    skip_locked: bool = False,
+) -> int:
+    """Bring these projects' current readiness up to date, with a history row for each whose score,
+    level, gate or blockers changed. Marks left for them are taken with their causes; deadlines
+    that passed become `time` causes. Returns how many projects were scored."""
+    if not project_ids:
+        return 0
+    now = utcnow()
+    projects = _lock(session, set(project_ids), skip_locked=skip_locked)
+    ids = [project.id for project in projects]
+    if not ids:
+        return 0
+    why: dict[uuid.UUID, dict[Cause, None]] = defaultdict(dict)
+    for project_id, given in (causes or {}).items():
+        why[project_id].update(dict.fromkeys(given))
+    marks = session.execute(
+        select(ReadinessMark.id, ReadinessMark.project_id, ReadinessMark.kind, ReadinessMark.name).where(
+            ReadinessMark.project_id.in_(ids)
+        )
+    ).all()
+    for mark in marks:
+        why[mark.project_id][Cause(mark.kind, mark.name)] = None
+    stored = {
+        row.project_id: row
+        for row in session.scalars(select(ProjectReadiness).where(ProjectReadiness.project_id.in_(ids)))
+    }
+    for project_id, row in stored.items():
+        for at, cause in row.deadlines:
+            if datetime.fromisoformat(at) <= now:
+                why[project_id][Cause("time", cause)] = None
+    fresh = score(session, projects, now)
+    _store(session, fresh, stored, why, now)
+    if marks:
+        session.execute(delete(ReadinessMark).where(ReadinessMark.id.in_([mark.id for mark in marks])))
+    return len(ids)
+
+
+def _store(
+    session: Session,
+    fresh: Mapping[uuid.UUID, Scored],
+    stored: Mapping[uuid.UUID, ProjectReadiness],
+    why: Mapping[uuid.UUID, Mapping[Cause, None]],
+    now: datetime,
+) -> None:
+    inserts, updates, history, status = [], [], [], []
+    for project_id, scored in fresh.items():
+        result = scored.result
+        deadlines = [[d.at.isoformat(), d.cause] for d in result.deadlines]
+        row = {
+            "project_id": project_id,
+            "rubric_key": scored.rubric.key,
+            "rubric_version": scored.rubric.version,
+            "score": result.score,
+            "level": result.level.value,
+            "gate_passed": result.gate_passed,
+            "blockers": scored.blockers,
+            "result": scored.document,
+            "etag": scored.etag,
+            "changes_at": result.changes_at,
+            "deadlines": deadlines,
+            "computed_at": now,
+        }
+        before = stored.get(project_id)
+        significant = _significant(result.score, result.level.value, result.gate_passed, scored.blockers)
+        if before is None:
+            inserts.append(row)
+        elif before.etag != scored.etag or before.changes_at != result.changes_at or before.deadlines != deadlines:
+            updates.append({f"v_{name}": value for name, value in row.items()})
+        else:
+            continue
+        previous = (
+            _significant(before.score, before.level, before.gate_passed, before.blockers)
+            if before is not None
+            else None
+        )
+        if previous != significant:
+            history.append(
+                {
+                    "project_id": project_id,
+                    "changed_at": now,
+                    "rubric_key": scored.rubric.key,
+                    "rubric_version": scored.rubric.version,
+                    "score": result.score,
+                    "level": result.level.value,
+                    "gate_passed": result.gate_passed,
+                    "blockers": scored.blockers,
+                    "previous": None
+                    if before is None
+                    else {
+                        "score": before.score,
+                        "level": before.level,
+                        "gate_passed": before.gate_passed,
+                        "blockers": before.blockers,
+                    },
+                    "cause": [{"kind": c.kind, "name": c.name} for c in why.get(project_id, {})],
+                }
+            )
+            status.append(
+                {
+                    "v_project_id": project_id,
+                    "v_rank_score": result.score,
+                    "v_score": result.score,
+                    "v_level": result.level.value,
+                    "v_gate_passed": result.gate_passed,
+                }
+            )
+    connection = session.connection()
+    if inserts:
+        connection.execute(insert(READINESS_TABLE), inserts)
+    if updates:
+        names = [name.removeprefix("v_") for name in updates[0]]
+        columns = {name: bindparam(f"v_{name}") for name in names if name != "project_id"}
+        connection.execute(
+            update(READINESS_TABLE).where(READINESS_TABLE.c.project_id == bindparam("v_project_id")).values(columns),
+            updates,
+        )
+    if history:
+        connection.execute(insert(ReadinessHistory.__table__), history)
+    if status:
+        connection.execute(
+            update(STATUS_TABLE)
+            .where(STATUS_TABLE.c.project_id == bindparam("v_project_id"))
+            .values(
+                rank_score=bindparam("v_rank_score"),
+                score=bindparam("v_score"),
+                level=bindparam("v_level"),
+                gate_passed=bindparam("v_gate_passed"),
+            ),
+            status,
+        )
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, ProjectReadiness | ProjectStatus) and instance.project_id in fresh:
+            session.expire(instance)
+
+
+def mark(session: Session, causes: Mapping[uuid.UUID, Iterable[Cause]]) -> None:
+    """Leave these projects to the re-scorer, which wakes once the transaction commits."""
+    now = utcnow()
+    rows = [
+        {"project_id": project_id, "kind": cause.kind, "name": cause.name[:200], "marked_at": now}
+        for project_id, given in causes.items()
+        for cause in given
+    ]
+    if rows:
+        session.connection().execute(insert(MARK_TABLE), rows)
+        session.info[RESCORE_WANTED] = True
+
+
+def mark_governed(session: Session, rubric_key: str, cause: Cause) -> None:
+    """Every project the rubric governs, marked in one statement whatever their number."""
+    session.execute(
+        insert(ReadinessMark).from_select(
+            ["project_id", "kind", "name", "marked_at"],
+            select(
+                Project.id, literal(cause.kind), literal(cause.name), literal(utcnow(), ReadinessMark.marked_at.type)
+            ).where(Project.rubric == rubric_key),
+        )
+    )
+    session.info[RESCORE_WANTED] = True
+
+
+def keep_current(session: Session, written: list[Change]) -> None:
+    """The epilogue's readiness step: re-score what the transaction changed, or mark it."""
+    causes: dict[uuid.UUID, dict[Cause, None]] = defaultdict(dict)
+    for change in written:
+        if change.governed_by is not None:
+            mark_governed(session, change.governed_by, change.cause)
+        for project_id in change.project_ids:
+            causes[project_id][change.cause] = None
+    if not causes:
+        return
+    if len(causes) <= INLINE_LIMIT:
+        refresh(session, list(causes), causes)
+    else:
+        mark(session, causes)
+
+
+# Reads.
+
+
+@dataclass(frozen=True)
+class CurrentReadiness:
+    project_id: uuid.UUID
+    project: str
+    stage: str
+    result: dict[str, Any]
+    etag: str
+    computed_at: datetime
+    changes_at: datetime | None
+
+
+def _is_stale(session: Session, project: Project, row: ProjectReadiness | None, now: datetime) -> bool:
+    if row is None or row.rubric_key != project.rubric or (row.changes_at is not None and row.changes_at <= now):
+        return True
+    return bool(session.scalar(select(exists().where(ReadinessMark.project_id == project.id))))
+
+
+def stored_current(session: Session, *, key: str) -> CurrentReadiness | None:
+    """The stored current readiness, or None when it is out of date (marked, or past a deadline)."""
+    project = _project(session, key)
+    row = session.get(ProjectReadiness, project.id)
+    if row is None or _is_stale(session, project, row, utcnow()):
+        return None
+    return CurrentReadiness(
+        project.id, project.key, project.stage, row.result, row.etag, row.computed_at, row.changes_at
+    )
+
+
+def current(session: Session, *, key: str) -> CurrentReadiness:
+    """The current readiness, re-scored first if it is out of date (in a write transaction)."""
+    found = stored_current(session, key=key)
+    if found is not None:
+        return found
+    refresh(session, [_project(session, key).id])
+    found = stored_current(session, key=key)
+    assert found is not None, "a project just scored is current"
+    return found
+
+
+def _project(session: Session, key: str) -> Project:
+    project = session.scalar(select(Project).where(Project.key == key))
+    if project is None:
+        raise NotFound(f"No project with key {key!r}.")
+    return project
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    changed_at: datetime
+    rubric: str
+    rubric_version: int
+    score: float
+    level: str
+    gate_passed: bool
+    blockers: list[dict[str, str]]
+    previous: dict[str, Any] | None
+    cause: list[dict[str, str]]
+
+
+def history(session: Session, *, key: str, limit: int, cursor: str | None) -> tuple[list[HistoryEntry], str | None]:
+    """Newest first."""
+    project = _project(session, key)
+    query = select(ReadinessHistory).where(ReadinessHistory.project_id == project.id)
+    rows, next_cursor = keyset_page(
+        session, query, [ReadinessHistory.changed_at, ReadinessHistory.id], limit=limit, cursor=cursor, descending=True
+    )
+
+    def blockers(pairs: list[list[str]]) -> list[dict[str, str]]:
+        return [{"criterion": criterion, "status": status} for criterion, status in pairs]
+
+    return [
+        HistoryEntry(
+            changed_at=row.changed_at,
+            rubric=row.rubric_key,
+            rubric_version=row.rubric_version,
+            score=row.score,
+            level=row.level,
+            gate_passed=row.gate_passed,
+            blockers=blockers(row.blockers),
+            previous=None if row.previous is None else {**row.previous, "blockers": blockers(row.previous["blockers"])},
+            cause=row.cause,
+        )
+        for row in rows
+    ], next_cursor
+
+
+def pending(session: Session, *, rubric_key: str | None = None) -> int:
+    """How many projects wait for the re-scorer (governed by this rubric, if given)."""
+    query = select(ReadinessMark.project_id).distinct()
+    if rubric_key is not None:
+        query = query.join(Project, Project.id == ReadinessMark.project_id).where(Project.rubric == rubric_key)
+    return len(session.scalars(query).all())
+
+
+# The re-scorer's unit of work.
+
+
+def rescore_due(session: Session, *, limit: int) -> int:
+    """Re-score up to `limit` projects that are marked or past a deadline; returns how many."""
+    now = utcnow()
+    marked = select(ReadinessMark.project_id).order_by(ReadinessMark.id).limit(limit * 4)
+    expired = (
+        select(ProjectReadiness.project_id)
+        .where(ProjectReadiness.changes_at <= now)
+        .order_by(ProjectReadiness.changes_at)
+        .limit(limit)
+    )
+    ids = list(dict.fromkeys([*session.scalars(marked), *session.scalars(expired)]))[:limit]
+    return refresh(session, ids, skip_locked=True) if ids else 0
+
+
+def without_readiness(session: Session, *, limit: int) -> list[uuid.UUID]:
+    query = (
+        select(Project.id)
+        .outerjoin(ProjectReadiness, ProjectReadiness.project_id == Project.id)
+        .where(ProjectReadiness.project_id.is_(None))
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def rescore_unscored(session: Session, *, limit: int) -> int:
+    """Score projects that have no current readiness at all (after a restore, say)."""
+    ids = without_readiness(session, limit=limit)
+    return refresh(
+        session, ids, {project_id: [Cause("migration", "first score")] for project_id in ids}, skip_locked=True
+    )
+
+
+@dataclass(frozen=True)
+class ReadinessView:
+    """What `GET /projects/{key}/readiness` shows: the current result and the stall diagnosis."""
+
+    current: CurrentReadiness
+    stall: Diagnosis
+    etag: str
+
+
+def view(session: Session, *, key: str, limits: Mapping[Stage, int], refresh_stale: bool) -> ReadinessView | None:
+    """The project's readiness view; None when the stored result is out of date and
+    `refresh_stale` is false (a read transaction cannot re-score it)."""
+    found = current(session, key=key) if refresh_stale else stored_current(session, key=key)
+    if found is None:
+        return None
+    project = _project(session, key)
+    diagnosis = diagnose_many(session, [project], utcnow(), limits)[project.id]
+    stall_shown = json.dumps(asdict(diagnosis), sort_keys=True, default=str)
+    tag = hashlib.sha1(f"{found.etag}:{stall_shown}".encode()).hexdigest()[:32]
+    return ReadinessView(found, diagnosis, f'"{tag}"')
+
+
+def badge(session: Session, *, key: str, refresh_stale: bool) -> CurrentReadiness | None:
+    """The current readiness behind a badge; None when out of date and not `refresh_stale`."""
+    return current(session, key=key) if refresh_stale else stored_current(session, key=key)
+
+
+def cause_summary(cause: list[dict[str, str]]) -> str:
+    """`fact ops.rollback_tested_at, measurement batch`; the passing of time reads `time: ...`."""
+    return ", ".join(
+        f"time: {item['name']}" if item["kind"] == "time" else f"{item['kind']} {item['name']}" for item in cause
+    )
