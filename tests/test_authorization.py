@@ -16,6 +16,7 @@ PATH_VALUES = {
     "kpi": "handling-cost",
     "name": "ops.alerting_enabled",
     "number": "1",
+    "criterion": "stakeholders.weekly_sync",
 }
 UUID_ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -43,7 +44,7 @@ def call(client: TestClient, method: str, path: str, headers: dict[str, str]) ->
 
 
 def test_every_operation_but_the_public_ones_states_its_role() -> None:
-    assert len(OPERATIONS) == 46
+    assert len(OPERATIONS) == 51
     assert {role for _, _, role in OPERATIONS} == set(ROLES)
 
 

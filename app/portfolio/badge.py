@@ -10,7 +10,6 @@ COLOURS = {
     Level.production_ready: "#44cc11",
     Level.scale_ready: "#007ec6",
 }
-UNEVALUATED = "#9f9f9f"
 LABEL = "readiness"
 CHAR_WIDTH = 6.5
 PADDING = 10
@@ -20,9 +19,9 @@ def _width(text: str) -> int:
     return int(len(text) * CHAR_WIDTH + PADDING)
 
 
-def render(score: float | None, level: Level | None) -> str:
-    value = "not evaluated" if score is None or level is None else f"{score:.0f} · {level.value.replace('_', ' ')}"
-    colour = COLOURS.get(level, UNEVALUATED) if level is not None else UNEVALUATED
+def render(score: float, level: Level) -> str:
+    value = f"{score:.0f} · {level.value.replace('_', ' ')}"
+    colour = COLOURS[level]
     left, right = _width(LABEL), _width(value)
     total = left + right
     title = f"{LABEL}: {value}"

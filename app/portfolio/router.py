@@ -190,5 +190,5 @@ async def project_badge(
     headers = {"ETag": tag, "Cache-Control": "public, max-age=300" if public else "no-store"}
     if if_none_match_hits(if_none_match, tag):
         return Response(status_code=304, headers=headers)
-    svg = badge.render(score, Level(level) if level else None)
+    svg = badge.render(score, Level(level))
     return Response(svg, media_type="image/svg+xml", headers=headers)

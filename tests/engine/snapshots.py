@@ -34,15 +34,24 @@ def facts(**values: Any) -> dict[str, FactObservation]:
     return {name.replace("__", "."): FactObservation(value, NOW - timedelta(days=1)) for name, value in values.items()}
 
 
-def snapshot(**overrides: Any) -> ProjectSnapshot:
+def snapshot(*, production_since: datetime | None = None, **overrides: Any) -> ProjectSnapshot:
+    """A pilot by default; `production_since` lays down a stage history that entered production then."""
+    stage = overrides.get("stage", Stage.pilot)
+    history: tuple[tuple[Stage, datetime], ...] = ((Stage.idea, NOW - timedelta(days=400)),)
+    if production_since is not None:
+        history += ((Stage.production, production_since),)
+        if stage != Stage.production:
+            history += ((stage, production_since + timedelta(seconds=1)),)
+    else:
+        history += ((stage, NOW - timedelta(days=100)),)
     base = ProjectSnapshot(
         key="claims-triage",
-        stage=Stage.pilot,
+        stage=stage,
         fields={},
         stakeholder_roles=frozenset(),
         kpis=(),
         facts={},
         costs=ProjectCosts(Decimal(120000), Decimal(4000), "EUR"),
-        production_since=None,
+        stage_history=history,
     )
     return replace(base, **overrides)

@@ -10,6 +10,7 @@ from app.engine.scoring import (
     Aggregation,
     Answer,
     Criterion,
+    Exemption,
     Level,
     Rubric,
     Section,
@@ -98,13 +99,19 @@ def test_a_check_with_data_overrides_an_attested_answer_and_without_data_the_ans
     without = evaluate(checked, snapshot(fields={}), answers(a__sync="partial"), {}, NOW)
 
     assert (with_data.criteria[0].status, with_data.criteria[0].source) == (Status.not_met, Source.check)
-    assert (without.criteria[0].status, without.criteria[0].source) == (Status.partial, Source.attested)
+    assert (without.criteria[0].status, without.criteria[0].source) == (Status.partial, Source.attestation)
     assert "sync_cadence_days is not set" in without.criteria[0].reason
 
 
 def test_attested_not_applicable_does_not_clear_a_gate_but_an_exemption_does() -> None:
     attested = evaluate(TWO_SECTIONS, snapshot(), answers(b__gate="not_applicable"), {}, NOW)
-    exempt = evaluate(TWO_SECTIONS, snapshot(), {}, {"b.gate": "vendor certification covers it"}, NOW)
+    exempt = evaluate(
+        TWO_SECTIONS,
+        snapshot(),
+        {},
+        {"b.gate": Exemption("vendor certification covers it", NOW + timedelta(days=30))},
+        NOW,
+    )
 
     assert {c.key: c.status for c in attested.criteria}["b.gate"] == Status.not_met
     assert not attested.gate_passed
@@ -238,7 +245,7 @@ def test_exempt_criteria_never_block_the_gate(picked: list[str], exempt: set[str
         TWO_SECTIONS,
         snapshot(),
         {k: Answer(s) for k, s in zip(keys, picked, strict=True)},  # type: ignore[arg-type]
-        dict.fromkeys(exempt, "exempt"),
+        dict.fromkeys(exempt, Exemption("exempt", NOW + timedelta(days=30))),
         NOW,
     )
 

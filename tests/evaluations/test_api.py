@@ -116,7 +116,7 @@ def test_attested_answers_count_where_checks_have_no_data(writer: TestClient) ->
     criteria = {c["key"]: c for c in evaluation["criteria"]}
 
     assert criteria["stakeholders.weekly_sync"]["status"] == "partial"
-    assert criteria["stakeholders.weekly_sync"]["source"] == "attested"
+    assert criteria["stakeholders.weekly_sync"]["source"] == "attestation"
     assert "fortnightly" in criteria["stakeholders.weekly_sync"]["reason"]
     assert criteria["stakeholders.business_owner"]["status"] == "met"
 
@@ -261,23 +261,6 @@ def test_a_no_go_keeps_production_closed(writer: TestClient) -> None:
     problem = assert_problem(writer.post(f"{PROJECT}/stage-transitions", json={"to": "production"}), 409)
 
     assert "no_go" in problem["detail"]
-
-
-@pytest.mark.usefixtures("pilot")
-def test_readiness_shows_the_latest_evaluation_and_what_changed(writer: TestClient) -> None:
-    assert writer.get(f"{PROJECT}/readiness").json()["latest"] is None
-
-    first = evaluate(writer)
-    writer.put(f"{PROJECT}/facts/ops.rollback_tested_at", json={"value": iso(datetime.now(UTC))})
-    writer.put(f"{PROJECT}/facts/ops.rollback_procedure_url", json={"value": "https://wiki.example.com/rollback"})
-    second = evaluate(writer)
-    readiness = writer.get(f"{PROJECT}/readiness").json()
-
-    assert readiness["latest"]["id"] == second["id"]
-    assert readiness["change"]["previous_evaluation_id"] == first["id"]
-    assert readiness["change"]["score_delta"] == pytest.approx(second["score"] - first["score"], abs=0.01)
-    assert readiness["change"]["newly_met"] == ["go_live.rollback_tested"]
-    assert readiness["change"]["no_longer_met"] == []
 
 
 @pytest.mark.usefixtures("pilot")

@@ -82,9 +82,9 @@ def build_portfolio(writer: TestClient, admin: TestClient, size: int) -> dict[st
     assert writer.post("/api/v1/measurements:batch", json={"items": measurements}).status_code == 201
     for key, entry in plan.items():
         if int(key[-3:]) % 3 == 0 or entry["stage"] in ("production", "scaling"):
-            evaluation = writer.post(f"/api/v1/projects/{key}/evaluations", json={}).json()
-            entry["score"] = evaluation["score"]
-            entry["gate_passed"] = evaluation["gate"]["passed"]
+            assert writer.post(f"/api/v1/projects/{key}/evaluations", json={}).status_code == 201
+        current = writer.get(f"/api/v1/projects/{key}/readiness").json()
+        entry["score"], entry["gate_passed"] = current["score"], current["gate"]["passed"]
     return plan
 
 
@@ -277,19 +277,20 @@ def test_badges_need_a_key_unless_public(
     svg = ET.fromstring(public.text)
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     texts = [element.text for element in svg.iter("{http://www.w3.org/2000/svg}text")]
-    score = writer.get("/api/v1/projects/claims-triage/readiness").json()["latest"]["score"]
+    score = writer.get("/api/v1/projects/claims-triage/readiness").json()["score"]
     assert texts[0] == "readiness"
     assert texts[1] is not None
     assert texts[1].startswith(f"{score:.0f} · ")
 
 
-def test_an_unevaluated_project_has_a_grey_badge(writer: TestClient) -> None:
+def test_a_new_projects_badge_shows_its_current_readiness_without_an_evaluation(writer: TestClient) -> None:
     make_project(writer)
 
     svg = writer.get("/api/v1/projects/claims-triage/badge.svg").text
+    readiness = writer.get("/api/v1/projects/claims-triage/readiness").json()
 
-    assert "not evaluated" in svg
-    assert "#9f9f9f" in svg
+    assert f"{readiness['score']:.0f} · not ready" in svg
+    assert "#e05d44" in svg
 
 
 def test_the_quick_refresh_after_measurements_agrees_with_a_full_one(writer: TestClient, db: Database) -> None:

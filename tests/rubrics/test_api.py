@@ -87,7 +87,8 @@ def test_a_project_can_be_governed_by_a_custom_rubric(admin: TestClient, writer:
     readiness = writer.get("/api/v1/projects/claims-triage/readiness").json()
 
     assert readiness["rubric"] == "weakest-link"
-    assert readiness["latest"]["rubric"] == "weakest-link"
+    assert readiness["rubric_version"] == 1
+    assert writer.get("/api/v1/projects/claims-triage/evaluations").json()["items"][0]["rubric"] == "weakest-link"
 
 
 def test_publishing_a_new_version_leaves_the_old_one_and_its_evaluations_alone(
