@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
+from app.core.clock import Clock
+from app.core.clock import clock as service_clock
 from app.core.db import Database, make_engine
 from app.core.migrations import upgrade
 from app.core.settings import Settings
@@ -148,3 +150,10 @@ def writer(client: TestClient, admin: TestClient) -> TestClient:
 @pytest.fixture
 def reader(client: TestClient, admin: TestClient) -> TestClient:
     return _client_with_key(client, issue_key(admin, "reader"))
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """The service's clock, for tests that move time forward; set back afterwards."""
+    yield service_clock
+    service_clock.reset()

@@ -1,0 +1,278 @@
+"""Current readiness: kept current by every write and by time, with its history and attestations."""
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.clock import Clock
+from app.core.db import Database
+from app.core.settings import Settings
+from app.main import create_app
+from tests.conftest import ADMIN_SECRET
+from tests.evaluations.test_api import GO_LIVE_FACTS, PROJECT, decide, evaluate, iso
+from tests.kpis.factories import cost_kpi, make_kpi
+from tests.projects.factories import make_project
+from tests.projects.test_api import assert_problem
+from tests.rubrics.test_api import weakest_link_rubric
+
+READINESS = f"{PROJECT}/readiness"
+HISTORY = f"{PROJECT}/readiness/history"
+ROLLBACK = {
+    "ops.rollback_tested_at": iso(datetime.now(UTC) - timedelta(days=10)),
+    "ops.rollback_procedure_url": "https://wiki.example.com/rollback",
+}
+
+
+@pytest.fixture
+def ready(writer: TestClient) -> None:
+    """A pilot whose go-live gate passes."""
+    make_project(writer)
+    make_kpi(writer, "claims-triage", cost_kpi())
+    writer.post(f"{PROJECT}/kpis/handling-cost/measurements", json={"value": 34})
+    for stage in ("poc", "pilot"):
+        writer.post(f"{PROJECT}/stage-transitions", json={"to": stage})
+    for name, value in {**GO_LIVE_FACTS, **ROLLBACK}.items():
+        assert writer.put(f"{PROJECT}/facts/{name}", json={"value": value}).status_code == 201
+
+
+def eventually(check: Callable[[], bool], seconds: float = 2.0) -> bool:
+    """Whether `check` comes true within `seconds`: for what the re-scorer does in the background."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def portfolio_row(client: TestClient, key: str = "claims-triage") -> dict[str, Any]:
+    rows = client.get("/api/v1/portfolio/readiness", params={"limit": 500}).json()["items"]
+    return next(row for row in rows if row["key"] == key)
+
+
+def blockers(readiness: dict[str, Any]) -> list[str]:
+    return [blocker["criterion"] for blocker in readiness["gate"]["blockers"]]
+
+
+@pytest.mark.usefixtures("ready")
+def test_a_fact_that_fails_the_gate_shows_at_once_everywhere_and_in_the_history(writer: TestClient) -> None:
+    before = writer.get(READINESS)
+    assert before.json()["gate"]["passed"] is True
+    history_before = writer.get(HISTORY).json()["items"]
+
+    assert writer.put(f"{PROJECT}/facts/security.review_completed", json={"value": False}).status_code == 200
+    after = writer.get(READINESS)
+    row = portfolio_row(writer)
+    badge = writer.get(f"{PROJECT}/badge.svg").text
+    history = writer.get(HISTORY).json()["items"]
+
+    assert after.json()["gate"]["passed"] is False
+    assert blockers(after.json()) == ["go_live.security_review"]
+    assert after.headers["etag"] != before.headers["etag"]
+    assert (row["score"], row["level"], row["gate_passed"]) == (after.json()["score"], after.json()["level"], False)
+    assert f"{after.json()['score']:.0f} · {after.json()['level'].replace('_', ' ')}" in badge
+    assert len(history) == len(history_before) + 1
+    assert history[0]["cause"] == [{"kind": "fact", "name": "security.review_completed"}]
+    assert history[0]["summary"] == "fact security.review_completed"
+    assert history[0]["previous"]["gate_passed"] is True
+    assert history[0]["blockers"] == [{"criterion": "go_live.security_review", "status": "partial"}]
+
+    writer.put(f"{PROJECT}/facts/security.review_completed", json={"value": True})
+    restored = writer.get(READINESS)
+
+    assert restored.json()["gate"]["passed"] is True
+    assert restored.json()["score"] == before.json()["score"]
+    assert restored.headers["etag"] == before.headers["etag"]
+    assert len(writer.get(HISTORY).json()["items"]) == len(history_before) + 2
+
+
+@pytest.mark.usefixtures("ready")
+def test_a_write_that_changes_nothing_adds_no_history_and_keeps_the_etag(writer: TestClient) -> None:
+    first = writer.get(READINESS)
+    history = writer.get(HISTORY).json()["items"]
+
+    writer.put(f"{PROJECT}/facts/support.channel", json={"value": "#claims-support"})
+    again = writer.get(READINESS, headers={"If-None-Match": first.headers["etag"]})
+
+    assert again.status_code == 304
+    assert writer.get(HISTORY).json()["items"] == history
+
+
+def test_a_new_project_has_a_current_readiness_and_a_first_history_entry(writer: TestClient) -> None:
+    make_project(writer)
+
+    readiness = writer.get(READINESS).json()
+    history = writer.get(HISTORY).json()["items"]
+
+    assert readiness["rubric"] == "ai-production-readiness"
+    assert readiness["level"] == "not_ready"
+    assert len(readiness["criteria"]) == 23
+    assert [entry["previous"] for entry in history] == [None]
+    assert history[0]["cause"] == [{"kind": "project", "name": "claims-triage"}]
+
+
+@pytest.mark.usefixtures("ready")
+def test_a_rollback_test_ages_out_with_the_clock_without_any_write(
+    writer: TestClient, settings: Settings, db: Database, clock: Clock
+) -> None:
+    tested = datetime.now(UTC) - timedelta(days=179)
+    writer.put(f"{PROJECT}/facts/ops.rollback_tested_at", json={"value": iso(tested)})
+    current = writer.get(READINESS).json()
+    assert current["gate"]["passed"] is True
+    assert current["changes_at"] is not None
+    row_before = portfolio_row(writer)
+
+    clock.advance(timedelta(days=2))
+    sweeping = settings.model_copy(update={"rescore_sweep_seconds": 0.1})
+    with TestClient(create_app(sweeping, db)) as service:
+        service.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        # No write and no read of the project: the sweep alone catches the portfolio up.
+        assert eventually(lambda: portfolio_row(service)["gate_passed"] is False, seconds=5)
+        expired = service.get(READINESS).json()
+        history = service.get(HISTORY).json()["items"]
+
+    assert row_before["gate_passed"] is True
+    assert blockers(expired) == ["go_live.rollback_tested"]
+    rollback = next(c for c in expired["criteria"] if c["key"] == "go_live.rollback_tested")
+    assert tested.date().isoformat() in rollback["reason"]
+    assert history[0]["cause"] == [{"kind": "time", "name": "fact ops.rollback_tested_at older than 180 days"}]
+    assert history[0]["summary"] == "time: fact ops.rollback_tested_at older than 180 days"
+
+
+def test_an_expired_attestation_no_longer_counts_and_the_read_says_so_at_once(writer: TestClient, clock: Clock) -> None:
+    make_project(writer, sync_cadence_days=None)
+    writer.post(f"{PROJECT}/stage-transitions", json={"to": "poc"})
+    expires = datetime.now(UTC) + timedelta(days=1)
+    response = writer.put(
+        f"{PROJECT}/attestations/stakeholders.weekly_sync", json={"status": "met", "expires_at": iso(expires)}
+    )
+    assert response.status_code == 201, response.text
+
+    def weekly_sync(readiness: dict[str, Any]) -> tuple[str, str]:
+        criterion = next(c for c in readiness["criteria"] if c["key"] == "stakeholders.weekly_sync")
+        return criterion["status"], criterion["source"]
+
+    counting = writer.get(READINESS).json()
+    clock.advance(timedelta(days=2))
+    expired = writer.get(READINESS).json()
+    history = writer.get(HISTORY).json()["items"]
+    listed = writer.get(f"{PROJECT}/attestations").json()["items"]
+
+    assert weekly_sync(counting) == ("met", "attestation")
+    assert abs(datetime.fromisoformat(counting["changes_at"]) - expires) < timedelta(seconds=1)
+    assert weekly_sync(expired) == ("not_met", "unanswered")
+    assert expired["score"] < counting["score"]
+    assert history[0]["cause"] == [{"kind": "time", "name": "attestation of stakeholders.weekly_sync expired"}]
+    assert [(a["criterion"], a["active"]) for a in listed] == [("stakeholders.weekly_sync", False)]
+    assert_problem(
+        writer.put(
+            f"{PROJECT}/attestations/stakeholders.weekly_sync",
+            json={"status": "met", "expires_at": iso(datetime.now(UTC))},
+        ),
+        422,
+    )
+
+
+def test_attestations_record_the_caller_and_count_at_once(writer: TestClient) -> None:
+    make_project(writer, sync_cadence_days=None)
+    writer.post(f"{PROJECT}/stage-transitions", json={"to": "poc"})
+
+    created = writer.put(
+        f"{PROJECT}/attestations/stakeholders.weekly_sync",
+        json={"status": "partial", "note": "fortnightly", "evidence_url": "https://wiki.example.com/sync"},
+    )
+    readiness = writer.get(READINESS).json()
+    criterion = next(c for c in readiness["criteria"] if c["key"] == "stakeholders.weekly_sync")
+    stale = writer.put(
+        f"{PROJECT}/attestations/stakeholders.weekly_sync", json={"status": "met"}, headers={"If-Match": '"nope"'}
+    )
+
+    assert created.status_code == 201
+    assert created.json()["attested_by"].startswith("writer-")
+    assert (criterion["status"], criterion["source"]) == ("partial", "attestation")
+    assert criterion["attestation"]["note"] == "fortnightly"
+    assert criterion["evidence_url"] == "https://wiki.example.com/sync"
+    assert stale.status_code == 412
+    assert writer.delete(f"{PROJECT}/attestations/stakeholders.weekly_sync").status_code == 204
+    gone = next(c for c in writer.get(READINESS).json()["criteria"] if c["key"] == "stakeholders.weekly_sync")
+    assert gone["source"] == "unanswered"
+
+
+def test_attesting_a_gate_criterion_needs_more_than_a_writer(writer: TestClient, admin: TestClient) -> None:
+    make_project(writer)
+    gate = f"{PROJECT}/attestations/go_live.performance_benchmarks"
+
+    assert_problem(writer.put(gate, json={"status": "met"}), 403)
+    refused = writer.post(
+        f"{PROJECT}/evaluations", json={"answers": [{"criterion": "go_live.performance_benchmarks", "status": "met"}]}
+    )
+    assert_problem(refused, 403)
+    assert writer.get(f"{PROJECT}/attestations").json()["items"] == []
+    assert admin.put(gate, json={"status": "met"}).status_code == 201
+    assert_problem(writer.delete(gate), 403)
+    assert_problem(writer.put(f"{PROJECT}/attestations/nothing.like_this", json={"status": "met"}), 404)
+
+
+def test_answers_in_an_evaluation_are_kept_as_attestations(writer: TestClient) -> None:
+    make_project(writer, sync_cadence_days=None)
+    writer.post(f"{PROJECT}/stage-transitions", json={"to": "poc"})
+
+    evaluate(writer, answers=[{"criterion": "stakeholders.weekly_sync", "status": "met", "note": "Mondays"}])
+    later = evaluate(writer)
+
+    weekly = next(c for c in later["criteria"] if c["key"] == "stakeholders.weekly_sync")
+    assert (weekly["status"], weekly["source"]) == ("met", "attestation")
+    assert writer.get(f"{PROJECT}/attestations/stakeholders.weekly_sync").json()["note"] == "Mondays"
+
+
+@pytest.mark.usefixtures("ready")
+def test_a_go_needs_the_gate_to_pass_now_not_only_when_evaluated(writer: TestClient) -> None:
+    evaluation = evaluate(writer)
+    assert evaluation["gate"]["passed"] is True
+
+    writer.put(f"{PROJECT}/facts/perf.benchmarks_tracked", json={"value": False})
+    refused = decide(writer, evaluation["id"])
+
+    assert "go_live.performance_benchmarks" in assert_problem(refused, 409)["detail"]
+    writer.put(f"{PROJECT}/facts/perf.benchmarks_tracked", json={"value": True})
+    assert decide(writer, evaluation["id"]).status_code == 201
+
+
+def test_publishing_a_rubric_version_rescores_every_governed_project(admin: TestClient, writer: TestClient) -> None:
+    admin.post("/api/v1/rubrics", json=weakest_link_rubric(aggregation="weighted_mean"))
+    keys = [f"governed-{i}" for i in range(60)]
+    for key in keys:
+        make_project(writer, key, rubric="weakest-link", deployment={"target": "public_cloud"})
+    before = writer.get(f"/api/v1/projects/{keys[0]}/readiness").json()
+
+    definition = weakest_link_rubric(aggregation="weighted_mean")
+    definition["sections"][1]["weight"] = 1
+    del definition["key"]
+    published = admin.post("/api/v1/rubrics/weakest-link/versions", json=definition)
+    assert published.status_code == 201, published.text
+    after = writer.get(f"/api/v1/projects/{keys[0]}/readiness").json()
+
+    assert (before["rubric_version"], after["rubric_version"]) == (1, 2)
+    assert after["score"] != before["score"]
+    assert eventually(lambda: all(portfolio_row(writer, key)["score"] == after["score"] for key in keys))
+    history = writer.get(f"/api/v1/projects/{keys[1]}/readiness/history").json()["items"]
+    assert history[0]["cause"] == [{"kind": "rubric", "name": "weakest-link v2"}]
+
+
+def test_a_batch_over_many_projects_is_read_at_once_and_reaches_the_portfolio(writer: TestClient) -> None:
+    keys = [f"measured-{i}" for i in range(80)]
+    for key in keys:
+        make_project(writer, key)
+        make_kpi(writer, key, cost_kpi())
+    items = [{"project": key, "kpi": "handling-cost", "value": 30} for key in keys]
+
+    assert writer.post("/api/v1/measurements:batch", json={"items": items}).status_code == 201
+    first = writer.get(f"/api/v1/projects/{keys[0]}/readiness/history").json()["items"][0]
+
+    assert first["cause"] == [{"kind": "measurement", "name": "batch"}]
+    score = writer.get(f"/api/v1/projects/{keys[-1]}/readiness").json()["score"]
+    assert eventually(lambda: all(portfolio_row(writer, key)["score"] == score for key in keys))
