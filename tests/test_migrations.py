@@ -14,7 +14,9 @@ from app.cli import main
 from app.core.db import Base, make_engine
 from app.core.migrations import SchemaState, downgrade, head_revision, schema_state, upgrade
 from app.core.settings import get_settings
+from app.evaluations.models import Attestation, Evaluation
 from app.projects.models import Project, StageTransition
+from app.readiness.models import ReadinessMark
 from tests.conftest import DatabaseUrlFactory
 
 
@@ -124,3 +126,57 @@ def test_stays_recorded_before_0006_are_filled_in_from_the_history(empty_engine:
             )
         ).all()
     assert entered == [("idea", created), ("poc", moves[0][2])]
+
+
+def test_0007_keeps_attested_answers_as_attestations_and_marks_every_project(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0006")
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    project_id = uuid.uuid4()
+    answers = [
+        [{"criterion": "stakeholders.weekly_sync", "status": "partial", "note": "fortnightly"}],
+        [{"criterion": "stakeholders.weekly_sync", "status": "met", "evidence_url": "https://wiki.example.com/s"}],
+    ]
+    with empty_engine.begin() as connection:
+        connection.execute(
+            insert(Project).values(
+                id=project_id,
+                key="legacy",
+                name="Legacy",
+                tags=[],
+                stage="poc",
+                vendor_led=False,
+                stakeholders=[],
+                rubric="ai-production-readiness",
+                created_at=created,
+                updated_at=created,
+                stage_entered_at=created,
+                version=1,
+            )
+        )
+        for day, given in enumerate(answers):
+            connection.execute(
+                insert(Evaluation).values(
+                    id=uuid.uuid4(),
+                    project_id=project_id,
+                    rubric_key="ai-production-readiness",
+                    rubric_version=1,
+                    evaluator="steering review",
+                    stage="poc",
+                    score=10.0,
+                    level="not_ready",
+                    gate_passed=False,
+                    recommendation="no_go",
+                    weakest_section=None,
+                    evaluated_at=created + timedelta(days=day),
+                    result={},
+                    answers=given,
+                )
+            )
+
+    upgrade(empty_engine)
+
+    with empty_engine.connect() as connection:
+        attested = connection.execute(select(Attestation.criterion, Attestation.status, Attestation.attested_by)).all()
+        marked = connection.execute(select(ReadinessMark.project_id, ReadinessMark.kind)).all()
+    assert [tuple(row) for row in attested] == [("stakeholders.weekly_sync", "met", "steering review")]
+    assert [tuple(row) for row in marked] == [(project_id, "migration")]
