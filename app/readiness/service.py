@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, exists, insert, literal, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.core.changes import Cause, Change
@@ -418,12 +418,37 @@ def history(session: Session, *, key: str, limit: int, cursor: str | None) -> tu
     ], next_cursor
 
 
-def pending(session: Session, *, rubric_key: str | None = None) -> int:
-    """How many projects wait for the re-scorer (governed by this rubric, if given)."""
-    query = select(ReadinessMark.project_id).distinct()
-    if rubric_key is not None:
-        query = query.join(Project, Project.id == ReadinessMark.project_id).where(Project.rubric == rubric_key)
-    return len(session.scalars(query).all())
+@dataclass(frozen=True)
+class RescoringProgress:
+    rubric: str
+    latest_version: int
+    governed: int
+    current: int
+
+    @property
+    def pending(self) -> int:
+        return self.governed - self.current
+
+
+def rescoring_progress(session: Session, *, rubric_key: str) -> RescoringProgress:
+    """How far re-scoring the projects a rubric governs against its latest version has come."""
+    rubric, _ = rubrics.get_version(session, key=rubric_key)
+    governed = session.scalar(select(func.count()).select_from(Project).where(Project.rubric == rubric_key)) or 0
+    current = (
+        session.scalar(
+            select(func.count())
+            .select_from(ProjectReadiness)
+            .join(Project, Project.id == ProjectReadiness.project_id)
+            .where(
+                Project.rubric == rubric_key,
+                ProjectReadiness.rubric_key == rubric_key,
+                ProjectReadiness.rubric_version == rubric.latest_version,
+                ~exists().where(ReadinessMark.project_id == Project.id),
+            )
+        )
+        or 0
+    )
+    return RescoringProgress(rubric_key, rubric.latest_version, governed, current)
 
 
 # The re-scorer's unit of work.

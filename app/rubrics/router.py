@@ -9,9 +9,17 @@ from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
+from app.readiness import service as readiness
 from app.rubrics import service
 from app.rubrics.models import Rubric, RubricVersion
-from app.rubrics.schemas import MAX_VERSION, RubricCreate, RubricSummary, RubricVersionRead, RubricVersionSpec
+from app.rubrics.schemas import (
+    MAX_VERSION,
+    RescoringRead,
+    RubricCreate,
+    RubricSummary,
+    RubricVersionRead,
+    RubricVersionSpec,
+)
 
 router = APIRouter(prefix=f"{API_PREFIX}/rubrics", tags=["rubrics"])
 
@@ -101,7 +109,9 @@ async def publish_rubric_version(
     key: RubricKey, body: RubricVersionSpec, db: DbDep, caller: Admin, idempotency: IdempotencyDep
 ) -> Response:
     """Publish the next version of a rubric (admin). Earlier versions stay as they were, and so do
-    the evaluations made against them; new evaluations use the latest version unless told otherwise."""
+    the evaluations made against them. Every project the rubric governs is re-scored against the
+    new version in the background: the publish returns at once, `GET /rubrics/{key}/rescoring`
+    shows the progress, and a read of one project's readiness is never stale meanwhile."""
     return await idempotent(
         db,
         idempotency,
@@ -110,4 +120,24 @@ async def publish_rubric_version(
         key=key,
         data=body,
         actor=caller,
+    )
+
+
+@router.get(
+    "/{key}/rescoring",
+    response_model=RescoringRead,
+    summary="Progress of re-scoring against a rubric's latest version",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def rescoring(key: RubricKey, db: DbDep, caller: Reader) -> Response:
+    """How many of the projects the rubric governs are scored against its latest version yet."""
+    progress = await db.read(readiness.rescoring_progress, rubric_key=key)
+    return json_response(
+        RescoringRead(
+            rubric=progress.rubric,
+            latest_version=progress.latest_version,
+            governed=progress.governed,
+            current=progress.current,
+            pending=progress.pending,
+        )
     )

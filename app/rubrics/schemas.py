@@ -117,3 +117,13 @@ class RubricSummary(ReadModel):
     description: str
     latest_version: int
     published_at: datetime
+
+
+class RescoringRead(ReadModel):
+    rubric: str
+    latest_version: int
+    governed: int = Field(description="Projects the rubric governs.")
+    current: int = Field(description="Of those, how many are scored against the latest version.")
+    pending: int = Field(
+        description="How many the re-scorer has yet to reach; a read of one of them re-scores it at once."
+    )

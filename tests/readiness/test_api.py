@@ -259,6 +259,8 @@ def test_publishing_a_rubric_version_rescores_every_governed_project(admin: Test
     assert (before["rubric_version"], after["rubric_version"]) == (1, 2)
     assert after["score"] != before["score"]
     assert eventually(lambda: all(portfolio_row(writer, key)["score"] == after["score"] for key in keys))
+    progress = writer.get("/api/v1/rubrics/weakest-link/rescoring").json()
+    assert progress == {"rubric": "weakest-link", "latest_version": 2, "governed": 60, "current": 60, "pending": 0}
     history = writer.get(f"/api/v1/projects/{keys[1]}/readiness/history").json()["items"]
     assert history[0]["cause"] == [{"kind": "rubric", "name": "weakest-link v2"}]
 
@@ -276,3 +278,27 @@ def test_a_batch_over_many_projects_is_read_at_once_and_reaches_the_portfolio(wr
     assert first["cause"] == [{"kind": "measurement", "name": "batch"}]
     score = writer.get(f"/api/v1/projects/{keys[-1]}/readiness").json()["score"]
     assert eventually(lambda: all(portfolio_row(writer, key)["score"] == score for key in keys))
+
+
+def test_without_the_rescorer_a_published_version_waits_but_reads_are_never_stale(
+    settings: Settings, db: Database
+) -> None:
+    quiet = settings.model_copy(update={"rescorer": False})
+    with TestClient(create_app(quiet, db)) as admin:
+        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        admin.post("/api/v1/rubrics", json=weakest_link_rubric())
+        for i in range(3):
+            make_project(admin, f"waiting-{i}", rubric="weakest-link")
+        definition = weakest_link_rubric()
+        del definition["key"]
+        admin.post("/api/v1/rubrics/weakest-link/versions", json=definition)
+
+        waiting = admin.get("/api/v1/rubrics/weakest-link/rescoring").json()
+        read = admin.get("/api/v1/projects/waiting-0/readiness").json()
+        after_read = admin.get("/api/v1/rubrics/weakest-link/rescoring").json()
+        rows = {row["key"]: row for row in admin.get("/api/v1/portfolio/readiness").json()["items"]}
+
+    assert (waiting["governed"], waiting["pending"]) == (3, 3)
+    assert read["rubric_version"] == 2
+    assert after_read["pending"] == 2
+    assert rows["waiting-0"]["score"] == read["score"]
