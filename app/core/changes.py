@@ -23,8 +23,11 @@ MAX_ROUNDS = 4
 
 
 class Actor(Protocol):
-    key_id: uuid.UUID | None
-    name: str
+    @property
+    def key_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 @dataclass(frozen=True)

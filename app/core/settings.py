@@ -1,7 +1,7 @@
 """Service settings, read from `READINESS_*` environment variables."""
 
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from app.engine.stall import DEFAULT_STAGE_LIMITS_DAYS
 
 MIN_BOOTSTRAP_KEY_LENGTH = 24
+
+StageName = Literal["idea", "poc", "pilot", "production", "scaling"]
 
 
 class Settings(BaseSettings):
@@ -41,8 +43,8 @@ class Settings(BaseSettings):
         le=60,
         description="How often the re-scorer looks for results past a deadline when nothing wakes it.",
     )
-    stage_limits_days: dict[Literal["idea", "poc", "pilot", "production", "scaling"], int] = Field(
-        default={stage.value: days for stage, days in DEFAULT_STAGE_LIMITS_DAYS.items()},
+    stage_limits_days: dict[StageName, int] = Field(
+        default=cast(dict[StageName, int], {stage.value: days for stage, days in DEFAULT_STAGE_LIMITS_DAYS.items()}),
         description="How long a project may stay in a stage before the stall diagnosis flags it.",
     )
 

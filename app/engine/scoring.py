@@ -213,11 +213,12 @@ def judge(
         if checked.status != CheckStatus.no_data:
             return result(Status(checked.status.value), Source.check, checked.reason, checked.observed)
         observed, no_data_reason = checked.observed, f"{checked.reason}; "
-    if answer is not None and answer.expires_at is not None:
-        if answer.expires_at <= now:
+    expires = answer.expires_at if answer is not None else None
+    if expires is not None:
+        if expires <= now:
             answer = None
         else:
-            found.append(Deadline(answer.expires_at, f"attestation of {criterion.key} expired"))
+            found.append(Deadline(expires, f"attestation of {criterion.key} expired"))
     if answer is None:
         return result(Status.not_met, Source.unanswered, f"{no_data_reason}not answered", observed)
     note = f": {answer.note}" if answer.note else ""

@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
@@ -33,7 +33,12 @@ CriterionPath = Annotated[
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["evaluations"])
 
-EVALUATION_DESCRIPTION = """A criterion with a check is decided by the check where the data it reads
+EVALUATION_DESCRIPTION = """A snapshot of the project's current readiness (or, with `rubric` or
+`rubric_version`, of another rubric or version as an additional view), stored as it was and never
+changed. Answers given are stored as the project's attestations first (gate criteria need more than
+the writer role), so nothing attested is lost between evaluations.
+
+A criterion with a check is decided by the check where the data it reads
 exists; otherwise the attested answer counts, and an unanswered criterion is not met. Criteria that
 apply from a later stage are not applicable, except go-live gate criteria, which are always
 evaluated; an attested `not_applicable` does not clear a gate criterion, only an exemption does.
@@ -65,8 +70,7 @@ def _exemption_read(exemption: Exemption) -> ExemptionRead:
 async def create_evaluation(
     key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
 ) -> Response:
-    def created(document: dict[str, Any]) -> Response:
-        evaluation = EvaluationRead.model_validate(document)
+    def created(evaluation: EvaluationRead) -> Response:
         location = f"{API_PREFIX}/projects/{key}/evaluations/{evaluation.id}"
         return json_response(evaluation, status_code=201, headers={"Location": location})
 
@@ -93,7 +97,7 @@ async def create_evaluation(
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
 async def preview_evaluation(key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Reader) -> Response:
-    document = await db.read(
+    evaluation = await db.read(
         service.evaluate_project,
         key=key,
         rubric_key=body.rubric,
@@ -103,7 +107,7 @@ async def preview_evaluation(key: ProjectKey, body: EvaluationCreate, db: DbDep,
         actor=caller,
         store=False,
     )
-    return json_response(EvaluationRead.model_validate(document))
+    return json_response(evaluation)
 
 
 @router.get(
@@ -121,10 +125,10 @@ async def list_evaluations(
     cursor: Cursor = None,
 ) -> Response:
     """The project's evaluations, newest first."""
-    documents, next_cursor = await db.read(
+    evaluations, next_cursor = await db.read(
         service.list_evaluations, key=key, rubric_key=rubric, limit=limit, cursor=cursor
     )
-    page = Page[EvaluationRead](items=[EvaluationRead.model_validate(d) for d in documents], next_cursor=next_cursor)
+    page = Page[EvaluationRead](items=evaluations, next_cursor=next_cursor)
     return json_response(page)
 
 
@@ -136,8 +140,7 @@ async def list_evaluations(
 )
 async def get_evaluation(key: ProjectKey, evaluation_id: uuid.UUID, db: DbDep, caller: Reader) -> Response:
     """A stored evaluation, as it was computed; it never changes."""
-    document = await db.read(service.get_evaluation, key=key, evaluation_id=evaluation_id)
-    return json_response(EvaluationRead.model_validate(document))
+    return json_response(await db.read(service.get_evaluation, key=key, evaluation_id=evaluation_id))
 
 
 @router.post(
@@ -234,7 +237,7 @@ async def list_decisions(
 def _attestation_read(attestation: Attestation) -> AttestationRead:
     return AttestationRead(
         criterion=attestation.criterion,
-        status=attestation.status,  # type: ignore[arg-type]  # stored from the same Literal
+        status=attestation.status,
         evidence_url=attestation.evidence_url,
         note=attestation.note,
         expires_at=attestation.expires_at,

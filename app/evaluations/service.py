@@ -18,7 +18,7 @@ from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.engine import scoring
 from app.evaluations.models import Attestation, Decision, Evaluation, Exemption
-from app.evaluations.schemas import AnswerSpec, AttestationPut, DecisionCreate, ExemptionCreate
+from app.evaluations.schemas import AnswerSpec, AttestationPut, DecisionCreate, EvaluationRead, ExemptionCreate
 from app.projects.models import Project
 from app.projects.service import get_project
 from app.readiness import inputs
@@ -75,7 +75,7 @@ def evaluate_project(
     answers: list[AnswerSpec],
     actor: Caller,
     store: bool,
-) -> dict[str, Any]:
+) -> EvaluationRead:
     """A snapshot of the project's readiness: against its governing rubric's latest version by
     default, or another rubric or version as an additional view. Stored, the answers given are
     recorded as attestations first; previewed, they are laid over the stored ones."""
@@ -142,14 +142,16 @@ def evaluate_project(
                 },
             ),
         )
-    return {
-        **shown,
-        "id": evaluation_id,
-        "project": project.key,
-        "evaluator": evaluator,
-        "stage": project.stage,
-        "evaluated_at": now,
-    }
+    return EvaluationRead.model_validate(
+        {
+            **shown,
+            "id": evaluation_id,
+            "project": project.key,
+            "evaluator": evaluator,
+            "stage": project.stage,
+            "evaluated_at": now,
+        }
+    )
 
 
 def _current_sources(criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -157,25 +159,27 @@ def _current_sources(criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**c, "source": "attestation"} if c.get("source") == "attested" else c for c in criteria]
 
 
-def stored_document(project: Project, evaluation: Evaluation) -> dict[str, Any]:
-    return {
-        "id": evaluation.id,
-        "project": project.key,
-        "rubric": evaluation.rubric_key,
-        "rubric_version": evaluation.rubric_version,
-        "evaluator": evaluation.evaluator,
-        "stage": evaluation.stage,
-        "evaluated_at": evaluation.evaluated_at,
-        "score": evaluation.score,
-        "level": evaluation.level,
-        "weakest_section": evaluation.weakest_section,
-        "recommendation": evaluation.recommendation,
-        **evaluation.result,
-        "criteria": _current_sources(evaluation.result["criteria"]),
-    }
+def stored_document(project: Project, evaluation: Evaluation) -> EvaluationRead:
+    return EvaluationRead.model_validate(
+        {
+            "id": evaluation.id,
+            "project": project.key,
+            "rubric": evaluation.rubric_key,
+            "rubric_version": evaluation.rubric_version,
+            "evaluator": evaluation.evaluator,
+            "stage": evaluation.stage,
+            "evaluated_at": evaluation.evaluated_at,
+            "score": evaluation.score,
+            "level": evaluation.level,
+            "weakest_section": evaluation.weakest_section,
+            "recommendation": evaluation.recommendation,
+            **evaluation.result,
+            "criteria": _current_sources(evaluation.result["criteria"]),
+        }
+    )
 
 
-def get_evaluation(session: Session, *, key: str, evaluation_id: uuid.UUID) -> dict[str, Any]:
+def get_evaluation(session: Session, *, key: str, evaluation_id: uuid.UUID) -> EvaluationRead:
     project = get_project(session, key=key)
     evaluation = session.scalar(
         select(Evaluation).where(Evaluation.id == evaluation_id, Evaluation.project_id == project.id)
@@ -187,7 +191,7 @@ def get_evaluation(session: Session, *, key: str, evaluation_id: uuid.UUID) -> d
 
 def list_evaluations(
     session: Session, *, key: str, rubric_key: str | None, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[EvaluationRead], str | None]:
     """Newest first."""
     project = get_project(session, key=key)
     query = select(Evaluation).where(Evaluation.project_id == project.id)

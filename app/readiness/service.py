@@ -37,6 +37,7 @@ from app.rubrics import service as rubrics
 READINESS_TABLE: Table = ProjectReadiness.__table__  # type: ignore[assignment]
 MARK_TABLE: Table = ReadinessMark.__table__  # type: ignore[assignment]
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
+HISTORY_TABLE: Table = ReadinessHistory.__table__  # type: ignore[assignment]
 # A write touching at most this many projects re-scores them before it commits; more are marked.
 INLINE_LIMIT = 50
 RESCORE_WANTED = "rescore_wanted"
@@ -263,13 +264,13 @@ def _store(
         connection.execute(insert(READINESS_TABLE), inserts)
     if updates:
         names = [name.removeprefix("v_") for name in updates[0]]
-        columns = {name: bindparam(f"v_{name}") for name in names if name != "project_id"}
+        columns: dict[str, Any] = {name: bindparam(f"v_{name}") for name in names if name != "project_id"}
         connection.execute(
             update(READINESS_TABLE).where(READINESS_TABLE.c.project_id == bindparam("v_project_id")).values(columns),
             updates,
         )
     if history:
-        connection.execute(insert(ReadinessHistory.__table__), history)
+        connection.execute(insert(HISTORY_TABLE), history)
     if status:
         connection.execute(
             update(STATUS_TABLE)
