@@ -2,7 +2,8 @@
 inserts into the migrations-built tables clone them, the way a data migration would write rows.
 
 Every clone is a template's rows under a new key and new ids (its KPIs, measurements, facts,
-stage history, evaluations and the current-state row the service derived for the template), so
+stage history, evaluations, attestations, and the status row, current readiness and readiness
+history the service derived for the template), so
 the data is exactly what the service itself wrote, in the proportions of the templates, and
 100,000 projects take a minute instead of the hours that one API call per project would.
 Audit events are the one thing not cloned: they record requests, and clones were never requested.
@@ -22,7 +23,18 @@ from app.core.db import Base, make_engine
 TABLES = Base.metadata.tables
 PROJECT, KPI, MEASUREMENT = TABLES["project"], TABLES["kpi"], TABLES["measurement"]
 # Children of a project, in an order that satisfies the foreign keys.
-PROJECT_CHILDREN = tuple(TABLES[name] for name in ("fact", "stage_transition", "evaluation", "project_status"))
+PROJECT_CHILDREN = tuple(
+    TABLES[name]
+    for name in (
+        "fact",
+        "stage_transition",
+        "evaluation",
+        "attestation",
+        "project_status",
+        "project_readiness",
+        "readiness_history",
+    )
+)
 CHUNK = 2000
 
 
@@ -59,7 +71,9 @@ class Template:
                 row = {**child, "project_id": project_id}
                 if table.name == "project_status":  # it keeps copies of the project's key and name
                     row.update(naming)
-                if "id" in row:
+                if table.name == "readiness_history":  # numbered by the database
+                    del row["id"]
+                elif "id" in row:
                     row["id"] = new_ids[child["id"]] = uuid.uuid4()
                 if row.get("evaluation_id") is not None:
                     row["evaluation_id"] = new_ids[child["evaluation_id"]]

@@ -292,6 +292,36 @@ def measure_service(base: str, pid: int, database: str, size: int, load: Load, w
         rate = 1000 / (p50 / 1000)
         note = f"{rate:,.0f} measurements/s at p50"
         results.append(Result("POST /measurements:batch (1,000 items)", database, size, None, p50, p99, note, rate))
+        seconds = rescored_within(api)
+        note = "after 22 batches back to back, from the last answer until no project waits for re-scoring"
+        results.append(
+            Result("re-scorer catch-up after batches", database, size, None, seconds * 1000, seconds * 1000, note)
+        )
+
+        visible = []
+        for round_ in range(5):
+            changed = [{**item, "value": 26 + (n + round_) % 9} for n, item in enumerate(items)]
+            api.post("/api/v1/measurements:batch", json={"items": changed}).raise_for_status()
+            visible.append(rescored_within(api) * 1000)
+        visible.sort()
+        note = "one batch over 1,000 projects until the portfolio shows every one re-scored; 5 rounds"
+        results.append(Result("batch → portfolio current", database, size, None, visible[2], visible[-1], note))
+
+        seconds = publish_and_rescore(api)
+        note = f"new default-rubric version (go_live weight 3) until all {size:,} projects are re-scored"
+        rate = size / seconds
+        results.append(
+            Result(
+                "rubric version → every project re-scored",
+                database,
+                size,
+                None,
+                seconds * 1000,
+                seconds * 1000,
+                f"{note}; {rate:,.0f} projects/s",
+                rate,
+            )
+        )
 
         rss_before = reset_peak_rss(pid)
         started = time.perf_counter()
@@ -313,6 +343,32 @@ def measure_service(base: str, pid: int, database: str, size: int, load: Load, w
             )
         )
     return results
+
+
+RESCORING = "/api/v1/rubrics/ai-production-readiness/rescoring"
+
+
+def rescored_within(api: httpx.Client, limit: float = 600.0) -> float:
+    """Seconds until no project governed by the default rubric waits for the re-scorer."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        progress_now = api.get(RESCORING).raise_for_status().json()
+        if progress_now["pending"] == 0:
+            return time.perf_counter() - started
+        time.sleep(0.05)
+    raise TimeoutError(f"re-scoring did not finish within {limit:.0f} s")
+
+
+def publish_and_rescore(api: httpx.Client) -> float:
+    definition = api.get("/api/v1/rubrics/ai-production-readiness").raise_for_status().json()
+    spec = {name: definition[name] for name in ("name", "description", "aggregation", "sections", "criteria")}
+    for section in spec["sections"]:
+        if section["key"] == "go_live":
+            section["weight"] = 3 if section["weight"] != 3 else 2
+    started = time.perf_counter()
+    api.post("/api/v1/rubrics/ai-production-readiness/versions", json=spec).raise_for_status()
+    rescored_within(api)
+    return time.perf_counter() - started
 
 
 def main() -> int:
