@@ -59,7 +59,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     database = db if db is not None else database_for(settings)
 
     epilogue.install()
-    rescorer = Rescorer(database, sweep_seconds=settings.rescore_sweep_seconds)
+    # SQLite has one writer at a time: smaller batches keep request writers from waiting long
+    # behind the re-scorer.
+    batch = 100 if database.engine.dialect.name == "sqlite" else 500
+    rescorer = Rescorer(database, batch=batch, sweep_seconds=settings.rescore_sweep_seconds)
 
     def wake_rescorer(info: dict[str, Any]) -> None:
         if info.pop(readiness.RESCORE_WANTED, False):

@@ -126,8 +126,9 @@ def track(model: type, describe: Callable[[Any], Change]) -> None:
     _registry.tracked[model] = describe
 
 
-@event.listens_for(Session, "before_flush")
-def _collect_tracked(session: Session, _context: Any, _instances: Any) -> None:
+@event.listens_for(Session, "after_flush")
+def _collect_tracked(session: Session, _context: Any) -> None:
+    # After the flush, new rows have their ids; the session still lists what the flush wrote.
     if not _registry.tracked:
         return
     changes = session.info.setdefault(CHANGES_KEY, [])

@@ -126,11 +126,15 @@ def infrastructure(project: ProjectProfile) -> Signal:
     )
 
 
+def _day(moment: datetime) -> str:
+    """Reasons carry dates, not ages, so that they change only when what they say does."""
+    return moment.date().isoformat()
+
+
 def overdue_stage(project: ProjectProfile, now: datetime, limits: dict[Stage, int]) -> str | None:
     limit = limits.get(project.stage)
-    days = (now - project.stage_entered_at).days
     if limit is not None and now - project.stage_entered_at > timedelta(days=limit):
-        return f"{days} days in {project.stage.value}, over its {limit}-day limit"
+        return f"in {project.stage.value} since {_day(project.stage_entered_at)}, over its {limit}-day limit"
     return None
 
 
@@ -161,18 +165,18 @@ def inactivity(project: ProjectProfile, now: datetime, limits: dict[Stage, int])
             if now - project.stage_entered_at > timedelta(days=MEASUREMENT_QUIET_DAYS):
                 reasons.append("no KPI measurement yet")
         elif now - project.last_measured_at > timedelta(days=MEASUREMENT_QUIET_DAYS):
-            reasons.append(f"no KPI measurement in {(now - project.last_measured_at).days} days")
+            reasons.append(f"no KPI measurement since {_day(project.last_measured_at)}")
         if project.last_evaluated_at is None:
             if now - project.stage_entered_at > timedelta(days=EVALUATION_QUIET_DAYS):
                 reasons.append("never evaluated")
         elif now - project.last_evaluated_at > timedelta(days=EVALUATION_QUIET_DAYS):
-            reasons.append(f"no evaluation in {(now - project.last_evaluated_at).days} days")
+            reasons.append(f"no evaluation since {_day(project.last_evaluated_at)}")
     if reasons:
         return Signal("inactivity", Pattern.stalled, "; ".join(reasons))
     return Signal(
         "inactivity",
         Pattern.successful,
-        f"active: {(now - project.stage_entered_at).days} days in {project.stage.value}",
+        f"active: in {project.stage.value} since {_day(project.stage_entered_at)}",
     )
 
 

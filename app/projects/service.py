@@ -33,7 +33,9 @@ def get_project(session: Session, *, key: str, for_update: bool = False) -> Proj
     """The project by key. `for_update` locks its row until the transaction ends (PostgreSQL; SQLite
     serialises writers anyway), so that stage moves and decisions on one project take turns."""
     query = select(Project).where(Project.key == key)
-    project = session.scalar(query.with_for_update() if for_update else query)
+    # FOR NO KEY UPDATE: rows inserted elsewhere that refer to the project (marks, facts) only
+    # take a key-share lock on it, so they neither wait for this one nor deadlock with it.
+    project = session.scalar(query.with_for_update(key_share=True) if for_update else query)
     if project is None:
         raise NotFound(f"No project with key {key!r}.")
     return project

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONDocument, SerialId, UTCDateTime, utcnow
@@ -22,8 +22,9 @@ class ProjectReadiness(Base):
     gate_passed: Mapped[bool]
     # (criterion, status) of every blocker, sorted: what the history compares as a set.
     blockers: Mapped[list[list[str]]] = mapped_column(JSONDocument)
-    # Sections, criteria with status, source, reason and observed values, the gate, the recommendation.
-    result: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    # Sections, criteria with status, source, reason and observed values, the gate, the recommendation:
+    # the JSON document as text, the very bytes its ETag is computed from.
+    result: Mapped[str] = mapped_column(Text)
     etag: Mapped[str] = mapped_column(String(40))
     # The earliest moment the result could change with time alone, and what changes then.
     changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -18,10 +18,16 @@ log = logging.getLogger(__name__)
 
 
 class Rescorer:
-    def __init__(self, db: Database, *, batch: int = 500, sweep_seconds: float = 5.0) -> None:
+    def __init__(
+        self, db: Database, *, batch: int = 500, sweep_seconds: float = 5.0, gather_seconds: float = 0.05
+    ) -> None:
         self.db = db
         self.batch = batch
         self.sweep_seconds = sweep_seconds
+        # A moment to let marks of writes arriving together pile up, so that each project is
+        # re-scored once for all of them.
+        self.gather_seconds = gather_seconds
+        self._stopping = False
         self._wanted = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -36,25 +42,28 @@ class Rescorer:
         self._task = self._loop.create_task(self._run(), name="readiness-rescorer")
 
     async def stop(self) -> None:
+        """Finish the batch in hand (a unit of work cannot be abandoned half way), then stop."""
+        self._stopping = True
+        self._wanted.set()
         if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
 
     async def catch_up(self) -> int:
         """Re-score until nothing is due; returns how many projects were scored."""
         total = 0
-        while True:
+        while not self._stopping:
             scored = await self.db.write(service.rescore_due, limit=self.batch)
             scored += await self.db.write(service.rescore_unscored, limit=self.batch)
             total += scored
             if scored == 0:
-                return total
+                break
+        return total
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wanted.wait(), timeout=self.sweep_seconds)
+                await asyncio.sleep(self.gather_seconds)
             self._wanted.clear()
             try:
                 await self.catch_up()

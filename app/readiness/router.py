@@ -71,7 +71,11 @@ async def readiness_history(
     and status), newest first, with when and what caused it: the writes (`fact
     ops.rollback_tested_at`, `measurement batch`), a new rubric version, or time (`time: fact
     ops.monitoring_enabled older than 30 days`). Nothing is recorded when nothing changed."""
-    entries, next_cursor = await db.read(service.history, key=key, limit=limit, cursor=cursor)
+    found = await db.read(service.history, key=key, limit=limit, cursor=cursor, refresh_stale=False)
+    if found is None:
+        found = await db.write(service.history, key=key, limit=limit, cursor=cursor, refresh_stale=True)
+    assert found is not None
+    entries, next_cursor = found
     items = [
         ReadinessChangeRead.model_validate({**asdict(entry), "summary": service.cause_summary(entry.cause)})
         for entry in entries

@@ -1,11 +1,11 @@
 """Current readiness: every project scored against its governing rubric as its data is now, kept
 current by the service, with the history of every change and what caused it.
 
-Writes reach here through the write epilogue (`app.core.changes`). A write that touches a few
-projects re-scores them in its own transaction, so that its answer and every read after it see
-the new result; a larger one (a batch over many projects, a new rubric version) only marks them,
-and the re-scorer (`rescorer.py`) catches up in the background, set-based. A read of one project
-never waits for it: a marked or expired project is re-scored by the read.
+Writes reach here through the write epilogue (`app.core.changes`): a write marks the projects it
+changed, in its own transaction, and the re-scorer (`rescorer.py`) catches up in the background,
+set-based, coalescing the marks that piled up meanwhile. A read of one project never waits for it:
+a marked or expired project is re-scored by the read, so every read after an acknowledged write
+reflects it.
 """
 
 import hashlib
@@ -38,8 +38,6 @@ READINESS_TABLE: Table = ProjectReadiness.__table__  # type: ignore[assignment]
 MARK_TABLE: Table = ReadinessMark.__table__  # type: ignore[assignment]
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
 HISTORY_TABLE: Table = ReadinessHistory.__table__  # type: ignore[assignment]
-# A write touching at most this many projects re-scores them before it commits; more are marked.
-INLINE_LIMIT = 50
 RESCORE_WANTED = "rescore_wanted"
 
 
@@ -96,8 +94,12 @@ def document(rubric: scoring.Rubric, result: scoring.Evaluation) -> dict[str, An
     }
 
 
-def document_etag(result: Mapping[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(result, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def serialized(result: Mapping[str, Any]) -> str:
+    return json.dumps(result, separators=(",", ":"), ensure_ascii=False)
+
+
+def text_etag(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def _significant(score: float, level: str, gate_passed: bool, blockers: list[list[str]]) -> tuple[Any, ...]:
@@ -111,6 +113,7 @@ class Scored:
     rubric: scoring.Rubric
     result: scoring.Evaluation
     document: dict[str, Any]
+    text: str
     etag: str
     blockers: list[list[str]]
 
@@ -123,16 +126,18 @@ def score(session: Session, projects: Collection[Project], now: datetime) -> dic
     for project in projects:
         rubric = governing.get(project.rubric)
         if rubric is None:
-            rubric = governing[project.rubric] = rubrics.to_engine(*rubrics.get_version(session, key=project.rubric))
+            rubric = governing[project.rubric] = rubrics.latest_engine_rubric(session, project.rubric)
         given = loaded[project.id]
         result = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
         shown = document(rubric, result)
+        text = serialized(shown)
         scored[project.id] = Scored(
             project.id,
             rubric,
             result,
             shown,
-            document_etag(shown),
+            text,
+            text_etag(text),
             sorted([b.criterion, b.status.value] for b in result.blockers),
         )
     return scored
@@ -144,7 +149,9 @@ def _lock(session: Session, ids: Collection[uuid.UUID], *, skip_locked: bool) ->
     take turns. With `skip_locked`, projects another transaction holds are left for later."""
     query = select(Project).where(Project.id.in_(ids)).order_by(Project.id)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=skip_locked)
+        # FOR NO KEY UPDATE: writers inserting rows that refer to the project (marks, facts) take
+        # a key-share lock on it, which this one must not wait for, or deadlock with.
+        query = query.with_for_update(skip_locked=skip_locked, key_share=True)
     return list(session.scalars(query))
 
 
@@ -177,7 +184,18 @@ def refresh(
         why[mark.project_id][Cause(mark.kind, mark.name)] = None
     stored = {
         row.project_id: row
-        for row in session.scalars(select(ProjectReadiness).where(ProjectReadiness.project_id.in_(ids)))
+        for row in session.execute(
+            select(
+                ProjectReadiness.project_id,
+                ProjectReadiness.score,
+                ProjectReadiness.level,
+                ProjectReadiness.gate_passed,
+                ProjectReadiness.blockers,
+                ProjectReadiness.etag,
+                ProjectReadiness.changes_at,
+                ProjectReadiness.deadlines,
+            ).where(ProjectReadiness.project_id.in_(ids))
+        )
     }
     for project_id, row in stored.items():
         for at, cause in row.deadlines:
@@ -193,7 +211,7 @@ def refresh(
 def _store(
     session: Session,
     fresh: Mapping[uuid.UUID, Scored],
-    stored: Mapping[uuid.UUID, ProjectReadiness],
+    stored: Mapping[uuid.UUID, Any],
     why: Mapping[uuid.UUID, Mapping[Cause, None]],
     now: datetime,
 ) -> None:
@@ -209,7 +227,7 @@ def _store(
             "level": result.level.value,
             "gate_passed": result.gate_passed,
             "blockers": scored.blockers,
-            "result": scored.document,
+            "result": scored.text,
             "etag": scored.etag,
             "changes_at": result.changes_at,
             "deadlines": deadlines,
@@ -290,10 +308,15 @@ def _store(
 
 def mark(session: Session, causes: Mapping[uuid.UUID, Iterable[Cause]]) -> None:
     """Leave these projects to the re-scorer, which wakes once the transaction commits."""
+    if not causes:
+        return
     now = utcnow()
+    # A project deleted in the same transaction has nothing left to score.
+    existing = set(session.scalars(select(Project.id).where(Project.id.in_(list(causes)))))
     rows = [
         {"project_id": project_id, "kind": cause.kind, "name": cause.name[:200], "marked_at": now}
         for project_id, given in causes.items()
+        if project_id in existing
         for cause in given
     ]
     if rows:
@@ -315,19 +338,15 @@ def mark_governed(session: Session, rubric_key: str, cause: Cause) -> None:
 
 
 def keep_current(session: Session, written: list[Change]) -> None:
-    """The epilogue's readiness step: re-score what the transaction changed, or mark it."""
+    """The epilogue's readiness step: mark what the transaction changed, in one statement, for the
+    re-scorer; a read of a marked project re-scores it first, so reads are never stale."""
     causes: dict[uuid.UUID, dict[Cause, None]] = defaultdict(dict)
     for change in written:
         if change.governed_by is not None:
             mark_governed(session, change.governed_by, change.cause)
         for project_id in change.project_ids:
             causes[project_id][change.cause] = None
-    if not causes:
-        return
-    if len(causes) <= INLINE_LIMIT:
-        refresh(session, list(causes), causes)
-    else:
-        mark(session, causes)
+    mark(session, causes)
 
 
 # Reads.
@@ -357,7 +376,7 @@ def stored_current(session: Session, *, key: str) -> CurrentReadiness | None:
     if row is None or _is_stale(session, project, row, utcnow()):
         return None
     return CurrentReadiness(
-        project.id, project.key, project.stage, row.result, row.etag, row.computed_at, row.changes_at
+        project.id, project.key, project.stage, json.loads(row.result), row.etag, row.computed_at, row.changes_at
     )
 
 
@@ -392,8 +411,13 @@ class HistoryEntry:
     cause: list[dict[str, str]]
 
 
-def history(session: Session, *, key: str, limit: int, cursor: str | None) -> tuple[list[HistoryEntry], str | None]:
-    """Newest first."""
+def history(
+    session: Session, *, key: str, limit: int, cursor: str | None, refresh_stale: bool
+) -> tuple[list[HistoryEntry], str | None] | None:
+    """Newest first; None when the current readiness is out of date and not `refresh_stale` (its
+    re-score may add an entry)."""
+    if (current(session, key=key) if refresh_stale else stored_current(session, key=key)) is None:
+        return None
     project = _project(session, key)
     query = select(ReadinessHistory).where(ReadinessHistory.project_id == project.id)
     rows, next_cursor = keyset_page(

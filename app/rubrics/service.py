@@ -35,6 +35,20 @@ def to_engine(rubric: Rubric, version: RubricVersion) -> scoring.Rubric:
     return parsed
 
 
+def latest_engine_rubric(session: Session, key: str) -> scoring.Rubric:
+    """The engine's view of a rubric's latest version; the published definition is read and parsed
+    only the first time this process meets that version (versions never change)."""
+    found = session.execute(
+        select(RubricVersion.id)
+        .join(Rubric, Rubric.id == RubricVersion.rubric_id)
+        .where(Rubric.key == key, RubricVersion.number == Rubric.latest_version)
+    ).first()
+    if found is None:
+        raise NotFound(f"No rubric with key {key!r}.")
+    parsed = _engine_rubrics.get(found.id)
+    return parsed if parsed is not None else to_engine(*get_version(session, key=key))
+
+
 def version_read(rubric: Rubric, version: RubricVersion) -> RubricVersionRead:
     return RubricVersionRead.model_validate(
         {

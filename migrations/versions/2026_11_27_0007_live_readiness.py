@@ -53,7 +53,7 @@ def upgrade() -> None:
         sa.Column("level", sa.String(length=20), nullable=False),
         sa.Column("gate_passed", sa.Boolean(), nullable=False),
         sa.Column("blockers", JSONDocument, nullable=False),
-        sa.Column("result", JSONDocument, nullable=False),
+        sa.Column("result", sa.Text(), nullable=False),
         sa.Column("etag", sa.String(length=40), nullable=False),
         sa.Column("changes_at", UTCDateTime(), nullable=True),
         sa.Column("deadlines", JSONDocument, nullable=False),

@@ -301,6 +301,8 @@ def test_the_quick_refresh_after_measurements_agrees_with_a_full_one(writer: Tes
     items = [{"project": f"p-{i}", "kpi": "handling-cost", "value": 40 - i} for i in range(6)]
     writer.post("/api/v1/measurements:batch", json={"items": items})
     writer.post("/api/v1/projects/p-1/kpis/handling-cost/measurements", json={"value": 30})
+    for i in range(6):  # scores follow through the re-scorer; a read of each brings it up to date
+        writer.get(f"/api/v1/projects/p-{i}/readiness")
     after_measurements = all_rows(writer)
 
     def refresh_all(session: Session) -> None:

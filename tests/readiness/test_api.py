@@ -271,6 +271,7 @@ def test_a_batch_over_many_projects_is_read_at_once_and_reaches_the_portfolio(wr
         make_project(writer, key)
         make_kpi(writer, key, cost_kpi())
     items = [{"project": key, "kpi": "handling-cost", "value": 30} for key in keys]
+    writer.get(f"/api/v1/projects/{keys[0]}/readiness")
 
     assert writer.post("/api/v1/measurements:batch", json={"items": items}).status_code == 201
     first = writer.get(f"/api/v1/projects/{keys[0]}/readiness/history").json()["items"][0]
