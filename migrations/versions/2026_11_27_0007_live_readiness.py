@@ -114,7 +114,9 @@ def upgrade() -> None:
     op.execute(
         mark.insert().from_select(
             ["project_id", "kind", "name", "marked_at"],
-            sa.select(project.c.id, sa.literal("migration"), sa.literal("0007 live readiness"), sa.literal(now, UTCDateTime())),
+            sa.select(
+                project.c.id, sa.literal("migration"), sa.literal("0007 live readiness"), sa.literal(now, UTCDateTime())
+            ),
         )
     )
 
