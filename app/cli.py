@@ -1,7 +1,9 @@
-"""The `readiness` command line: serve, migrate, create-api-key, export-openapi."""
+"""The `readiness` command line: serve, worker, migrate, create-api-key, export-openapi."""
 
 import argparse
+import asyncio
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +72,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(_args: argparse.Namespace) -> int:
+    """The background work alone, for deployments that keep it off the API processes (run those
+    with READINESS_RESCORER=false): the re-scorer, polling, since it is told of no write."""
+    from app.main import database_for, rescorer_for
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    db = database_for(settings)
+    rescorer = rescorer_for(db, sweep_seconds=settings.worker_poll_seconds)
+
+    async def work() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, stopping.set)
+        rescorer.start()
+        rescorer.wake()
+        await stopping.wait()
+        await rescorer.stop()
+
+    try:
+        asyncio.run(work())
+    finally:
+        db.dispose()
+    return 0
+
+
 def cmd_create_api_key(args: argparse.Namespace) -> int:
     settings = get_settings()
     _migrate()
@@ -112,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--downgrade", metavar="REVISION", help="undo migrations down to REVISION (data in what they drop is lost)"
     )
     migrate.set_defaults(handler=cmd_migrate)
+
+    worker = commands.add_parser("worker", help="run the background work (re-scoring) without serving HTTP")
+    worker.set_defaults(handler=cmd_worker)
 
     key = commands.add_parser("create-api-key", help="issue an API key and print its secret once")
     key.add_argument("--name", required=True)

@@ -53,16 +53,21 @@ def database_for(settings: Settings) -> Database:
     return Database(engine, threads=settings.database_pool_size)
 
 
+def rescorer_for(database: Database, *, sweep_seconds: float) -> Rescorer:
+    epilogue.install()
+    # SQLite has one writer at a time: smaller batches keep request writers from waiting long
+    # behind the re-scorer.
+    batch = 100 if database.engine.dialect.name == "sqlite" else 500
+    return Rescorer(database, batch=batch, sweep_seconds=sweep_seconds)
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     owns_db = db is None
     database = db if db is not None else database_for(settings)
 
     epilogue.install()
-    # SQLite has one writer at a time: smaller batches keep request writers from waiting long
-    # behind the re-scorer.
-    batch = 100 if database.engine.dialect.name == "sqlite" else 500
-    rescorer = Rescorer(database, batch=batch, sweep_seconds=settings.rescore_sweep_seconds)
+    rescorer = rescorer_for(database, sweep_seconds=settings.rescore_sweep_seconds)
 
     def wake_rescorer(info: dict[str, Any]) -> None:
         if info.pop(readiness.RESCORE_WANTED, False):

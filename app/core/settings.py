@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         le=60,
         description="How often the re-scorer looks for results past a deadline when nothing wakes it.",
     )
+    worker_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often `readiness worker` looks for marked and expired projects.",
+    )
     stage_limits_days: dict[StageName, int] = Field(
         default=cast(dict[StageName, int], {stage.value: days for stage, days in DEFAULT_STAGE_LIMITS_DAYS.items()}),
         description="How long a project may stay in a stage before the stall diagnosis flags it.",

@@ -5,11 +5,11 @@ Loading is set-based: the inputs of any number of projects take the same handful
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,7 +71,22 @@ def project_costs(project: Project) -> ProjectCosts:
     return ProjectCosts(project.build_cost, project.run_cost_per_month, project.currency)
 
 
-def kpi_snapshot(kpi: Kpi) -> KpiSnapshot:
+class KpiColumns(Protocol):
+    """A KPI's stored columns, as an ORM object or a row."""
+
+    key: str
+    category: str
+    direction: str
+    baseline: float | None
+    target: float | None
+    target_date: date | None
+    value_per_unit: Decimal | None
+    currency: str | None
+    latest_value: float | None
+    latest_measured_at: datetime | None
+
+
+def kpi_snapshot(kpi: KpiColumns) -> KpiSnapshot:
     return KpiSnapshot(
         key=kpi.key,
         category=KpiCategory(kpi.category),
@@ -86,27 +101,16 @@ def kpi_snapshot(kpi: Kpi) -> KpiSnapshot:
     )
 
 
-def stage_history(project: Project, transitions: Iterable[StageTransition]) -> tuple[tuple[Stage, datetime], ...]:
-    """Every stage the project entered, oldest first: it is created in `idea`."""
-    return ((Stage.idea, project.created_at), *((Stage(t.to_stage), t.transitioned_at) for t in transitions))
+class AttestationColumns(Protocol):
+    status: str
+    evidence_url: str | None
+    note: str | None
+    attested_by: str
+    attested_at: datetime
+    expires_at: datetime | None
 
 
-def snapshot(
-    project: Project, kpis: Iterable[Kpi], facts: Iterable[Fact], transitions: Iterable[StageTransition]
-) -> ProjectSnapshot:
-    return ProjectSnapshot(
-        key=project.key,
-        stage=Stage(project.stage),
-        fields=project_fields(project),
-        stakeholder_roles=frozenset(stakeholder["role"] for stakeholder in project.stakeholders),
-        kpis=tuple(kpi_snapshot(kpi) for kpi in kpis),
-        facts={fact.name: FactObservation(fact.value, fact.observed_at) for fact in facts},
-        costs=project_costs(project),
-        stage_history=stage_history(project, transitions),
-    )
-
-
-def answer(attestation: Attestation) -> Answer:
+def answer(attestation: AttestationColumns) -> Answer:
     return Answer(
         status=attestation.status,  # type: ignore[arg-type]  # stored from the same Literal
         evidence_url=attestation.evidence_url,
@@ -143,34 +147,66 @@ def kpis_by_project(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.U
 
 
 def load(session: Session, projects: Collection[Project], now: datetime) -> dict[uuid.UUID, ReadinessInputs]:
-    """The inputs of every project given, in five queries whatever their number."""
+    """The inputs of every project given, in five queries whatever their number. Rows, not ORM
+    objects: re-scoring a whole portfolio reads millions of values that nothing will change."""
     ids = [project.id for project in projects]
-    kpis = kpis_by_project(session, ids)
-    facts: dict[uuid.UUID, list[Fact]] = defaultdict(list)
-    for fact in session.scalars(select(Fact).where(Fact.project_id.in_(ids))):
-        facts[fact.project_id].append(fact)
-    transitions: dict[uuid.UUID, list[StageTransition]] = defaultdict(list)
-    for transition in session.scalars(
-        select(StageTransition)
+    kpis: dict[uuid.UUID, list[KpiSnapshot]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            Kpi.project_id,
+            Kpi.key,
+            Kpi.category,
+            Kpi.direction,
+            Kpi.baseline,
+            Kpi.target,
+            Kpi.target_date,
+            Kpi.value_per_unit,
+            Kpi.currency,
+            Kpi.latest_value,
+            Kpi.latest_measured_at,
+        )
+        .where(Kpi.project_id.in_(ids))
+        .order_by(Kpi.key)
+    ):
+        kpis[row.project_id].append(kpi_snapshot(row))
+    facts: dict[uuid.UUID, dict[str, FactObservation]] = defaultdict(dict)
+    for project_id, name, value, observed_at in session.execute(
+        select(Fact.project_id, Fact.name, Fact.value, Fact.observed_at).where(Fact.project_id.in_(ids))
+    ):
+        facts[project_id][name] = FactObservation(value, observed_at)
+    entered: dict[uuid.UUID, list[tuple[Stage, datetime]]] = defaultdict(list)
+    for project_id, stage, at in session.execute(
+        select(StageTransition.project_id, StageTransition.to_stage, StageTransition.transitioned_at)
         .where(StageTransition.project_id.in_(ids))
         .order_by(StageTransition.transitioned_at, StageTransition.id)
     ):
-        transitions[transition.project_id].append(transition)
+        entered[project_id].append((Stage(stage), at))
     attestations: dict[uuid.UUID, dict[str, Answer]] = defaultdict(dict)
-    for attestation in session.scalars(select(Attestation).where(Attestation.project_id.in_(ids))):
+    for attestation in session.execute(select(*Attestation.__table__.columns).where(Attestation.project_id.in_(ids))):
         if attestation.expires_at is None or attestation.expires_at > now:
             attestations[attestation.project_id][attestation.criterion] = answer(attestation)
     exemptions: dict[uuid.UUID, dict[str, Exemption]] = defaultdict(dict)
-    for row in session.scalars(
-        select(ExemptionRow).where(ExemptionRow.project_id.in_(ids), ExemptionRow.expires_at > now)
+    for project_id, criterion, justification, expires_at in session.execute(
+        select(
+            ExemptionRow.project_id, ExemptionRow.criterion, ExemptionRow.justification, ExemptionRow.expires_at
+        ).where(ExemptionRow.project_id.in_(ids), ExemptionRow.expires_at > now)
     ):
-        current = exemptions[row.project_id].get(row.criterion)
-        if current is None or row.expires_at > current.expires_at:
-            exemptions[row.project_id][row.criterion] = Exemption(row.justification, row.expires_at)
+        current = exemptions[project_id].get(criterion)
+        if current is None or expires_at > current.expires_at:
+            exemptions[project_id][criterion] = Exemption(justification, expires_at)
     return {
         project.id: ReadinessInputs(
             project=project,
-            snapshot=snapshot(project, kpis[project.id], facts[project.id], transitions[project.id]),
+            snapshot=ProjectSnapshot(
+                key=project.key,
+                stage=Stage(project.stage),
+                fields=project_fields(project),
+                stakeholder_roles=frozenset(stakeholder["role"] for stakeholder in project.stakeholders),
+                kpis=tuple(kpis[project.id]),
+                facts=facts[project.id],
+                costs=project_costs(project),
+                stage_history=((Stage.idea, project.created_at), *entered[project.id]),
+            ),
             attestations=attestations[project.id],
             exemptions=exemptions[project.id],
         )

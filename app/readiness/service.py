@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import Table, bindparam, delete, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
@@ -95,7 +96,8 @@ def document(rubric: scoring.Rubric, result: scoring.Evaluation) -> dict[str, An
 
 
 def serialized(result: Mapping[str, Any]) -> str:
-    return json.dumps(result, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, keys in the order the document was built: the same text for the same result."""
+    return pydantic_core.to_json(result).decode()
 
 
 def text_etag(text: str) -> str:
