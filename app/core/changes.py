@@ -63,6 +63,8 @@ class Change:
     # What the project's status row may need again: "full", "measured" (measurements change only
     # their own columns) or "none" (facts and attestations are not on it).
     status: str = "full"
+    # Whether the project's readiness may change; a snapshot or a decision changes none.
+    readiness: bool = True
     # Collected from a flush rather than said by the service: a safety net, dropped when the
     # service said what it changed in the same projects.
     tracked: bool = False
@@ -88,12 +90,13 @@ def record(
     governed_by: str | None = None,
     audit: AuditEntry | None = None,
     status: str = "full",
+    readiness: bool = True,
 ) -> None:
     """Note a change of this unit of work, once written; its handlers run once, just before it
     commits. The session is flushed first, so that what the caller returns carries its ids and
     versions."""
     session.flush()
-    change = Change(cause, frozenset(project_ids), governed_by, audit, status)
+    change = Change(cause, frozenset(project_ids), governed_by, audit, status, readiness)
     session.info.setdefault(CHANGES_KEY, []).append(change)
 
 
@@ -149,6 +152,10 @@ def _said_first(changes: list[Change]) -> list[Change]:
 
 @event.listens_for(Session, "before_commit")
 def _run_epilogue(session: Session) -> None:
+    # SQLAlchemy also calls this when a savepoint is released; the epilogue waits for the commit
+    # of the whole transaction.
+    if session.in_nested_transaction():
+        return
     for _ in range(MAX_ROUNDS):
         session.flush()
         changes = _said_first(session.info.pop(CHANGES_KEY, []))

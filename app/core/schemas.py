@@ -44,7 +44,10 @@ class WriteModel(BaseModel):
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:  # 9999-12-31T23:59:59-01:00 is past the last representable moment
+        raise ValueError("the timestamp is out of range") from error
 
 
 def _not_in_future(value: datetime) -> datetime:

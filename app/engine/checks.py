@@ -373,6 +373,14 @@ def _day(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
+def later(moment: datetime, days: float) -> datetime:
+    """`moment` plus `days`, or the last representable moment for a limit past it."""
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=moment.tzinfo)
+
+
 def _observation(
     project: ProjectSnapshot, name: str, max_age_days: int | None, now: datetime, deadlines: list[Deadline]
 ) -> FactObservation | None:
@@ -380,7 +388,7 @@ def _observation(
     observation = project.facts.get(name)
     if observation is None or max_age_days is None:
         return observation
-    expires = observation.observed_at + timedelta(days=max_age_days)
+    expires = later(observation.observed_at, max_age_days)
     if now > expires:
         return None
     deadlines.append(Deadline(expires, f"fact {name} older than {max_age_days} days"))
@@ -410,7 +418,7 @@ def _satisfies(
                 return False, f"{condition.fact} = {value!r} is not a timestamp"
             if moment.tzinfo is None:
                 return False, f"{condition.fact} = {value!r} has no offset"
-            limit = moment + timedelta(days=condition.value)
+            limit = later(moment, condition.value)
             ok = now <= limit
             if ok:
                 deadlines.append(Deadline(limit, f"fact {condition.fact} older than {condition.value:g} days"))
@@ -510,11 +518,10 @@ def _kpi_coverage(check: KpiCoverageCheck, project: ProjectSnapshot, now: dateti
     for kpi in candidates:
         gaps = _unmet_requirements(kpi, check.require)
         if check.measured_within_days is not None:
-            window = timedelta(days=check.measured_within_days)
-            if kpi.latest_measured_at is not None and now - kpi.latest_measured_at <= window:
+            if kpi.latest_measured_at is not None and now <= later(kpi.latest_measured_at, check.measured_within_days):
                 deadlines.append(
                     Deadline(
-                        kpi.latest_measured_at + window,
+                        later(kpi.latest_measured_at, check.measured_within_days),
                         f"KPI {kpi.key} not measured for {check.measured_within_days} days",
                     )
                 )
@@ -570,7 +577,7 @@ def _stage_duration(check: StageDurationCheck, project: ProjectSnapshot, now: da
             CheckStatus.not_met, f"stage is {project.stage.value}, not {stages}", {"stage": project.stage.value}
         )
     observed = {"stage": project.stage.value, "since": since.isoformat()}
-    enough = since + timedelta(days=check.at_least_days)
+    enough = later(since, check.at_least_days)
     if now >= enough:
         return CheckResult(
             CheckStatus.met, f"in {stages} since {_day(since)}, at least {check.at_least_days} days", observed

@@ -203,7 +203,7 @@ async def create_decision(
     key: ProjectKey, body: DecisionCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
 ) -> Response:
     """A `go` must reference the project's latest evaluation against its governing rubric (409
-    otherwise), and that evaluation's gate must have passed (409), unless an admin gives an
+    otherwise), and the project's gate must pass at the moment of the decision (409), unless an admin gives an
     `override_reason`, which is recorded. A `go` opens production once: a project that moves back
     out of production needs a new evaluation and decision to re-enter. An evaluation of another
     project is 422."""

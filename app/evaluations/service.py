@@ -141,6 +141,7 @@ def evaluate_project(
                     "gate_passed": result.gate_passed,
                 },
             ),
+            readiness=False,
         )
     return EvaluationRead.model_validate(
         {

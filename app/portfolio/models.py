@@ -34,7 +34,7 @@ class ProjectStatus(Base):
     region: Mapped[str | None] = mapped_column(String(100))
     stage: Mapped[str] = mapped_column(String(16))
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # The score, with projects never evaluated below every score: what "sort by score" orders on.
+    # The current score, with projects not scored yet below every score: what "sort by score" orders on.
     rank_score: Mapped[float]
     evaluation_id: Mapped[uuid.UUID | None]
     evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -33,10 +33,10 @@ class PortfolioRow(ReadModel):
     region: str | None
     stage: Stage
     days_in_stage: int
-    score: float | None = Field(description="Of the latest evaluation against the governing rubric.")
+    score: float | None = Field(description="The current readiness score against the governing rubric.")
     level: Level | None
     gate_passed: bool | None
-    evaluated_at: datetime | None
+    evaluated_at: datetime | None = Field(description="When the latest evaluation (a snapshot) was recorded.")
     risk: Risk
     realized_monthly_benefit: Money | None
     projected_monthly_benefit: Money | None
@@ -69,7 +69,7 @@ class SummaryStats(ReadModel):
     by_stage: dict[str, int]
     mean_score: float | None
     median_score: float | None
-    go_live_ready: int = Field(description="Projects whose latest evaluation passed the go-live gate.")
+    go_live_ready: int = Field(description="Projects whose current go-live gate passes.")
     stalled: int = Field(description="Projects at medium or high stall risk (retired ones excluded).")
     poc_to_production: ConversionRead
     median_days_in_stage: dict[str, float | None] = Field(

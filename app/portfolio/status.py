@@ -24,7 +24,7 @@ from app.readiness.models import ProjectReadiness
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
 
 
-UNSCORED = -1.0  # projects not evaluated yet rank below every score
+UNSCORED = -1.0  # projects not scored yet rank below every score
 
 
 def _latest_governing_evaluations(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Evaluation]:
@@ -121,6 +121,8 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
                 "refreshed_at": now,
             }
         )
+    # In project order, as every writer of status rows updates them, so that two never deadlock.
+    rows.sort(key=lambda row: row["project_id"])
     existing = set(session.scalars(select(ProjectStatus.project_id).where(ProjectStatus.project_id.in_(ids))))
     connection = session.connection()
     fresh = [row for row in rows if row["project_id"] not in existing]
@@ -183,6 +185,7 @@ def refresh_measured(session: Session, project_ids: Collection[uuid.UUID]) -> No
                 ),
             }
         )
+    updates.sort(key=lambda row: row["v_project_id"])
     session.connection().execute(
         update(STATUS_TABLE)
         .where(STATUS_TABLE.c.project_id == bindparam("v_project_id"))

@@ -2,7 +2,8 @@
 rubric version) and with results whose deadline passed (a fact ageing out, an attestation
 expiring), so that the portfolio, badges and summaries follow within seconds without any write.
 
-It runs in every service process. Replicas share the work: each batch locks the projects it takes
+It runs inside `readiness serve` by default, or alone in `readiness worker` beside API processes
+run with READINESS_RESCORER=false. Several of them share the work: each batch locks the projects it takes
 and skips those another replica holds (PostgreSQL), or takes the database's single writer turn
 (SQLite), in batches small enough that request writers do not wait long behind it.
 """
@@ -51,7 +52,7 @@ class Rescorer:
     async def catch_up(self) -> int:
         """Re-score until nothing is due; returns how many projects were scored."""
         total = 0
-        while not self._stopping:
+        while not self._stopping and await self.db.read(service.has_due_work):
             scored = await self.db.write(service.rescore_due, limit=self.batch)
             scored += await self.db.write(service.rescore_unscored, limit=self.batch)
             total += scored

@@ -10,6 +10,7 @@ reflects it.
 
 import hashlib
 import json
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
@@ -34,12 +35,14 @@ from app.projects.models import Project
 from app.readiness import inputs
 from app.readiness.models import ProjectReadiness, ReadinessHistory, ReadinessMark
 from app.rubrics import service as rubrics
+from app.rubrics.models import Rubric
 
 READINESS_TABLE: Table = ProjectReadiness.__table__  # type: ignore[assignment]
 MARK_TABLE: Table = ReadinessMark.__table__  # type: ignore[assignment]
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
 HISTORY_TABLE: Table = ReadinessHistory.__table__  # type: ignore[assignment]
 RESCORE_WANTED = "rescore_wanted"
+log = logging.getLogger(__name__)
 
 
 def _timestamp(value: datetime | None) -> str | None:
@@ -130,7 +133,13 @@ def score(session: Session, projects: Collection[Project], now: datetime) -> dic
         if rubric is None:
             rubric = governing[project.rubric] = rubrics.latest_engine_rubric(session, project.rubric)
         given = loaded[project.id]
-        result = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
+        try:
+            result = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
+        except Exception:
+            # One project's data must not hold up everyone else's re-scoring: it stays marked,
+            # and a read of it fails loudly.
+            log.exception("scoring project %s failed", project.key)
+            continue
         shown = document(rubric, result)
         text = serialized(shown)
         scored[project.id] = Scored(
@@ -149,7 +158,8 @@ def _lock(session: Session, ids: Collection[uuid.UUID], *, skip_locked: bool) ->
     """The projects, their rows locked until commit (PostgreSQL), so that two transactions scoring
     one project take turns and the later one sees the earlier one's writes. SQLite writers already
     take turns. With `skip_locked`, projects another transaction holds are left for later."""
-    query = select(Project).where(Project.id.in_(ids)).order_by(Project.id)
+    # Loaded again even if this session holds them: what counts is what is committed once locked.
+    query = select(Project).where(Project.id.in_(ids)).order_by(Project.id).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
         # FOR NO KEY UPDATE: writers inserting rows that refer to the project (marks, facts) take
         # a key-share lock on it, which this one must not wait for, or deadlock with.
@@ -169,8 +179,8 @@ def refresh(
     that passed become `time` causes. Returns how many projects were scored."""
     if not project_ids:
         return 0
-    now = utcnow()
     projects = _lock(session, set(project_ids), skip_locked=skip_locked)
+    now = utcnow()
     ids = [project.id for project in projects]
     if not ids:
         return 0
@@ -205,9 +215,10 @@ def refresh(
                 why[project_id][Cause("time", cause)] = None
     fresh = score(session, projects, now)
     _store(session, fresh, stored, why, now)
-    if marks:
-        session.execute(delete(ReadinessMark).where(ReadinessMark.id.in_([mark.id for mark in marks])))
-    return len(ids)
+    taken = [mark.id for mark in marks if mark.project_id in fresh]
+    if taken:
+        session.execute(delete(ReadinessMark).where(ReadinessMark.id.in_(taken)))
+    return len(fresh)
 
 
 def _store(
@@ -241,12 +252,19 @@ def _store(
             inserts.append(row)
         elif before.etag != scored.etag or before.changes_at != result.changes_at or before.deadlines != deadlines:
             updates.append({f"v_{name}": value for name, value in row.items()})
-        else:
-            continue
         previous = (
             _significant(before.score, before.level, before.gate_passed, before.blockers)
             if before is not None
             else None
+        )
+        status.append(
+            {
+                "v_project_id": project_id,
+                "v_rank_score": result.score,
+                "v_score": result.score,
+                "v_level": result.level.value,
+                "v_gate_passed": result.gate_passed,
+            }
         )
         if previous != significant:
             history.append(
@@ -268,15 +286,6 @@ def _store(
                         "blockers": before.blockers,
                     },
                     "cause": [{"kind": c.kind, "name": c.name} for c in why.get(project_id, {})],
-                }
-            )
-            status.append(
-                {
-                    "v_project_id": project_id,
-                    "v_rank_score": result.score,
-                    "v_score": result.score,
-                    "v_level": result.level.value,
-                    "v_gate_passed": result.gate_passed,
                 }
             )
     connection = session.connection()
@@ -346,8 +355,9 @@ def keep_current(session: Session, written: list[Change]) -> None:
     for change in written:
         if change.governed_by is not None:
             mark_governed(session, change.governed_by, change.cause)
-        for project_id in change.project_ids:
-            causes[project_id][change.cause] = None
+        if change.readiness:
+            for project_id in change.project_ids:
+                causes[project_id][change.cause] = None
     mark(session, causes)
 
 
@@ -365,21 +375,38 @@ class CurrentReadiness:
     changes_at: datetime | None
 
 
-def _is_stale(session: Session, project: Project, row: ProjectReadiness | None, now: datetime) -> bool:
-    if row is None or row.rubric_key != project.rubric or (row.changes_at is not None and row.changes_at <= now):
-        return True
-    return bool(session.scalar(select(exists().where(ReadinessMark.project_id == project.id))))
-
-
-def stored_current(session: Session, *, key: str) -> CurrentReadiness | None:
-    """The stored current readiness, or None when it is out of date (marked, or past a deadline)."""
-    project = _project(session, key)
-    row = session.get(ProjectReadiness, project.id)
-    if row is None or _is_stale(session, project, row, utcnow()):
-        return None
+def _shown(project: Project, row: ProjectReadiness) -> CurrentReadiness:
     return CurrentReadiness(
         project.id, project.key, project.stage, json.loads(row.result), row.etag, row.computed_at, row.changes_at
     )
+
+
+def _stored_row(session: Session, project: Project) -> ProjectReadiness | None:
+    return session.scalar(
+        select(ProjectReadiness)
+        .where(ProjectReadiness.project_id == project.id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def stored_current(session: Session, *, key: str) -> CurrentReadiness | None:
+    """The stored current readiness, or None when it is out of date: marked, past a deadline, or
+    not against the governing rubric's latest version."""
+    project = _project(session, key)
+    # Marks first, then the row: PostgreSQL reads run statement by statement, and the re-scorer
+    # stores a row and deletes its marks in one transaction, so an unmarked project's row read
+    # afterwards is at least as new as any acknowledged write.
+    marked, latest_version = session.execute(
+        select(exists().where(ReadinessMark.project_id == project.id), Rubric.latest_version).where(
+            Rubric.key == project.rubric
+        )
+    ).one()
+    row = _stored_row(session, project)
+    if marked or row is None or (row.rubric_key, row.rubric_version) != (project.rubric, latest_version):
+        return None
+    if row.changes_at is not None and row.changes_at <= utcnow():
+        return None
+    return _shown(project, row)
 
 
 def current(session: Session, *, key: str) -> CurrentReadiness:
@@ -387,10 +414,12 @@ def current(session: Session, *, key: str) -> CurrentReadiness:
     found = stored_current(session, key=key)
     if found is not None:
         return found
-    refresh(session, [_project(session, key).id])
-    found = stored_current(session, key=key)
-    assert found is not None, "a project just scored is current"
-    return found
+    project = _project(session, key)
+    if not refresh(session, [project.id]):
+        raise RuntimeError(f"project {key!r} could not be scored")
+    row = _stored_row(session, project)
+    assert row is not None, "a project just scored has a stored result"
+    return _shown(project, row)
 
 
 def _project(session: Session, key: str) -> Project:
@@ -481,8 +510,11 @@ def rescoring_progress(session: Session, *, rubric_key: str) -> RescoringProgres
 # The re-scorer's unit of work.
 
 
-def rescore_due(session: Session, *, limit: int) -> int:
-    """Re-score up to `limit` projects that are marked or past a deadline; returns how many."""
+BEHIND = (ProjectReadiness.rubric_key != Project.rubric) | (ProjectReadiness.rubric_version != Rubric.latest_version)
+
+
+def _due(session: Session, limit: int) -> list[uuid.UUID]:
+    """Projects to re-score: marked, past a deadline, or behind their rubric's latest version."""
     now = utcnow()
     marked = select(ReadinessMark.project_id).order_by(ReadinessMark.id).limit(limit * 4)
     expired = (
@@ -491,8 +523,38 @@ def rescore_due(session: Session, *, limit: int) -> int:
         .order_by(ProjectReadiness.changes_at)
         .limit(limit)
     )
-    ids = list(dict.fromkeys([*session.scalars(marked), *session.scalars(expired)]))[:limit]
-    return refresh(session, ids, skip_locked=True) if ids else 0
+    found = [*session.scalars(marked), *session.scalars(expired)]
+    if len(set(found)) < limit:
+        behind = (
+            select(ProjectReadiness.project_id)
+            .join(Project, Project.id == ProjectReadiness.project_id)
+            .join(Rubric, Rubric.key == Project.rubric)
+            .where(BEHIND)
+            .limit(limit)
+        )
+        found += session.scalars(behind)
+    return list(dict.fromkeys(found))[:limit]
+
+
+def has_due_work(session: Session) -> bool:
+    """Whether the re-scorer has anything to do: asked in a read, so that an idle re-scorer never
+    takes the write lock."""
+    return bool(_due(session, 1)) or bool(without_readiness(session, limit=1))
+
+
+def rescore_due(session: Session, *, limit: int) -> int:
+    """Re-score up to `limit` projects that are due; returns how many."""
+    ids = _due(session, limit)
+    if not ids:
+        return 0
+    behind = session.execute(
+        select(ProjectReadiness.project_id, Project.rubric, Rubric.latest_version)
+        .join(Project, Project.id == ProjectReadiness.project_id)
+        .join(Rubric, Rubric.key == Project.rubric)
+        .where(ProjectReadiness.project_id.in_(ids), BEHIND)
+    )
+    causes = {row.project_id: [Cause("rubric", f"{row.rubric} v{row.latest_version}")] for row in behind}
+    return refresh(session, ids, causes, skip_locked=True)
 
 
 def without_readiness(session: Session, *, limit: int) -> list[uuid.UUID]:
@@ -509,7 +571,7 @@ def rescore_unscored(session: Session, *, limit: int) -> int:
     """Score projects that have no current readiness at all (after a restore, say)."""
     ids = without_readiness(session, limit=limit)
     return refresh(
-        session, ids, {project_id: [Cause("migration", "first score")] for project_id in ids}, skip_locked=True
+        session, ids, {project_id: [Cause("readiness", "first score")] for project_id in ids}, skip_locked=True
     )
 
 

@@ -165,6 +165,18 @@ def _answers_to_attestations() -> None:
 
 
 def downgrade() -> None:
+    # The status rows go back to showing the latest evaluation, as the code before this one reads them.
+    op.execute(
+        """
+        UPDATE project_status SET
+            score = (SELECT evaluation.score FROM evaluation WHERE evaluation.id = project_status.evaluation_id),
+            level = (SELECT evaluation.level FROM evaluation WHERE evaluation.id = project_status.evaluation_id),
+            gate_passed = (SELECT evaluation.gate_passed FROM evaluation
+                           WHERE evaluation.id = project_status.evaluation_id),
+            rank_score = COALESCE(
+                (SELECT evaluation.score FROM evaluation WHERE evaluation.id = project_status.evaluation_id), -1.0)
+        """
+    )
     op.drop_index("ix_readiness_mark_project_id", table_name="readiness_mark")
     op.drop_table("readiness_mark")
     op.drop_index("ix_readiness_history_project_id_changed_at", table_name="readiness_history")

@@ -303,3 +303,16 @@ def test_without_the_rescorer_a_published_version_waits_but_reads_are_never_stal
     assert read["rubric_version"] == 2
     assert after_read["pending"] == 2
     assert rows["waiting-0"]["score"] == read["score"]
+
+
+def test_timestamps_at_the_end_of_time_are_scored_or_refused_never_a_500(writer: TestClient) -> None:
+    make_project(writer)
+    far = writer.put(f"{PROJECT}/facts/ops.rollback_tested_at", json={"value": "9999-12-31T00:00:00Z"})
+    beyond = writer.put(
+        f"{PROJECT}/attestations/stakeholders.weekly_sync",
+        json={"status": "met", "expires_at": "9999-12-31T23:59:59-01:00"},
+    )
+
+    assert far.status_code in (201, 422), far.text
+    assert writer.get(READINESS).status_code == 200
+    assert_problem(beyond, 422)
