@@ -316,3 +316,23 @@ def test_timestamps_at_the_end_of_time_are_scored_or_refused_never_a_500(writer:
     assert far.status_code in (201, 422), far.text
     assert writer.get(READINESS).status_code == 200
     assert_problem(beyond, 422)
+
+
+def test_a_fact_past_its_checks_maximum_age_stops_counting_with_time_as_the_cause(
+    admin: TestClient, writer: TestClient, clock: Clock
+) -> None:
+    rubric = weakest_link_rubric(key="fresh-monitoring", aggregation="weighted_mean")
+    rubric["criteria"][2]["check"]["max_age_days"] = 30
+    assert admin.post("/api/v1/rubrics", json=rubric).status_code == 201
+    make_project(writer, rubric="fresh-monitoring")
+    writer.put(f"{PROJECT}/facts/ops.monitoring_enabled", json={"value": True})
+    fresh = writer.get(READINESS).json()
+
+    clock.advance(timedelta(days=31))
+    aged = writer.get(READINESS).json()
+    history = writer.get(HISTORY).json()["items"]
+
+    assert fresh["gate"]["passed"] is True
+    assert aged["gate"]["passed"] is False
+    assert blockers(aged) == ["infra.monitoring"]
+    assert history[0]["summary"] == "time: fact ops.monitoring_enabled older than 30 days"
