@@ -590,7 +590,9 @@ def view(session: Session, *, key: str, limits: Mapping[Stage, int], refresh_sta
     found = current(session, key=key) if refresh_stale else stored_current(session, key=key)
     if found is None:
         return None
-    project = _project(session, key)
+    # Already in the session: `get` answers from its identity map, without another query.
+    project = session.get(Project, found.project_id)
+    assert project is not None
     diagnosis = diagnose_many(session, [project], utcnow(), limits)[project.id]
     stall_shown = json.dumps(asdict(diagnosis), sort_keys=True, default=str)
     tag = hashlib.sha1(f"{found.etag}:{stall_shown}".encode()).hexdigest()[:32]
