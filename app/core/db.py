@@ -264,6 +264,11 @@ class Database:
         # instead, so that only writers of other processes meet the busy handler.
         local_writers_queue = engine.dialect.name == "sqlite" and not isinstance(target, Connection)
         self._write_turn: AbstractContextManager[Any] = threading.Lock() if local_writers_queue else nullcontext()
+        # A single shared connection (tests join one rolled-back transaction) cannot run two
+        # units of work at once: the re-scorer's thread and a caller's would interleave savepoints.
+        self._connection_turn: AbstractContextManager[Any] = (
+            threading.RLock() if isinstance(target, Connection) else nullcontext()
+        )
         # Called with the session's `info` after each write transaction commits: what a write
         # leaves for background work to pick up (the re-scorer wakes on it).
         self.after_commit: list[Callable[[dict[str, Any]], None]] = []
@@ -273,9 +278,9 @@ class Database:
 
         def unit_of_work(*args: P.args, **kwargs: P.kwargs) -> T:
             if not write:
-                with self._readers() as session, session.begin():
+                with self._connection_turn, self._readers() as session, session.begin():
                     return fn(session, *args, **kwargs)
-            with self._write_turn, self._writers() as session:
+            with self._connection_turn, self._write_turn, self._writers() as session:
                 with session.begin():
                     result = fn(session, *args, **kwargs)
                 for hook in self.after_commit:
