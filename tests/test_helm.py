@@ -14,6 +14,10 @@ KUBERNETES = "1.30"
 CUSTOM_KINDS = {"ServiceMonitor"}
 DATABASE = {"url": "postgresql+psycopg://readiness:secret@postgres.db.svc:5432/readiness"}
 PRIVATE_REGISTRY = "registry.internal:5000"
+API = "readiness-ai-readiness"
+WORKER = "readiness-ai-readiness-worker"
+PROMETHEUS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+RECEIVERS_BY_NAME = {"ipBlock": {"cidr": "10.50.3.0/24"}}
 
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {"database": DATABASE},
@@ -44,6 +48,23 @@ PROFILES: dict[str, dict[str, Any]] = {
         "resources": {"requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
         "config": {"workers": 4},
     },
+    "webhooks": {
+        "database": {"existingSecret": "readiness-database"},
+        "networkPolicy": {"metricsFrom": [PROMETHEUS], "database": {"cidrs": ["10.20.0.0/24"]}},
+        "serviceMonitor": {"enabled": True},
+        "webhooks": {
+            "allowedDestinations": ["hooks.corp.internal", "*.partner.example", "10.40.0.0/24", "192.0.2.7"],
+            "allowHttp": True,
+            "egress": [{"to": [RECEIVERS_BY_NAME], "ports": [{"port": 8443, "protocol": "TCP"}]}],
+        },
+        "worker": {"replicaCount": 2, "podAnnotations": {"team": "platform"}},
+        "config": {"eventRetentionDays": 90},
+    },
+    "without-worker": {
+        "database": DATABASE,
+        "worker": {"enabled": False},
+        "webhooks": {"allowedDestinations": ["10.40.0.0/24"]},
+    },
 }
 
 
@@ -60,6 +81,25 @@ def render(values: dict[str, Any]) -> list[dict[str, Any]]:
 
 def of_kind(manifests: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [m for m in manifests if m["kind"] == kind]
+
+
+def named(manifests: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (manifest,) = [m for m in of_kind(manifests, kind) if m["metadata"]["name"] == name]
+    return manifest
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+def container_of(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = containers
+    return container
+
+
+def env_values(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
 
 
 def pod_specs(manifests: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -102,8 +142,8 @@ def test_pods_run_restricted(profile: str) -> None:
 
 
 def test_the_deployment_probes_health_and_readiness_and_writes_only_to_tmp() -> None:
-    (deployment,) = of_kind(render(PROFILES["default"]), "Deployment")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    deployment = named(render(PROFILES["default"]), "Deployment", API)
+    container = container_of(deployment)
 
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -129,12 +169,11 @@ def test_migrations_run_in_a_hook_job_and_never_on_pod_start() -> None:
 
 def test_settings_and_secrets_reach_the_pods() -> None:
     manifests = render(PROFILES["air-gapped"])
-    (deployment,) = of_kind(manifests, "Deployment")
     (config,) = of_kind(manifests, "ConfigMap")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container = container_of(named(manifests, "Deployment", API))
 
     assert of_kind(manifests, "Secret") == []
-    secret_refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
+    secret_refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
     assert secret_refs == {
         "READINESS_DATABASE_URL": "readiness-database",
         "READINESS_BOOTSTRAP_ADMIN_KEY": "readiness-database",
@@ -156,8 +195,7 @@ def test_an_air_gapped_install_pulls_only_from_the_private_registry() -> None:
 
 
 def test_the_network_policy_admits_only_what_it_needs() -> None:
-    (policy,) = of_kind(render(PROFILES["air-gapped"]), "NetworkPolicy")
-    spec = policy["spec"]
+    spec = named(render(PROFILES["air-gapped"]), "NetworkPolicy", API)["spec"]
 
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     assert spec["ingress"][0]["from"] == [
@@ -172,8 +210,8 @@ def test_the_production_profile_scales_keeps_capacity_and_is_scraped() -> None:
     manifests = render(PROFILES["production"])
     (hpa,) = of_kind(manifests, "HorizontalPodAutoscaler")
     (pdb,) = of_kind(manifests, "PodDisruptionBudget")
-    (monitor,) = of_kind(manifests, "ServiceMonitor")
-    (deployment,) = of_kind(manifests, "Deployment")
+    monitor = named(manifests, "ServiceMonitor", API)
+    deployment = named(manifests, "Deployment", API)
     (ingress,) = of_kind(manifests, "Ingress")
 
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 12)
@@ -191,6 +229,119 @@ def test_helm_test_calls_readyz() -> None:
     assert "/readyz" in " ".join(pod["spec"]["containers"][0]["command"])
 
 
+def test_the_worker_runs_readiness_worker_like_the_api_pods_run_serve() -> None:
+    manifests = render(PROFILES["webhooks"])
+    api, worker = named(manifests, "Deployment", API), named(manifests, "Deployment", WORKER)
+    api_pod, worker_pod = api["spec"]["template"]["spec"], worker["spec"]["template"]["spec"]
+    api_container, worker_container = container_of(api), container_of(worker)
+
+    assert worker_container["args"] == ["worker"]
+    assert worker["spec"]["replicas"] == 2
+    for key in ("serviceAccountName", "automountServiceAccountToken", "securityContext", "volumes"):
+        assert worker_pod[key] == api_pod[key], key
+    for key in ("image", "envFrom", "securityContext", "volumeMounts"):
+        assert worker_container[key] == api_container[key], key
+    api_secrets = [e for e in api_container["env"] if "valueFrom" in e]
+    assert worker_container["env"] == api_secrets
+    assert worker_container["ports"] == [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert worker_container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, probe
+    assert worker_container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "192Mi"},
+        "limits": {"memory": "384Mi"},
+    }
+    assert worker["spec"]["template"]["metadata"]["annotations"]["team"] == "platform"
+
+
+def test_the_api_pods_leave_the_background_work_to_the_worker() -> None:
+    with_worker = container_of(named(render(PROFILES["default"]), "Deployment", API))
+    without = render(PROFILES["without-worker"])
+
+    assert env_values(with_worker) == {"READINESS_RESCORER": "false", "READINESS_DISPATCHER": "false"}
+    assert [d["metadata"]["name"] for d in of_kind(without, "Deployment")] == [API]
+    assert env_values(container_of(named(without, "Deployment", API))) == {}
+
+
+def test_no_selector_of_the_api_selects_the_worker_pods() -> None:
+    manifests = render(PROFILES["production"])
+    worker = named(manifests, "Deployment", WORKER)
+    worker_pods = worker["spec"]["template"]["metadata"]["labels"]
+    worker_service = named(manifests, "Service", WORKER)
+    api_selectors = {
+        "Deployment": named(manifests, "Deployment", API)["spec"]["selector"]["matchLabels"],
+        "Service": named(manifests, "Service", API)["spec"]["selector"],
+        "PodDisruptionBudget": named(manifests, "PodDisruptionBudget", API)["spec"]["selector"]["matchLabels"],
+        "NetworkPolicy": named(manifests, "NetworkPolicy", API)["spec"]["podSelector"]["matchLabels"],
+    }
+
+    assert worker_pods["app.kubernetes.io/component"] == "worker"
+    for kind, selector in api_selectors.items():
+        assert not selects(selector, worker_pods), kind
+    assert not selects(
+        named(manifests, "ServiceMonitor", API)["spec"]["selector"]["matchLabels"], worker_service["metadata"]["labels"]
+    )
+    assert selects(worker["spec"]["selector"]["matchLabels"], worker_pods)
+    assert selects(worker_service["spec"]["selector"], worker_pods)
+    assert selects(named(manifests, "NetworkPolicy", WORKER)["spec"]["podSelector"]["matchLabels"], worker_pods)
+
+
+def test_the_worker_metrics_are_scraped_through_a_headless_service() -> None:
+    manifests = render(PROFILES["production"])
+    service = named(manifests, "Service", WORKER)
+    monitor = named(manifests, "ServiceMonitor", WORKER)
+
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9100, "targetPort": "metrics", "protocol": "TCP"}]
+    assert selects(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+
+
+def test_webhook_settings_reach_the_pods() -> None:
+    (config,) = of_kind(render(PROFILES["webhooks"]), "ConfigMap")
+
+    assert config["data"]["READINESS_WEBHOOK_ALLOWED_DESTINATIONS"] == (
+        "hooks.corp.internal,*.partner.example,10.40.0.0/24,192.0.2.7"
+    )
+    assert config["data"]["READINESS_WEBHOOK_ALLOW_HTTP"] == "true"
+    assert config["data"]["READINESS_EVENT_SOURCE"] == "urn:ai-readiness:readiness"
+    assert config["data"]["READINESS_EVENT_RETENTION_DAYS"] == "90"
+    assert config["data"]["READINESS_WORKER_METRICS_PORT"] == "9100"
+
+
+def test_the_worker_network_policy_admits_scraping_and_reaches_only_dns_the_database_and_receivers() -> None:
+    spec = named(render(PROFILES["webhooks"]), "NetworkPolicy", WORKER)["spec"]
+    dns, database, derived, by_name = spec["egress"]
+
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [{"ports": [{"port": "metrics", "protocol": "TCP"}], "from": [PROMETHEUS]}]
+    assert dns["ports"][0]["port"] == 53
+    assert database["to"] == [{"ipBlock": {"cidr": "10.20.0.0/24"}}]
+    # NetworkPolicy cannot match hostnames: only the IP and CIDR entries become ipBlocks.
+    assert derived["to"] == [{"ipBlock": {"cidr": "10.40.0.0/24"}}, {"ipBlock": {"cidr": "192.0.2.7/32"}}]
+    assert [port["port"] for port in derived["ports"]] == [443, 80]
+    assert by_name == {"to": [RECEIVERS_BY_NAME], "ports": [{"port": 8443, "protocol": "TCP"}]}
+    assert "hooks.corp.internal" not in yaml.safe_dump(spec)
+
+
+def test_only_the_pods_that_deliver_webhooks_may_reach_the_receivers() -> None:
+    receivers = [{"ipBlock": {"cidr": "10.40.0.0/24"}}]
+    with_worker = render({**PROFILES["without-worker"], "worker": {"enabled": True}})
+    without = render(PROFILES["without-worker"])
+
+    assert receivers not in [rule["to"] for rule in named(with_worker, "NetworkPolicy", API)["spec"]["egress"]]
+    assert receivers in [rule["to"] for rule in named(with_worker, "NetworkPolicy", WORKER)["spec"]["egress"]]
+    assert receivers in [rule["to"] for rule in named(without, "NetworkPolicy", API)["spec"]["egress"]]
+    assert [p["metadata"]["name"] for p in of_kind(without, "NetworkPolicy")] == [API]
+
+
+def test_the_worker_metrics_admit_the_release_namespace_by_default() -> None:
+    spec = named(render(PROFILES["default"]), "NetworkPolicy", WORKER)["spec"]
+
+    assert spec["ingress"][0]["from"] == [{"podSelector": {}}]
+    assert [rule["ports"][0]["port"] for rule in spec["egress"]] == [53]
+
+
 @pytest.mark.parametrize(
     "values",
     [
@@ -200,6 +351,12 @@ def test_helm_test_calls_readyz() -> None:
         {"service": {"port": 70000}},
         {"replicas": 3},
         {"config": {"workers": "many"}},
+        {"worker": {"replicas": 2}},
+        {"worker": {"replicaCount": 0}},
+        {"worker": {"livenessProbe": {"httpGet": {"path": "/"}}}},
+        {"webhooks": {"allowedDestinations": ["hooks.corp.internal,10.0.0.0/8"]}},
+        {"webhooks": {"egress": [{"from": [PROMETHEUS]}]}},
+        {"config": {"eventRetentionDays": 0}},
     ],
 )
 def test_the_values_schema_rejects_bad_values(values: dict[str, Any]) -> None:

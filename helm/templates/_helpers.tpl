@@ -34,6 +34,29 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: ai-readiness
 {{- end }}
 
+{{/*
+The worker's resources and pods. Its pods carry a name label of their own, so that no selector of
+the API matches them: not the API Deployment's, which is immutable and selects by name and
+instance only, nor the API's NetworkPolicy, Service, PodDisruptionBudget or ServiceMonitor.
+*/}}
+{{- define "ai-readiness.workerFullname" -}}
+{{- printf "%s-worker" (include "ai-readiness.fullname" . | trunc 56 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "ai-readiness.workerSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-worker" (include "ai-readiness.name" . | trunc 56 | trimSuffix "-") }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: worker
+{{- end }}
+
+{{- define "ai-readiness.workerLabels" -}}
+helm.sh/chart: {{ include "ai-readiness.chart" . }}
+{{ include "ai-readiness.workerSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: ai-readiness
+{{- end }}
+
 {{/* registry/repository:tag (or @digest); global.imageRegistry wins over image.registry. */}}
 {{- define "ai-readiness.image" -}}
 {{- $registry := .Values.global.imageRegistry | default .Values.image.registry -}}
@@ -73,6 +96,11 @@ READINESS_PUBLIC_BADGES: {{ .Values.config.publicBadges | quote }}
 READINESS_PUBLIC_METRICS: {{ .Values.config.publicMetrics | quote }}
 READINESS_CORS_ORIGINS: {{ .Values.config.corsOrigins | toJson | quote }}
 READINESS_STAGE_LIMITS_DAYS: {{ .Values.config.stageLimitsDays | toJson | quote }}
+READINESS_WORKER_METRICS_PORT: {{ include "ai-readiness.workerMetricsPort" . | quote }}
+READINESS_WEBHOOK_ALLOWED_DESTINATIONS: {{ join "," .Values.webhooks.allowedDestinations | quote }}
+READINESS_WEBHOOK_ALLOW_HTTP: {{ .Values.webhooks.allowHttp | quote }}
+READINESS_EVENT_SOURCE: {{ printf "urn:ai-readiness:%s" .Release.Name | quote }}
+READINESS_EVENT_RETENTION_DAYS: {{ .Values.config.eventRetentionDays | quote }}
 {{- range $name, $value := .Values.config.extra }}
 READINESS_{{ $name }}: {{ $value | quote }}
 {{- end }}
@@ -99,4 +127,78 @@ imagePullSecrets:
   - name: {{ if kindIs "string" . }}{{ . }}{{ else }}{{ .name }}{{ end }}
   {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* Where `readiness worker` serves its Prometheus metrics. */}}
+{{- define "ai-readiness.workerMetricsPort" -}}
+9100
+{{- end }}
+
+{{/* NetworkPolicy egress rules shared by the API's policy and the worker's. */}}
+{{- define "ai-readiness.egress.dns" -}}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  to:
+    - namespaceSelector:
+        {{- toYaml .Values.networkPolicy.dns.namespaceSelector | nindent 8 }}
+      podSelector:
+        {{- toYaml .Values.networkPolicy.dns.podSelector | nindent 8 }}
+{{- end }}
+
+{{- define "ai-readiness.egress.database" -}}
+{{- if or .Values.networkPolicy.database.cidrs .Values.networkPolicy.database.peers }}
+- ports:
+    - port: {{ .Values.networkPolicy.database.port }}
+      protocol: TCP
+  to:
+    {{- range .Values.networkPolicy.database.cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+    {{- with .Values.networkPolicy.database.peers }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Egress to the webhook receivers, for the pods that run the dispatcher. NetworkPolicy matches
+addresses, not names: the IP and CIDR entries of webhooks.allowedDestinations become ipBlocks on
+443 (and 80 with allowHttp), and webhooks.egress adds the rules for everything else.
+*/}}
+{{- define "ai-readiness.egress.webhooks" -}}
+{{- $cidrs := include "ai-readiness.webhookCidrs" . | fromJsonArray }}
+{{- with $cidrs }}
+- ports:
+    - port: 443
+      protocol: TCP
+    {{- if $.Values.webhooks.allowHttp }}
+    - port: 80
+      protocol: TCP
+    {{- end }}
+  to:
+    {{- range . }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+{{- end }}
+{{- with .Values.webhooks.egress }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The IP and CIDR entries of webhooks.allowedDestinations as CIDRs, a JSON list. */}}
+{{- define "ai-readiness.webhookCidrs" -}}
+{{- $cidrs := list }}
+{{- range .Values.webhooks.allowedDestinations }}
+{{- if regexMatch `^[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?$` . }}
+{{- $cidrs = append $cidrs (ternary . (printf "%s/32" .) (contains "/" .)) }}
+{{- else if regexMatch `^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?$` . }}
+{{- $cidrs = append $cidrs (ternary . (printf "%s/128" .) (contains "/" .)) }}
+{{- end }}
+{{- end }}
+{{- toJson $cidrs }}
 {{- end }}
