@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.evaluations.router import router as evaluations_router
+from app.events.router import router as events_router
 from app.facts.router import router as facts_router
 from app.health.router import router as health_router
 from app.kpis.router import router as kpis_router
@@ -22,6 +23,7 @@ ROUTERS: list[APIRouter] = [
     readiness_router,
     evaluations_router,
     portfolio_router,
+    events_router,
     auth_router,
     audit_router,
 ]

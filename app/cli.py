@@ -74,13 +74,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(_args: argparse.Namespace) -> int:
     """The background work alone, for deployments that keep it off the API processes (run those
-    with READINESS_RESCORER=false): the re-scorer, polling, since it is told of no write."""
-    from app.main import database_for, rescorer_for
+    with READINESS_RESCORER=false and READINESS_DISPATCHER=false): the re-scorer and the webhook
+    dispatcher, polling, since they are told of no write. Metrics on READINESS_WORKER_METRICS_PORT."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from app.events.dispatcher import DispatcherMetrics
+    from app.main import database_for, dispatcher_for, rescorer_for
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = database_for(settings)
     rescorer = rescorer_for(db, sweep_seconds=settings.worker_poll_seconds)
+    registry = CollectorRegistry()
+    dispatcher = dispatcher_for(db, settings, DispatcherMetrics(registry))
+    dispatcher.poll_seconds = settings.worker_poll_seconds
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="0.0.0.0", registry=registry)  # noqa: S104 - a pod's port
 
     async def work() -> None:
         stopping = asyncio.Event()
@@ -89,8 +98,11 @@ def cmd_worker(_args: argparse.Namespace) -> int:
             loop.add_signal_handler(stop_signal, stopping.set)
         rescorer.start()
         rescorer.wake()
+        dispatcher.start()
+        dispatcher.wake()
         await stopping.wait()
         await rescorer.stop()
+        await dispatcher.stop()
 
     try:
         asyncio.run(work())

@@ -6,6 +6,7 @@ from app.audit import service as audit
 from app.core import changes
 from app.core.changes import Cause, Change
 from app.evaluations.models import Attestation, Exemption
+from app.events import outbox
 from app.facts.models import Fact
 from app.kpis.models import Kpi
 from app.portfolio import status
@@ -14,6 +15,7 @@ from app.readiness import service as readiness
 
 
 def install() -> None:
+    outbox.install()
     changes.on_commit(order=10)(status.keep_current)
     changes.on_commit(order=20)(readiness.keep_current)
     changes.on_commit(order=30)(audit.record_changes)

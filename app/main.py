@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -21,6 +22,9 @@ from app.core.http import RequestMiddleware
 from app.core.metrics import Metrics
 from app.core.migrations import alembic_config
 from app.core.settings import Settings, get_settings
+from app.events import outbox
+from app.events.dispatcher import Dispatcher, DispatcherMetrics
+from app.events.router import NewEvents
 from app.readiness import service as readiness
 from app.readiness.rescorer import Rescorer
 
@@ -61,30 +65,52 @@ def rescorer_for(database: Database, *, sweep_seconds: float) -> Rescorer:
     return Rescorer(database, batch=batch, sweep_seconds=sweep_seconds)
 
 
+def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMetrics) -> Dispatcher:
+    outbox.configure(settings.event_source)
+    return Dispatcher(
+        database,
+        allowed=settings.webhook_destinations,
+        allow_http=settings.webhook_allow_http,
+        metrics=metrics,
+        retention=timedelta(days=settings.event_retention_days),
+    )
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     owns_db = db is None
     database = db if db is not None else database_for(settings)
 
     epilogue.install()
+    metrics = Metrics()
     rescorer = rescorer_for(database, sweep_seconds=settings.rescore_sweep_seconds)
+    dispatcher = dispatcher_for(database, settings, DispatcherMetrics(metrics.registry))
+    new_events = NewEvents()
 
-    def wake_rescorer(info: dict[str, Any]) -> None:
-        if info.pop(readiness.RESCORE_WANTED, False):
+    def wake_background_work(info: dict[str, Any]) -> None:
+        if info.get(readiness.RESCORE_WANTED) and settings.rescorer:
             rescorer.wake()
+        if info.get(outbox.WRITTEN_KEY):
+            new_events.notify()
+            if settings.dispatcher:
+                dispatcher.wake()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.bootstrap_admin_key:
             await database.write(ensure_bootstrap_key, secret=settings.bootstrap_admin_key)
+        new_events.bind()
+        database.after_commit.append(wake_background_work)
         if settings.rescorer:
-            database.after_commit.append(wake_rescorer)
             rescorer.start()
             rescorer.wake()
+        if settings.dispatcher:
+            dispatcher.start()
+            dispatcher.wake()
         yield
         await rescorer.stop()
-        if wake_rescorer in database.after_commit:
-            database.after_commit.remove(wake_rescorer)
+        await dispatcher.stop()
+        database.after_commit.remove(wake_background_work)
         if owns_db:
             database.dispose()
 
@@ -97,11 +123,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         docs_url="/docs",
         redoc_url=None,
     )
-    metrics = Metrics()
     metrics.track_pool(database.engine)
     app.state.settings = settings
     app.state.db = database
     app.state.rescorer = rescorer
+    app.state.dispatcher = dispatcher
+    app.state.new_events = new_events
     app.state.metrics = metrics
     app.state.callers = CallerCache(ttl=settings.api_key_cache_seconds)
     app.state.scripts = ScriptDirectory.from_config(alembic_config())

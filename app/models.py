@@ -4,6 +4,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.core.idempotency import IdempotencyRecord
 from app.evaluations.models import Attestation, Decision, Evaluation, Exemption
+from app.events.models import Attempt, Delivery, Event, EventFeed, Webhook
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
 from app.portfolio.models import ProjectStatus
@@ -13,10 +14,14 @@ from app.rubrics.models import Rubric, RubricVersion
 
 __all__ = [
     "ApiKey",
+    "Attempt",
     "Attestation",
     "AuditEvent",
     "Decision",
+    "Delivery",
     "Evaluation",
+    "Event",
+    "EventFeed",
     "Exemption",
     "Fact",
     "IdempotencyRecord",
@@ -30,4 +35,5 @@ __all__ = [
     "Rubric",
     "RubricVersion",
     "StageTransition",
+    "Webhook",
 ]

@@ -77,6 +77,9 @@ Handler = Callable[[Session, list[Change]], None]
 class _Registry:
     handlers: list[tuple[int, Handler]] = field(default_factory=list)
     tracked: dict[type, Callable[[Any], Change]] = field(default_factory=dict)
+    last: list[Callable[[Session], None]] = field(default_factory=list)
+    # Keys of `session.info` lists that a rolled-back savepoint must shorten again.
+    pending_keys: list[str] = field(default_factory=lambda: [CHANGES_KEY])
 
 
 _registry = _Registry()
@@ -103,12 +106,12 @@ def record(
 @contextmanager
 def forgotten_on_error(session: Session) -> Iterator[None]:
     """Changes noted inside the block are forgotten if it fails: for a savepoint that rolls back."""
-    changes = session.info.setdefault(CHANGES_KEY, [])
-    noted = len(changes)
+    noted = {key: len(session.info.setdefault(key, [])) for key in _registry.pending_keys}
     try:
         yield
     except BaseException:
-        del changes[noted:]
+        for key, length in noted.items():
+            del session.info[key][length:]
         raise
 
 
@@ -122,6 +125,15 @@ def on_commit(order: int) -> Callable[[Handler], Handler]:
         return handler
 
     return register
+
+
+def register_last_step(step: Callable[[Session], None], *, pending_key: str | None = None) -> None:
+    """Register a step that runs after the handlers, once per commit, whether or not a change was
+    recorded: for what other steps and background work leave in `session.info[pending_key]`."""
+    if step not in _registry.last:
+        _registry.last.append(step)
+    if pending_key is not None and pending_key not in _registry.pending_keys:
+        _registry.pending_keys.append(pending_key)
 
 
 def track(model: type, describe: Callable[[Any], Change]) -> None:
@@ -160,7 +172,10 @@ def _run_epilogue(session: Session) -> None:
         session.flush()
         changes = _said_first(session.info.pop(CHANGES_KEY, []))
         if not changes:
-            return
+            break
         for _, handler in _registry.handlers:
             handler(session, changes)
-    raise RuntimeError("write handlers kept producing changes")
+    else:
+        raise RuntimeError("write handlers kept producing changes")
+    for step in _registry.last:
+        step(session)

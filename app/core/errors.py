@@ -81,6 +81,10 @@ class Conflict(ProblemError):
     status, slug = 409, "conflict"
 
 
+class Gone(ProblemError):
+    status, slug = 410, "gone"
+
+
 class PreconditionFailed(ProblemError):
     status, slug = 412, "precondition-failed"
 

@@ -3,10 +3,11 @@
 from functools import lru_cache
 from typing import Literal, cast
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.engine.stall import DEFAULT_STAGE_LIMITS_DAYS
+from app.events.destinations import AllowList
 
 MIN_BOOTSTRAP_KEY_LENGTH = 24
 
@@ -49,10 +50,40 @@ class Settings(BaseSettings):
         le=60,
         description="How often `readiness worker` looks for marked and expired projects.",
     )
+    dispatcher: bool = Field(
+        default=True,
+        description="Deliver webhooks from this process (the chart turns it off on API pods and runs workers).",
+    )
+    event_source: str = Field(
+        default="urn:ai-readiness:local",
+        min_length=1,
+        max_length=500,
+        description="The CloudEvents `source` of every event: which installation it comes from.",
+    )
+    event_retention_days: int = Field(default=30, ge=1, le=3650, description="How long the event feed keeps events.")
+    webhook_allowed_destinations: str = Field(
+        default="",
+        description="Comma-separated hostnames, `*.domain` wildcards, IP addresses and CIDRs webhooks may reach; "
+        "empty: none.",
+    )
+    webhook_allow_http: bool = Field(default=False, description="Allow http:// webhook URLs (https only otherwise).")
+    worker_metrics_port: int = Field(
+        default=9100, ge=0, le=65535, description="Where `readiness worker` serves its metrics; 0 for nowhere."
+    )
     stage_limits_days: dict[StageName, int] = Field(
         default=cast(dict[StageName, int], {stage.value: days for stage, days in DEFAULT_STAGE_LIMITS_DAYS.items()}),
         description="How long a project may stay in a stage before the stall diagnosis flags it.",
     )
+
+    @field_validator("webhook_allowed_destinations")
+    @classmethod
+    def _parseable_destinations(cls, value: str) -> str:
+        AllowList.parse(value)
+        return value
+
+    @property
+    def webhook_destinations(self) -> AllowList:
+        return AllowList.parse(self.webhook_allowed_destinations)
 
     @model_validator(mode="after")
     def _refuse_unsafe_settings(self) -> "Settings":

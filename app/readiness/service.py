@@ -29,6 +29,8 @@ from app.core.pagination import keyset_page
 from app.engine import scoring
 from app.engine.stages import Stage
 from app.engine.stall import Diagnosis
+from app.events import outbox
+from app.events import schemas as events
 from app.portfolio.models import ProjectStatus
 from app.portfolio.service import diagnose_many
 from app.projects.models import Project
@@ -215,6 +217,7 @@ def refresh(
                 why[project_id][Cause("time", cause)] = None
     fresh = score(session, projects, now)
     _store(session, fresh, stored, why, now)
+    _tell(session, {project.id: project for project in projects}, fresh, stored, why)
     taken = [mark.id for mark in marks if mark.project_id in fresh]
     if taken:
         session.execute(delete(ReadinessMark).where(ReadinessMark.id.in_(taken)))
@@ -315,6 +318,45 @@ def _store(
     for instance in list(session.identity_map.values()):
         if isinstance(instance, ProjectReadiness | ProjectStatus) and instance.project_id in fresh:
             session.expire(instance)
+
+
+def _state(score: float, level: str, gate_passed: bool, blockers: list[list[str]]) -> events.ReadinessState:
+    return events.ReadinessState(
+        score=score, level=level, gate_passed=gate_passed, blockers=[criterion for criterion, _ in blockers]
+    )
+
+
+def _tell(
+    session: Session,
+    projects: Mapping[uuid.UUID, Project],
+    fresh: Mapping[uuid.UUID, Scored],
+    stored: Mapping[uuid.UUID, Any],
+    why: Mapping[uuid.UUID, Mapping[Cause, None]],
+) -> None:
+    """A `readiness.changed` event for each project whose history gained a row."""
+    for project_id, scored in fresh.items():
+        result, before = scored.result, stored.get(project_id)
+        now_significant = (result.score, result.level.value, result.gate_passed, scored.blockers)
+        if before is not None and _significant(
+            before.score, before.level, before.gate_passed, before.blockers
+        ) == _significant(*now_significant):
+            continue
+        after = _state(*now_significant)
+        previous = None if before is None else _state(before.score, before.level, before.gate_passed, before.blockers)
+        cause = [{"kind": c.kind, "name": c.name} for c in why.get(project_id, {})]
+        project = projects[project_id]
+        data = events.ReadinessChanged(
+            project=project.key,
+            rubric=scored.rubric.key,
+            rubric_version=scored.rubric.version,
+            before=previous,
+            after=after,
+            cause=[events.Cause(**item) for item in cause],
+            summary=cause_summary(cause),
+        )
+        outbox.emit(
+            session, "readiness.changed", project.key, data, project_id=project_id, department=project.department
+        )
 
 
 def mark(session: Session, causes: Mapping[uuid.UUID, Iterable[Cause]]) -> None:
