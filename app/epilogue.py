@@ -6,7 +6,7 @@ from app.audit import service as audit
 from app.core import changes
 from app.core.changes import Cause, Change
 from app.evaluations.models import Attestation, Exemption
-from app.events import outbox
+from app.events import outbox, watch
 from app.facts.models import Fact
 from app.kpis.models import Kpi
 from app.portfolio import status
@@ -16,6 +16,7 @@ from app.readiness import service as readiness
 
 def install() -> None:
     outbox.install()
+    watch.install()
     changes.on_commit(order=10)(status.keep_current)
     changes.on_commit(order=20)(readiness.keep_current)
     changes.on_commit(order=30)(audit.record_changes)

@@ -1,5 +1,6 @@
 """The application factory."""
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -22,9 +23,11 @@ from app.core.http import RequestMiddleware
 from app.core.metrics import Metrics
 from app.core.migrations import alembic_config
 from app.core.settings import Settings, get_settings
-from app.events import outbox
+from app.events import outbox, watch
 from app.events.dispatcher import Dispatcher, DispatcherMetrics
 from app.events.router import NewEvents
+from app.events.schemas import EVENT_ENVELOPES
+from app.portfolio.router import stage_limits
 from app.readiness import service as readiness
 from app.readiness.rescorer import Rescorer
 
@@ -66,7 +69,9 @@ def rescorer_for(database: Database, *, sweep_seconds: float) -> Rescorer:
 
 
 def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMetrics) -> Dispatcher:
+    """The dispatcher, and what events say of this installation (its source, its stage limits)."""
     outbox.configure(settings.event_source)
+    watch.configure(stage_limits(settings))
     return Dispatcher(
         database,
         allowed=settings.webhook_destinations,
@@ -157,9 +162,34 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         max_body_bytes=settings.max_body_bytes,
         max_batch_body_bytes=settings.max_batch_body_bytes,
     )
+    _describe_events(app)
     app.state.allowed_methods = _allowed_methods()
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _describe_events(app: FastAPI) -> None:
+    """Each event type under `webhooks` in the contract: what a subscription's URL receives."""
+    for event_type, envelope in EVENT_ENVELOPES.items():
+
+        def receive(event: Any) -> None:
+            """Never called: the operation only describes the request the service sends."""
+
+        receive.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter("event", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=envelope)]
+        )
+        app.webhooks.add_api_route(
+            event_type,
+            receive,
+            methods=["POST"],
+            summary=event_type,
+            description=(envelope.__doc__ or "")
+            + "\n\nSent as `application/cloudevents+json` with the Standard Webhooks headers `webhook-id`"
+            " (the event id), `webhook-timestamp` and `webhook-signature`. Answer 2xx once it is stored.",
+            status_code=204,
+            operation_id=f"event_{event_type.replace('.', '_')}",
+            tags=["events"],
+        )
 
 
 def _allowed_methods() -> Callable[[str], set[str]]:
@@ -198,7 +228,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, with every error described as the problem+json the service really sends."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        webhooks=app.webhooks.routes,
+    )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem_schema.pop("$defs", {}))

@@ -6,7 +6,7 @@ reduction, time savings, revenue generation and risk mitigation.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 
@@ -95,3 +95,25 @@ def status(current_progress: float | None, schedule: Schedule, now: datetime) ->
     if current_progress >= max(0.0, expected - AT_RISK_MARGIN):
         return KpiStatus.at_risk
     return KpiStatus.off_track
+
+
+def status_changes_at(current_progress: float | None, schedule: Schedule, now: datetime) -> datetime | None:
+    """The first moment after `now` at which time alone changes the status (the share of time
+    elapsed overtakes the progress), or None when it cannot change without a new measurement."""
+    if current_progress is None or current_progress >= 1 or schedule.target_date is None:
+        return None
+    due = datetime.combine(schedule.target_date, time.max, tzinfo=schedule.started_at.tzinfo)
+    span = due - schedule.started_at
+    if span.total_seconds() <= 0:
+        return None
+    current = status(current_progress, schedule, now)
+    if current is KpiStatus.on_track:
+        threshold = current_progress
+    elif current is KpiStatus.at_risk:
+        threshold = current_progress + AT_RISK_MARGIN
+    else:
+        return None
+    if threshold >= 1:
+        return None
+    # Just past the moment the expectation reaches the threshold: at it, the status still holds.
+    return max(schedule.started_at + span * threshold, now) + timedelta(microseconds=1)

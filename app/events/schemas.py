@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, create_model, field_validator
 
 from app.core.schemas import ReadModel, WriteModel
 
@@ -17,6 +17,8 @@ EVENT_TYPES = (
     "evaluation.recorded",
     "decision.recorded",
     "rubric.published",
+    "kpi.status_changed",
+    "project.stall_risk_changed",
 )
 PING = "webhook.ping"
 TYPE_PATTERN = r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$"
@@ -110,6 +112,28 @@ class RubricPublished(BaseModel):
     criteria: int
 
 
+class KpiStatusChanged(BaseModel):
+    """A KPI's status against its target and date changed: by a measurement or edit, or because
+    time passed without the progress the schedule expects."""
+
+    project: str
+    kpi: str
+    before: str = Field(examples=["on_track"])
+    after: str = Field(examples=["at_risk"])
+    progress: float | None = Field(description="Progress from baseline to target, 0 to 1.")
+    cause: str = Field(description="`write` or `time`.")
+
+
+class StallRiskChanged(BaseModel):
+    """A project's stall risk (low, medium, high) changed, with the signals behind it now."""
+
+    project: str
+    before: str
+    after: str
+    signals: list[dict[str, Any]]
+    cause: str = Field(description="`write` or `time`.")
+
+
 class Ping(BaseModel):
     webhook_id: uuid.UUID
     message: str
@@ -124,6 +148,8 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "evaluation.recorded": EvaluationRecorded,
     "decision.recorded": DecisionRecorded,
     "rubric.published": RubricPublished,
+    "kpi.status_changed": KpiStatusChanged,
+    "project.stall_risk_changed": StallRiskChanged,
     PING: Ping,
 }
 
@@ -139,6 +165,22 @@ class CloudEvent(BaseModel):
     time: datetime
     datacontenttype: Literal["application/json"]
     data: dict[str, Any]
+
+
+def _envelope_of(event_type: str, data: type[BaseModel]) -> type[CloudEvent]:
+    name = "".join(part.title() for part in event_type.replace("_", ".").split(".")) + "Event"
+    return create_model(
+        name,
+        __base__=CloudEvent,
+        __doc__=f"The `{event_type}` event. {data.__doc__ or ''}".strip(),
+        type=(Literal[event_type], ...),  # type: ignore[arg-type]
+        data=(data, ...),
+    )
+
+
+EVENT_ENVELOPES: dict[str, type[CloudEvent]] = {
+    event_type: _envelope_of(event_type, data) for event_type, data in EVENT_DATA.items()
+}
 
 
 class EventPage(BaseModel):

@@ -34,6 +34,9 @@ class Kpi(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+    # The status last told in a `kpi.status_changed` event, and when time alone changes it next.
+    told_status: Mapped[str | None] = mapped_column(String(16))
+    status_changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     __mapper_args__ = {"version_id_col": version}
 

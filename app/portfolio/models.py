@@ -52,3 +52,6 @@ class ProjectStatus(Base):
     ever_poc: Mapped[bool] = mapped_column(default=False)
     ever_production: Mapped[bool] = mapped_column(default=False)
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The stall risk last told in a `project.stall_risk_changed` event, and when inactivity sets in.
+    told_risk: Mapped[str | None] = mapped_column(String(8))
+    risk_changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

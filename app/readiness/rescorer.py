@@ -13,6 +13,7 @@ import logging
 from contextlib import suppress
 
 from app.core.db import Database
+from app.events import watch
 from app.readiness import service
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,12 @@ class Rescorer:
             await self._task
 
     async def catch_up(self) -> int:
-        """Re-score until nothing is due; returns how many projects were scored."""
+        """Re-score until nothing is due; returns how many projects were scored. Also tells what
+        time alone changed of KPI statuses and stall risks."""
         total = 0
+        if await self.db.read(watch.has_due):
+            while not self._stopping and await self.db.write(watch.tell_due):
+                pass
         while not self._stopping and await self.db.read(service.has_due_work):
             scored = await self.db.write(service.rescore_due, limit=self.batch)
             scored += await self.db.write(service.rescore_unscored, limit=self.batch)

@@ -1,4 +1,5 @@
-"""Events: the outbox, webhook subscriptions, their deliveries and every attempt.
+"""Events: the outbox, webhook subscriptions, their deliveries and every attempt; the KPI statuses
+and stall risks last told.
 
 Revision ID: 0008
 Revises: 0007
@@ -105,9 +106,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempt")),
     )
     op.create_index("ix_webhook_attempt_delivery_id", "webhook_attempt", ["delivery_id", "number"])
+    # The state last told of each KPI and project, settled by the service a batch at a time.
+    with op.batch_alter_table("kpi") as batch_op:
+        batch_op.add_column(sa.Column("told_status", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("status_changes_at", UTCDateTime(), nullable=True))
+        batch_op.create_index("ix_kpi_status_changes_at", ["status_changes_at"])
+    with op.batch_alter_table("project_status") as batch_op:
+        batch_op.add_column(sa.Column("told_risk", sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column("risk_changes_at", UTCDateTime(), nullable=True))
+        batch_op.create_index("ix_project_status_risk_changes_at", ["risk_changes_at"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("project_status") as batch_op:
+        batch_op.drop_index("ix_project_status_risk_changes_at")
+        batch_op.drop_column("risk_changes_at")
+        batch_op.drop_column("told_risk")
+    with op.batch_alter_table("kpi") as batch_op:
+        batch_op.drop_index("ix_kpi_status_changes_at")
+        batch_op.drop_column("status_changes_at")
+        batch_op.drop_column("told_status")
     op.drop_index("ix_webhook_attempt_delivery_id", table_name="webhook_attempt")
     op.drop_table("webhook_attempt")
     op.drop_index("ix_webhook_delivery_order", table_name="webhook_delivery")

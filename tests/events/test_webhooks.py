@@ -14,13 +14,16 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from app.core.clock import Clock
 from app.core.db import Database
 from app.core.settings import Settings
+from app.events import watch
 from app.events.destinations import AllowList
 from app.events.dispatcher import Dispatcher, claim, fan_out
 from app.events.service import purge
 from app.main import create_app
+from app.readiness.service import rescore_due
 from tests.conftest import ADMIN_SECRET, issue_key
 from tests.evaluations.test_api import PROJECT
 from tests.events.receiver import Receiver, running_receiver
+from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project
 from tests.projects.test_api import assert_problem
 from tests.readiness.test_api import eventually, ready
@@ -393,3 +396,78 @@ def test_a_cursor_older_than_the_retention_is_gone(writer_of: TestClient, clock:
 
     assert_problem(writer_of.get("/api/v1/events", params={"after": start}), 410)
     assert follow(writer_of)["items"] == []
+
+
+def sweep(client: TestClient) -> None:
+    """What the re-scorer's sweep does every few seconds."""
+    db: Database = client.app.state.db  # type: ignore[attr-defined]
+    while db.work(watch.tell_due, write=True)():
+        pass
+
+
+def test_a_kpi_falling_behind_its_schedule_is_told_once_and_a_measurement_that_catches_up_too(
+    writer_of: TestClient, clock: Clock
+) -> None:
+    make_project(writer_of)
+    make_kpi(writer_of, "claims-triage", cost_kpi())
+    writer_of.post(f"{PROJECT}/kpis/handling-cost/measurements", json={"value": 37})  # 20 % of the way
+    (measured,) = follow(writer_of, types="kpi.*")["items"]
+    assert (measured["data"]["before"], measured["data"]["after"]) == ("no_data", "on_track")
+    start = follow(writer_of)["next_cursor"]
+    sweep(writer_of)
+    assert follow(writer_of, start)["items"] == []
+
+    clock.advance(timedelta(days=50))  # a quarter of the time to the target date has passed
+    sweep(writer_of)
+    sweep(writer_of)
+    (behind,) = follow(writer_of, start, types="kpi.*")["items"]
+    writer_of.post(f"{PROJECT}/kpis/handling-cost/measurements", json={"value": 25})
+
+    assert behind["subject"] == "claims-triage"
+    assert behind["data"] == {
+        "project": "claims-triage",
+        "kpi": "handling-cost",
+        "before": "on_track",
+        "after": "at_risk",
+        "progress": pytest.approx(0.2),
+        "cause": "time",
+    }
+    caught_up = follow(writer_of, start, types="kpi.*")["items"][-1]["data"]
+    assert (caught_up["before"], caught_up["after"], caught_up["cause"]) == ("at_risk", "on_track", "write")
+
+
+def test_a_project_quiet_past_its_stage_limit_is_told_its_stall_risk_rose_once(
+    writer_of: TestClient, clock: Clock
+) -> None:
+    make_project(writer_of)
+    make_kpi(writer_of, "claims-triage", cost_kpi())  # a business KPI: a success metric, risk low
+    sweep(writer_of)
+    start = follow(writer_of)["next_cursor"]
+
+    clock.advance(timedelta(days=61))  # longer in idea than its 60 days
+    sweep(writer_of)
+    sweep(writer_of)
+
+    (risen,) = follow(writer_of, start, types="project.stall_risk_changed")["items"]
+    assert (risen["data"]["before"], risen["data"]["after"], risen["data"]["cause"]) == ("low", "medium", "time")
+    assert risen["data"]["signals"][-1]["pattern"] == "stalled"
+    stalled = writer_of.get("/api/v1/portfolio/stalled").json()["items"]
+    assert [row["key"] for row in stalled] == ["claims-triage"]
+
+
+def test_a_fact_ageing_out_is_a_readiness_change_told_once(writer_of: TestClient, clock: Clock) -> None:
+    make_ready(writer_of)
+    assert writer_of.get(f"{PROJECT}/readiness").json()["gate"]["passed"] is True
+    start = follow(writer_of)["next_cursor"]
+
+    clock.advance(timedelta(days=171))  # the rollback test, 10 days old, passes its 180 days
+    writer_of.get(f"{PROJECT}/readiness")
+    writer_of.get(f"{PROJECT}/readiness")
+    db: Database = writer_of.app.state.db  # type: ignore[attr-defined]
+    db.work(rescore_due, write=True)(limit=100)
+
+    (aged,) = follow(writer_of, start, types="readiness.changed")["items"]
+    assert {"kind": "time", "name": "fact ops.rollback_tested_at older than 180 days"} in aged["data"]["cause"]
+    assert {cause["kind"] for cause in aged["data"]["cause"]} == {"time"}
+    assert aged["data"]["before"]["gate_passed"] is True
+    assert aged["data"]["after"]["gate_passed"] is False
