@@ -115,7 +115,10 @@ def db(engine: Engine, connection: Connection) -> Database:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, bootstrap_admin_key=ADMIN_SECRET, api_key_cache_seconds=0)
+    # Webhook tests run their own dispatcher; the others have no subscription to deliver to.
+    return Settings(
+        database_url=database_url, bootstrap_admin_key=ADMIN_SECRET, api_key_cache_seconds=0, dispatcher=False
+    )
 
 
 @pytest.fixture

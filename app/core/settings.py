@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="The CloudEvents `source` of every event: which installation it comes from.",
     )
     event_retention_days: int = Field(default=30, ge=1, le=3650, description="How long the event feed keeps events.")
+    event_max_wait_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=30,
+        description="The longest a feed reader's `wait` holds a request open: below what proxies cut idle requests at.",
+    )
     webhook_allowed_destinations: str = Field(
         default="",
         description="Comma-separated hostnames, `*.domain` wildcards, IP addresses and CIDRs webhooks may reach; "

@@ -126,7 +126,7 @@ def fan_out(session: Session, *, limit: int = FAN_OUT_BATCH) -> int:
     start = min(webhook.cursor for webhook in webhooks)
     events = session.execute(
         select(Event.position, Event.type, Event.subject, Event.department, Event.occurred_at)
-        .where(Event.position > start, Event.type != PING)
+        .where(Event.position > start)
         .order_by(Event.position)
         .limit(limit)
     ).all()
@@ -136,7 +136,8 @@ def fan_out(session: Session, *, limit: int = FAN_OUT_BATCH) -> int:
     rows = []
     for webhook in webhooks:
         for event in events:
-            if event.position <= webhook.cursor:
+            # A ping has its one delivery already.
+            if event.position <= webhook.cursor or event.type == PING:
                 continue
             if not any(type_matches(pattern, event.type) for pattern in webhook.event_types):
                 continue
@@ -158,6 +159,23 @@ def fan_out(session: Session, *, limit: int = FAN_OUT_BATCH) -> int:
     if rows:
         session.connection().execute(insert(DELIVERY_TABLE), rows)
     return len(rows)
+
+
+def work_due(session: Session) -> tuple[bool, bool]:
+    """Whether events wait to become deliveries, and whether a delivery is due."""
+    now = utcnow()
+    newest, oldest_cursor, due = session.execute(
+        select(
+            select(func.max(Event.position)).scalar_subquery(),
+            select(func.min(Webhook.cursor)).scalar_subquery(),
+            exists().where(
+                Delivery.state == "pending",
+                Delivery.next_attempt_at <= now,
+                (Delivery.leased_until.is_(None)) | (Delivery.leased_until < now),
+            ),
+        )
+    ).one()
+    return oldest_cursor is not None and newest is not None and newest > oldest_cursor, bool(due)
 
 
 def claim(session: Session, *, limit: int) -> list[Claimed]:
@@ -431,8 +449,12 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """One round; returns how many attempts were made."""
-        await self.db.write(fan_out)
-        claimed = await self.db.write(claim, limit=self.batch)
+        # A read first: most commits write no event anyone subscribed to, and on SQLite a write
+        # transaction would queue request writers behind it for nothing.
+        fan_out_due, delivery_due = await self.db.read(work_due)
+        if fan_out_due:
+            await self.db.write(fan_out)
+        claimed = await self.db.write(claim, limit=self.batch) if fan_out_due or delivery_due else []
         if claimed:
             outcomes = await asyncio.gather(*(self.send(c) for c in claimed))
             disabled = await self.db.write(record, outcomes, self.rng)

@@ -62,6 +62,7 @@ def _destinations(settings: SettingsDep) -> Destinations:
 async def list_events(
     request: Request,
     db: DbDep,
+    settings: SettingsDep,
     caller: Reader,
     after: Cursor = None,
     types: Annotated[
@@ -79,7 +80,8 @@ async def list_events(
 ) -> Response:
     """The events after `after` in the order they were committed, in the same CloudEvents envelope
     webhooks receive, for systems that cannot accept inbound HTTP. Always answers a `next_cursor`,
-    also on its last page: pass it as `after` to continue, and `wait` to long-poll. A cursor older
+    also on its last page: pass it as `after` to continue, and `wait` to long-poll (at most
+    READINESS_EVENT_MAX_WAIT_SECONDS, 30 by default). A cursor older
     than the retention (READINESS_EVENT_RETENTION_DAYS, 30 by default) answers 410."""
     patterns = [p.strip() for p in types.split(",") if p.strip()] if types else None
     if patterns:
@@ -91,7 +93,7 @@ async def list_events(
             ) from error
     position = service.parse_cursor(after)
     new_events = cast(NewEvents, request.app.state.new_events)
-    deadline = time.monotonic() + wait
+    deadline = time.monotonic() + min(wait, settings.event_max_wait_seconds)
     while True:
         bodies, next_cursor = await db.read(service.feed, after=position, types=patterns, project=project, limit=limit)
         remaining = deadline - time.monotonic()

@@ -89,7 +89,7 @@ def events_of(receiver: Receiver) -> list[dict[str, Any]]:
 def test_a_receiver_gets_a_signed_readiness_changed_event_within_two_seconds(
     settings: Settings, db: Database, receiver: Receiver
 ) -> None:
-    with TestClient(create_app(with_webhooks(settings), db)) as admin:
+    with TestClient(create_app(with_webhooks(settings, dispatcher=True), db)) as admin:
         admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
         writer = TestClient(admin.app)
         writer.headers["Authorization"] = f"Bearer {issue_key(admin, 'writer')}"
