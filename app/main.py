@@ -78,6 +78,7 @@ def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMe
         allow_http=settings.webhook_allow_http,
         metrics=metrics,
         retention=timedelta(days=settings.event_retention_days),
+        lease=timedelta(seconds=settings.webhook_lease_seconds),
     )
 
 
@@ -220,7 +221,7 @@ def _required_roles() -> dict[tuple[str, str], str]:
     for router in ROUTERS:
         for route in router.routes:
             if isinstance(route, APIRoute) and (role := _role_of(route.dependant)):
-                roles.update({(route.path, method): role for method in route.methods or ()})
+                roles.update({(route.path_format, method): role for method in route.methods or ()})
     return roles
 
 

@@ -25,8 +25,17 @@ Case = schemathesis.Case[Any]
 # One app for the whole module, so that schemathesis can read its contract at collection time;
 # each test points it at that test's transactional database.
 UNUSED_DATABASE = f"sqlite:///{Path(tempfile.gettempdir()) / 'readiness-fuzz-unused.db'}"
+# No background work: loading the contract runs the app's lifespan while pytest is still collecting.
 # The feed's long poll held for at most a moment: generated requests wait for events that never come.
-APP = create_app(Settings(database_url=UNUSED_DATABASE, api_key_cache_seconds=0, event_max_wait_seconds=0.2))
+APP = create_app(
+    Settings(
+        database_url=UNUSED_DATABASE,
+        api_key_cache_seconds=0,
+        event_max_wait_seconds=0.2,
+        rescorer=False,
+        dispatcher=False,
+    )
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

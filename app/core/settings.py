@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         description="Comma-separated hostnames, `*.domain` wildcards, IP addresses and CIDRs webhooks may reach; "
         "empty: none.",
     )
+    webhook_lease_seconds: float = Field(
+        default=60,
+        ge=11,
+        le=3600,
+        description="How long a worker holds a delivery it took; a worker killed mid-delivery delays it this long.",
+    )
     webhook_allow_http: bool = Field(default=False, description="Allow http:// webhook URLs (https only otherwise).")
     worker_metrics_port: int = Field(
         default=9100, ge=0, le=65535, description="Where `readiness worker` serves its metrics; 0 for nowhere."

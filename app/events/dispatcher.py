@@ -47,7 +47,7 @@ FIRST_RETRY_SECONDS = 5.0
 LONGEST_RETRY_SECONDS = 3600.0
 REQUEST_TIMEOUT_SECONDS = 10.0
 # Longer than a request may take, so that a lease runs out only when its worker is gone.
-LEASE = timedelta(seconds=60)
+DEFAULT_LEASE = timedelta(seconds=60)
 MAX_RESPONSE_BYTES = 64 * 1024
 FAN_OUT_BATCH = 2000
 RETRIED_STATUSES = frozenset({408, 429})
@@ -178,7 +178,7 @@ def work_due(session: Session) -> tuple[bool, bool]:
     return oldest_cursor is not None and newest is not None and newest > oldest_cursor, bool(due)
 
 
-def claim(session: Session, *, limit: int) -> list[Claimed]:
+def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE) -> list[Claimed]:
     """Lease due deliveries whose subscription is enabled and that no earlier pending delivery of
     the same subscription and project holds back."""
     now = utcnow()
@@ -210,7 +210,7 @@ def claim(session: Session, *, limit: int) -> list[Claimed]:
     session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids))
-        .values(leased_until=now + LEASE, attempts=Delivery.attempts + 1)
+        .values(leased_until=now + lease, attempts=Delivery.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     rows = session.execute(
@@ -392,6 +392,7 @@ class Dispatcher:
         batch: int = 500,
         concurrency: int = 128,
         retention: timedelta = timedelta(days=30),
+        lease: timedelta = DEFAULT_LEASE,
         poll_seconds: float = 1.0,
         gather_seconds: float = 0.01,
     ) -> None:
@@ -404,6 +405,7 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         self.gather_seconds = gather_seconds
         self.retention = retention
+        self.lease = lease
         self._purged_at = 0.0
         self.rng = random.Random()
         self._stopping = False
@@ -454,7 +456,7 @@ class Dispatcher:
         fan_out_due, delivery_due = await self.db.read(work_due)
         if fan_out_due:
             await self.db.write(fan_out)
-        claimed = await self.db.write(claim, limit=self.batch) if fan_out_due or delivery_due else []
+        claimed = await self.db.write(claim, limit=self.batch, lease=self.lease) if fan_out_due or delivery_due else []
         if claimed:
             outcomes = await asyncio.gather(*(self.send(c) for c in claimed))
             disabled = await self.db.write(record, outcomes, self.rng)

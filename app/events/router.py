@@ -139,7 +139,7 @@ async def list_webhooks(db: DbDep, caller: Admin, limit: Limit = 50, cursor: Cur
 
 
 @router.get(
-    "/webhooks/{webhook_id}",
+    "/webhooks/{webhook_id:uuid}",
     response_model=schemas.WebhookRead,
     summary="A webhook subscription",
     tags=["webhooks"],
@@ -151,7 +151,7 @@ async def get_webhook(webhook_id: uuid.UUID, db: DbDep, caller: Admin) -> Respon
 
 
 @router.patch(
-    "/webhooks/{webhook_id}",
+    "/webhooks/{webhook_id:uuid}",
     response_model=schemas.WebhookRead,
     summary="Change a webhook subscription",
     tags=["webhooks"],
@@ -173,7 +173,7 @@ async def update_webhook(
 
 
 @router.delete(
-    "/webhooks/{webhook_id}",
+    "/webhooks/{webhook_id:uuid}",
     status_code=204,
     summary="Unsubscribe",
     tags=["webhooks"],
@@ -186,7 +186,7 @@ async def delete_webhook(webhook_id: uuid.UUID, db: DbDep, caller: Admin) -> Res
 
 
 @router.post(
-    "/webhooks/{webhook_id}/secret:rotate",
+    "/webhooks/{webhook_id:uuid}/secret:rotate",
     response_model=schemas.WebhookCreated,
     summary="Rotate a webhook's signing secret",
     tags=["webhooks"],
@@ -204,7 +204,7 @@ async def rotate_webhook_secret(
 
 
 @router.post(
-    "/webhooks/{webhook_id}:ping",
+    "/webhooks/{webhook_id:uuid}:ping",
     status_code=202,
     response_model=schemas.DeliveryRead,
     summary="Send a test event",
@@ -231,7 +231,7 @@ def _redeliver(session: Session, *, webhook_id: uuid.UUID, delivery_id: uuid.UUI
 
 
 @router.get(
-    "/webhooks/{webhook_id}/deliveries",
+    "/webhooks/{webhook_id:uuid}/deliveries",
     response_model=Page[schemas.DeliveryRead],
     summary="A webhook's deliveries",
     tags=["webhooks"],
@@ -247,7 +247,7 @@ async def list_deliveries(
 
 
 @router.get(
-    "/webhooks/{webhook_id}/deliveries/{delivery_id}",
+    "/webhooks/{webhook_id:uuid}/deliveries/{delivery_id:uuid}",
     response_model=schemas.DeliveryRead,
     summary="A delivery with its attempts",
     tags=["webhooks"],
@@ -259,7 +259,7 @@ async def get_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID, db: DbDep,
 
 
 @router.post(
-    "/webhooks/{webhook_id}/deliveries/{delivery_id}:redeliver",
+    "/webhooks/{webhook_id:uuid}/deliveries/{delivery_id:uuid}:redeliver",
     status_code=202,
     response_model=schemas.DeliveryRead,
     summary="Send an event again",

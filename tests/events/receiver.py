@@ -1,6 +1,7 @@
 """A webhook receiver on loopback that records what it is sent and answers as a test tells it."""
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,13 +19,13 @@ class Received:
 class Receiver:
     url: str
     requests: list[Received] = field(default_factory=list)
-    # Statuses to answer in turn, then 204 for ever; (status, extra headers).
-    answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # Answers in turn, then 204 at once for ever: (status, extra headers, seconds to wait first).
+    answers: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def answer(self, *statuses: int, headers: dict[str, str] | None = None) -> None:
+    def answer(self, *statuses: int, headers: dict[str, str] | None = None, after_seconds: float = 0.0) -> None:
         with self.lock:
-            self.answers.extend((status, headers or {}) for status in statuses)
+            self.answers.extend((status, headers or {}, after_seconds) for status in statuses)
 
     def received(self) -> list[Received]:
         with self.lock:
@@ -42,7 +43,8 @@ def running_receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             with receiver.lock:
                 receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                status, headers = receiver.answers.pop(0) if receiver.answers else (204, {})
+                status, headers, delay = receiver.answers.pop(0) if receiver.answers else (204, {}, 0.0)
+            time.sleep(delay)
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

@@ -2,6 +2,10 @@
 commits, no shared test transaction)."""
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -14,6 +18,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from standardwebhooks.webhooks import Webhook as Verifier
 
 from app.core.db import Database, make_engine
 from app.core.migrations import upgrade
@@ -27,6 +32,7 @@ from app.main import create_app
 from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory, issue_key
 from tests.events.receiver import Receiver, running_receiver
 from tests.projects.factories import make_project
+from tests.readiness.test_api import eventually
 
 
 @pytest.fixture
@@ -139,3 +145,46 @@ async def _deliver_with_two_dispatchers(database: Database, receiver: Receiver, 
         await asyncio.sleep(0.2)
     for dispatcher in dispatchers:
         await dispatcher.stop()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_worker_killed_mid_delivery_loses_nothing(own_database: tuple[str, Database]) -> None:
+    url, database = own_database
+    now = datetime.now(UTC)
+
+    def one_event(session: Session, hook: str) -> None:
+        session.add(Webhook(url=hook, event_types=["*"], secret="whsec_" + "A" * 44, cursor=0))
+        event_id = uuid.uuid4()
+        data = Ping(webhook_id=event_id, message="the one")
+        body = envelope(event_id, "project.updated", "claims-triage", now, data)
+        session.add(Event(id=event_id, type="project.updated", subject="claims-triage", occurred_at=now, body=body))
+
+    def worker() -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "READINESS_DATABASE_URL": url,
+            "READINESS_WEBHOOK_ALLOWED_DESTINATIONS": "127.0.0.1",
+            "READINESS_WEBHOOK_ALLOW_HTTP": "true",
+            "READINESS_WEBHOOK_LEASE_SECONDS": "11",
+            "READINESS_WORKER_POLL_SECONDS": "0.1",
+            "READINESS_WORKER_METRICS_PORT": "0",
+        }
+        return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
+
+    with running_receiver() as receiver:
+        receiver.answer(204, after_seconds=30)  # the first worker dies while this one is pending
+        database.work(one_event, write=True)(receiver.url)
+        first = worker()
+        assert eventually(lambda: len(receiver.received()) == 1, seconds=20)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        second = worker()
+        try:
+            assert eventually(lambda: len(receiver.received()) == 2, seconds=30)
+        finally:
+            second.terminate()
+            second.wait(timeout=30)
+
+    once, again = receiver.received()
+    assert once.headers["webhook-id"] == again.headers["webhook-id"]
+    assert Verifier("whsec_" + "A" * 44).verify(again.body, again.headers)["data"]["message"] == "the one"
