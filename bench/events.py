@@ -127,6 +127,12 @@ def outbox_cost(url: str, rounds: int) -> tuple[float, float]:
     from app.events import outbox, watch
     from app.main import create_app
 
+    from app.core.db import make_engine
+    from app.core.migrations import upgrade
+
+    engine = make_engine(url, pool_size=1)
+    upgrade(engine)
+    engine.dispose()
     settings = Settings(database_url=url, bootstrap_admin_key=ADMIN_SECRET, dispatcher=False)
     with TestClient(create_app(settings)) as client:
         client.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"

@@ -15,6 +15,7 @@ rebinding.
 """
 
 import asyncio
+import itertools
 import logging
 import random
 import time
@@ -27,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import Table, bindparam, exists, func, insert, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook as Signer
 
 from app.audit.models import AuditEvent
@@ -50,6 +51,8 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 DEFAULT_LEASE = timedelta(seconds=60)
 MAX_RESPONSE_BYTES = 64 * 1024
 FAN_OUT_BATCH = 2000
+# How many of one project's deliveries a round may send, one after the other.
+RUN_LENGTH = 50
 RETRIED_STATUSES = frozenset({408, 429})
 PURGE_EVERY_SECONDS = 600.0
 
@@ -98,6 +101,7 @@ class Claimed:
     body: str
     event_at: datetime
     delivery_created_at: datetime
+    ordering_key: str
 
 
 @dataclass(frozen=True)
@@ -178,39 +182,76 @@ def work_due(session: Session) -> tuple[bool, bool]:
     return oldest_cursor is not None and newest is not None and newest > oldest_cursor, bool(due)
 
 
-def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE) -> list[Claimed]:
-    """Lease due deliveries whose subscription is enabled and that no earlier pending delivery of
-    the same subscription and project holds back."""
+def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE, run: int = RUN_LENGTH) -> list[Claimed]:
+    """Lease due deliveries of enabled subscriptions, in runs: for each subscription and project,
+    the first pending deliveries in position order, as long as each is due and not leased. The
+    dispatcher sends a run one after the other and stops at its first failure, so a project's
+    events stay in order while many of them go out in one round."""
     now = utcnow()
-    earlier = aliased(Delivery)
-    held_back = exists().where(
-        earlier.webhook_id == Delivery.webhook_id,
-        earlier.ordering_key == Delivery.ordering_key,
-        earlier.state == "pending",
-        earlier.event_position < Delivery.event_position,
+    place = (
+        func.row_number()
+        .over(partition_by=(Delivery.webhook_id, Delivery.ordering_key), order_by=Delivery.event_position)
+        .label("place")
     )
-    query = (
-        select(Delivery.id)
-        .join(Webhook, Webhook.id == Delivery.webhook_id)
-        .where(
-            Delivery.state == "pending",
-            Delivery.next_attempt_at <= now,
-            (Delivery.leased_until.is_(None)) | (Delivery.leased_until < now),
-            Webhook.enabled.is_(True),
-            ~held_back,
+    queue = (
+        select(
+            Delivery.id,
+            Delivery.webhook_id,
+            Delivery.ordering_key,
+            Delivery.event_position,
+            Delivery.next_attempt_at,
+            Delivery.leased_until,
+            place,
         )
-        .order_by(Delivery.event_position)
-        .limit(limit)
+        .where(Delivery.state == "pending")
+        .subquery()
     )
+    heads = session.execute(
+        select(queue)
+        .join(Webhook, Webhook.id == queue.c.webhook_id)
+        .where(Webhook.enabled.is_(True), queue.c.place <= run)
+        .order_by(queue.c.event_position)
+    ).all()
+    runs: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = {}
+    blocked: set[tuple[uuid.UUID, str]] = set()
+    taken = 0
+    for row in heads:
+        key = (row.webhook_id, row.ordering_key)
+        free = row.next_attempt_at <= now and (row.leased_until is None or row.leased_until < now)
+        if key in blocked or not free:
+            blocked.add(key)
+            continue
+        if key not in runs and taken >= limit:
+            continue
+        runs.setdefault(key, []).append(row.id)
+        taken += 1
+    if not runs:
+        return []
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Delivery, skip_locked=True)
-    ids = list(session.scalars(query))
+        # Another worker may have leased some since they were read: lock what is still free, skip
+        # what it holds, and keep of each run only the part before the first row it took.
+        wanted = [delivery_id for ids in runs.values() for delivery_id in ids]
+        locked = set(
+            session.scalars(
+                select(Delivery.id)
+                .where(
+                    Delivery.id.in_(wanted),
+                    Delivery.state == "pending",
+                    (Delivery.leased_until.is_(None)) | (Delivery.leased_until < now),
+                )
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for key, ids in runs.items():
+            kept = list(itertools.takewhile(locked.__contains__, ids))
+            runs[key] = kept
+    ids = [delivery_id for run_ids in runs.values() for delivery_id in run_ids]
     if not ids:
         return []
     session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids))
-        .values(leased_until=now + lease, attempts=Delivery.attempts + 1)
+        .values(leased_until=now + lease)
         .execution_options(synchronize_session=False)
     )
     rows = session.execute(
@@ -218,6 +259,7 @@ def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE) -> 
             Delivery.id,
             Delivery.attempts,
             Delivery.created_at,
+            Delivery.ordering_key,
             Webhook.id.label("webhook_id"),
             Webhook.url,
             Webhook.secret,
@@ -235,7 +277,7 @@ def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE) -> 
     return [
         Claimed(
             delivery_id=row.id,
-            attempt=row.attempts,
+            attempt=row.attempts + 1,
             webhook_id=row.webhook_id,
             url=row.url,
             secrets=(row.secret,)
@@ -248,14 +290,24 @@ def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE) -> 
             body=row.body,
             event_at=row.occurred_at,
             delivery_created_at=row.created_at,
+            ordering_key=row.ordering_key,
         )
         for row in rows
     ]
 
 
-def record(session: Session, outcomes: Sequence[Outcome], rng: random.Random) -> list[uuid.UUID]:
-    """Store each attempt and what follows from it; returns the subscriptions disabled."""
+def record(
+    session: Session, outcomes: Sequence[Outcome], released: Sequence[Claimed], rng: random.Random
+) -> list[uuid.UUID]:
+    """Store each attempt and what follows from it, and give back the leases of deliveries left
+    unsent behind a failure; returns the subscriptions disabled."""
     now = utcnow()
+    if released:
+        session.connection().execute(
+            update(DELIVERY_TABLE)
+            .where(DELIVERY_TABLE.c.id.in_([claimed.delivery_id for claimed in released]))
+            .values(leased_until=None)
+        )
     attempts, deliveries = [], []
     succeeded_webhooks: set[uuid.UUID] = set()
     failing_webhooks: set[uuid.UUID] = set()
@@ -295,6 +347,7 @@ def record(session: Session, outcomes: Sequence[Outcome], rng: random.Random) ->
                 "v_state": state,
                 "v_next_attempt_at": next_attempt_at or now,
                 "v_finished_at": None if state == "pending" else now,
+                "v_attempts": claimed.attempt,
             }
         )
     connection = session.connection()
@@ -307,6 +360,7 @@ def record(session: Session, outcomes: Sequence[Outcome], rng: random.Random) ->
                 state=bindparam("v_state"),
                 next_attempt_at=bindparam("v_next_attempt_at"),
                 finished_at=bindparam("v_finished_at"),
+                attempts=bindparam("v_attempts"),
                 leased_until=None,
             ),
             deliveries,
@@ -413,6 +467,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._concurrency = asyncio.Semaphore(concurrency)
         self._summarised_at = 0.0
 
     def wake(self) -> None:
@@ -458,9 +513,15 @@ class Dispatcher:
             await self.db.write(fan_out)
         claimed = await self.db.write(claim, limit=self.batch, lease=self.lease) if fan_out_due or delivery_due else []
         if claimed:
-            outcomes = await asyncio.gather(*(self.send(c) for c in claimed))
-            disabled = await self.db.write(record, outcomes, self.rng)
+            runs: dict[tuple[uuid.UUID, str], list[Claimed]] = {}
+            for delivery in claimed:
+                runs.setdefault((delivery.webhook_id, delivery.ordering_key), []).append(delivery)
+            sent = await asyncio.gather(*(self._send_in_order(run) for run in runs.values()))
+            outcomes = [outcome for run_outcomes, _ in sent for outcome in run_outcomes]
+            released = [delivery for _, run_released in sent for delivery in run_released]
+            disabled = await self.db.write(record, outcomes, released, self.rng)
             self._count(outcomes, disabled)
+            return len(outcomes)
         await self._summarise()
         return len(claimed)
 
@@ -499,6 +560,18 @@ class Dispatcher:
         deleted = await self.db.write(purge, older_than=utcnow() - self.retention)
         if deleted:
             log.info("deleted %d events past retention", deleted)
+
+    async def _send_in_order(self, run: list[Claimed]) -> tuple[list[Outcome], list[Claimed]]:
+        """One project's deliveries to one subscription, one after the other; after a failure that
+        will be retried, the rest wait (they are given back unsent)."""
+        async with self._concurrency:
+            outcomes = []
+            for index, claimed in enumerate(run):
+                outcome = await self.send(claimed)
+                outcomes.append(outcome)
+                if outcome.retried:
+                    return outcomes, run[index + 1 :]
+            return outcomes, []
 
     async def send(self, claimed: Claimed) -> Outcome:
         attempted_at = utcnow()
