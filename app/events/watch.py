@@ -2,14 +2,15 @@
 its schedule, a project's stall risk.
 
 Each row keeps the state last told and the moment time alone would change it next. The write
-epilogue settles the projects a transaction wrote; the re-scorer's sweep settles rows whose moment
-has passed. A row's first state is recorded without an event (a new project or KPI is news of its
-own, and a migrated database should not flood receivers).
+epilogue makes the rows of the projects a transaction wrote due at once; the re-scorer settles due
+rows in the background, as it does readiness, and tells what changed. A row's first state is
+recorded without an event (a new project or KPI is news of its own, and a migrated database should
+not flood receivers).
 """
 
 import uuid
 from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, exists, select, update
@@ -25,10 +26,13 @@ from app.events import outbox, schemas
 from app.kpis.models import Kpi
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project
+from app.readiness.service import RESCORE_WANTED
 
 KPI_TABLE: Table = Kpi.__table__  # type: ignore[assignment]
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
 JUST_AFTER = timedelta(microseconds=1)
+# The moment a write sets: due at once, and the change it reveals was caused by a write.
+WRITTEN = datetime(1970, 1, 1, tzinfo=UTC)
 SWEEP_BATCH = 2000
 # Rewritten when the app or the worker is built from its settings.
 _limits: dict[Stage, int] = dict(stall.DEFAULT_STAGE_LIMITS_DAYS)
@@ -39,8 +43,9 @@ def configure(limits: Mapping[Stage, int]) -> None:
     _limits.update(limits)
 
 
-def tell_kpi_statuses(session: Session, project_ids: Collection[uuid.UUID] | None, now: datetime, cause: str) -> int:
-    """Those of these projects' KPIs (or, with None, of every KPI whose moment passed)."""
+def tell_kpi_statuses(session: Session, now: datetime, *, first_of: Collection[uuid.UUID] | None = None) -> int:
+    """The KPIs whose moment passed or that a write changed, a batch of them; or, with `first_of`,
+    the first state of those projects' new KPIs. Returns how many were looked at."""
     query = select(
         Kpi.id,
         Kpi.key,
@@ -55,11 +60,11 @@ def tell_kpi_statuses(session: Session, project_ids: Collection[uuid.UUID] | Non
         Project.key.label("project_key"),
         Project.department,
     ).join(Project, Project.id == Kpi.project_id)
-    if project_ids is None:
-        # Rows never settled (written before this was kept) are settled a batch at a time.
-        query = query.where((Kpi.status_changes_at <= now) | Kpi.told_status.is_(None)).limit(SWEEP_BATCH)
+    if first_of is not None:
+        query = query.where(Kpi.project_id.in_(first_of), Kpi.told_status.is_(None))
     else:
-        query = query.where(Kpi.project_id.in_(project_ids))
+        # Rows never settled (written before this was kept) are settled too.
+        query = query.where((Kpi.status_changes_at <= now) | Kpi.told_status.is_(None)).limit(SWEEP_BATCH)
     updates = []
     rows = session.execute(query.order_by(Kpi.id)).all()
     for row in rows:
@@ -77,7 +82,7 @@ def tell_kpi_statuses(session: Session, project_ids: Collection[uuid.UUID] | Non
                 before=row.told_status,
                 after=now_status,
                 progress=current,
-                cause=cause,
+                cause="write" if row.status_changes_at == WRITTEN else "time",
             )
             outbox.emit(
                 session,
@@ -106,9 +111,10 @@ def _inactive_from(row: Any) -> datetime | None:
     return min(moments) if moments else None
 
 
-def tell_stall_risks(session: Session, project_ids: Collection[uuid.UUID] | None, now: datetime, cause: str) -> int:
-    """These projects' (or, with None, those whose moment passed) stall risk, as the portfolio
-    reads it: with inactivity once its moment has passed."""
+def tell_stall_risks(session: Session, now: datetime, *, first_of: Collection[uuid.UUID] | None = None) -> int:
+    """The stall risk of projects whose moment passed or that a write changed, a batch of them, as
+    the portfolio reads it (with inactivity once its moment has passed); or, with `first_of`, the
+    first risk of those of these projects that are new. Returns how many were looked at."""
     query = select(
         ProjectStatus.project_id,
         ProjectStatus.key,
@@ -122,12 +128,11 @@ def tell_stall_risks(session: Session, project_ids: Collection[uuid.UUID] | None
         ProjectStatus.told_risk,
         ProjectStatus.risk_changes_at,
     )
-    if project_ids is None:
-        query = query.where((ProjectStatus.risk_changes_at <= now) | ProjectStatus.told_risk.is_(None)).limit(
-            SWEEP_BATCH
-        )
+    if first_of is not None:
+        query = query.where(ProjectStatus.project_id.in_(first_of), ProjectStatus.told_risk.is_(None))
     else:
-        query = query.where(ProjectStatus.project_id.in_(project_ids))
+        due = (ProjectStatus.risk_changes_at <= now) | ProjectStatus.told_risk.is_(None)
+        query = query.where(due).limit(SWEEP_BATCH)
     updates = []
     rows = session.execute(query.order_by(ProjectStatus.project_id)).all()
     for row in rows:
@@ -153,7 +158,7 @@ def tell_stall_risks(session: Session, project_ids: Collection[uuid.UUID] | None
                 before=row.told_risk,
                 after=risk,
                 signals=[*row.signals, inactivity],
-                cause=cause,
+                cause="write" if row.risk_changes_at == WRITTEN else "time",
             )
             outbox.emit(
                 session,
@@ -174,13 +179,20 @@ def tell_stall_risks(session: Session, project_ids: Collection[uuid.UUID] | None
 
 
 def keep_told(session: Session, written: list[Change]) -> None:
-    """The epilogue's step: the KPI statuses and stall risks of the projects the writes changed."""
+    """The epilogue's step: the KPI statuses and stall risks of the projects the writes changed
+    are due at once; the re-scorer, woken by the same commit, settles them and tells what changed.
+    Two set-based statements, so that a batch over 1,000 projects pays almost nothing here."""
     ids = {project_id for change in written if change.status != "none" for project_id in change.project_ids}
     if not ids:
         return
+    # New KPIs and projects start from their state now, so that what is told later is a change.
     now = utcnow()
-    tell_kpi_statuses(session, ids, now, "write")
-    tell_stall_risks(session, ids, now, "write")
+    tell_kpi_statuses(session, now, first_of=ids)
+    tell_stall_risks(session, now, first_of=ids)
+    connection = session.connection()
+    connection.execute(update(KPI_TABLE).where(KPI_TABLE.c.project_id.in_(ids)).values(status_changes_at=WRITTEN))
+    connection.execute(update(STATUS_TABLE).where(STATUS_TABLE.c.project_id.in_(ids)).values(risk_changes_at=WRITTEN))
+    session.info[RESCORE_WANTED] = True
 
 
 def has_due(session: Session) -> bool:
@@ -196,10 +208,10 @@ def has_due(session: Session) -> bool:
 
 
 def tell_due(session: Session) -> bool:
-    """What time alone changed since the last sweep, a batch of it; whether more may be due."""
+    """What writes and time changed since the last sweep, a batch of it; whether more may be due."""
     now = utcnow()
-    kpis = tell_kpi_statuses(session, None, now, "time")
-    projects = tell_stall_risks(session, None, now, "time")
+    kpis = tell_kpi_statuses(session, now)
+    projects = tell_stall_risks(session, now)
     return max(kpis, projects) >= SWEEP_BATCH
 
 

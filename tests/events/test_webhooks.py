@@ -399,7 +399,7 @@ def test_a_cursor_older_than_the_retention_is_gone(writer_of: TestClient, clock:
 
 
 def sweep(client: TestClient) -> None:
-    """What the re-scorer's sweep does every few seconds."""
+    """What the re-scorer does when a write wakes it, and every few seconds."""
     db: Database = client.app.state.db  # type: ignore[attr-defined]
     while db.work(watch.tell_due, write=True)():
         pass
@@ -411,6 +411,7 @@ def test_a_kpi_falling_behind_its_schedule_is_told_once_and_a_measurement_that_c
     make_project(writer_of)
     make_kpi(writer_of, "claims-triage", cost_kpi())
     writer_of.post(f"{PROJECT}/kpis/handling-cost/measurements", json={"value": 37})  # 20 % of the way
+    sweep(writer_of)
     (measured,) = follow(writer_of, types="kpi.*")["items"]
     assert (measured["data"]["before"], measured["data"]["after"]) == ("no_data", "on_track")
     start = follow(writer_of)["next_cursor"]
@@ -422,6 +423,7 @@ def test_a_kpi_falling_behind_its_schedule_is_told_once_and_a_measurement_that_c
     sweep(writer_of)
     (behind,) = follow(writer_of, start, types="kpi.*")["items"]
     writer_of.post(f"{PROJECT}/kpis/handling-cost/measurements", json={"value": 25})
+    sweep(writer_of)
 
     assert behind["subject"] == "claims-triage"
     assert behind["data"] == {
