@@ -38,6 +38,7 @@ openapi: $(VENV)/.installed
 bench: $(VENV)/.installed-dev
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.events
 
 ## fuzz: schemathesis (every check and phase) against a live service on SQLite and PostgreSQL
 fuzz: $(VENV)/.installed-dev

@@ -185,6 +185,7 @@ def fresh(database: str, directory: Path) -> Iterator[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent.parent / "BENCHMARKS.md")
     args = parser.parse_args()
     lines = [
         "| scenario | sqlite | postgresql |",
@@ -207,8 +208,30 @@ def main() -> int:
             )
     for scenario, cells in figures.items():
         lines.append(f"| {scenario} | {cells['sqlite']} | {cells['postgresql']} |")
-    print("\n".join(lines))  # noqa: T201
+    table = "\n".join(lines)
+    print(table)  # noqa: T201
+    write_section(args.output, table, args.rounds)
     return 0
+
+
+def write_section(output: Path, table: str, rounds: int) -> None:
+    """Put the figures in BENCHMARKS.md, replacing those of an earlier run (`make bench` writes
+    the rest of the file first)."""
+    text = output.read_text() if output.exists() else "# Benchmarks\n"
+    heading = "\n## Events and webhooks\n"
+    if heading in text:
+        before, _, after = text.partition(heading)
+        rest = after.split("\n## ", 1)
+        text = before + ("\n## " + rest[1] if len(rest) > 1 else "")
+    section = (
+        f"{heading}\n`python -m bench.events --rounds {rounds}` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, run by "
+        "`make bench` after the rest). Deliveries: 10,000 events in the outbox of a fresh database, one "
+        "subscription to an aiohttp receiver on loopback in its own process, one `readiness worker`; from the "
+        "worker's start to the last event received. Outbox cost: the same 1,000-item measurement batch over "
+        "1,000 projects, posted in alternation with the event steps of the write epilogue installed and removed, "
+        "in one process with the re-scorer off.\n\n" + table + "\n"
+    )
+    output.write_text(text.rstrip("\n") + "\n" + section)
 
 
 if __name__ == "__main__":
