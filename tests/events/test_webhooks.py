@@ -473,3 +473,22 @@ def test_a_fact_ageing_out_is_a_readiness_change_told_once(writer_of: TestClient
     assert {cause["kind"] for cause in aged["data"]["cause"]} == {"time"}
     assert aged["data"]["before"]["gate_passed"] is True
     assert aged["data"]["after"]["gate_passed"] is False
+
+
+def test_a_receiver_too_slow_to_answer_is_retried_and_counted(
+    service: TestClient, writer_of: TestClient, receiver: Receiver, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.events.dispatcher.REQUEST_TIMEOUT_SECONDS", 0.3)
+    webhook = subscribe(service, receiver.url, "project.created")
+    receiver.answer(204, after_seconds=1.0)
+    make_project(writer_of)
+    deliver(service)
+    clock.advance(timedelta(seconds=6))
+    deliver(service)
+
+    (delivery,) = service.get(f"{WEBHOOKS}/{webhook['id']}/deliveries").json()["items"]
+    assert [attempt["outcome"] for attempt in delivery["attempts"]] == ["timeout", "succeeded"]
+    metrics = service.get("/metrics").text
+    assert 'readiness_webhook_attempts_total{outcome="timeout"} 1.0' in metrics
+    assert 'readiness_webhook_attempts_total{outcome="succeeded"} 1.0' in metrics
+    assert "readiness_webhook_deliveries_pending" in metrics
