@@ -98,14 +98,6 @@ def write_pending(session: Session) -> None:
     session.info[WRITTEN_KEY] = True
 
 
-def _project_event(entry_action: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> BaseModel:
-    if entry_action == "project.create":
-        return schemas.ProjectChanged(project=after or {})
-    if entry_action == "project.delete":
-        return schemas.ProjectChanged(project=before or {})
-    return schemas.ProjectChanged(project=after or {}, before=before)
-
-
 PROJECT_ACTIONS = {
     "project.create": "project.created",
     "project.replace": "project.updated",
@@ -137,7 +129,11 @@ def _data(action: str, key: str, before: dict[str, Any] | None, after: dict[str,
                 "gate_blockers": None if blockers is None else [str(b) for b in blockers],
             }
         )
-    return _project_event(action, before, after)
+    if action == "project.create":
+        return schemas.ProjectChanged(project=after)
+    if action == "project.delete":
+        return schemas.ProjectChanged(project=before or {})
+    return schemas.ProjectChanged(project=after, before=before)
 
 
 def events_of_changes(session: Session, written: list[Change]) -> None:

@@ -108,6 +108,11 @@ def _read(webhook: Webhook) -> schemas.WebhookRead:
     return schemas.WebhookRead.model_validate(webhook)
 
 
+def _with_secret(webhook: Webhook) -> schemas.WebhookCreated:
+    """The only answers that show the signing secret: creation and rotation."""
+    return schemas.WebhookCreated.model_validate({**_read(webhook).model_dump(), "secret": webhook.secret})
+
+
 @router.post(
     "/webhooks",
     status_code=201,
@@ -121,8 +126,9 @@ async def create_webhook(body: schemas.WebhookCreate, db: DbDep, settings: Setti
     signed as the Standard Webhooks specification says. The signing secret is in this response
     only; store it now (admin)."""
     webhook = await db.write(service.create_webhook, data=body, destinations=_destinations(settings), actor=caller)
-    created = schemas.WebhookCreated.model_validate({**_read(webhook).model_dump(), "secret": webhook.secret})
-    return json_response(created, status_code=201, headers={"Location": f"{API_PREFIX}/webhooks/{webhook.id}"})
+    return json_response(
+        _with_secret(webhook), status_code=201, headers={"Location": f"{API_PREFIX}/webhooks/{webhook.id}"}
+    )
 
 
 @router.get(
@@ -199,8 +205,7 @@ async def rotate_webhook_secret(
     (a day by default), so receivers can switch without missing a delivery (admin)."""
     overlap = (body or schemas.SecretRotation()).overlap_seconds
     webhook = await db.write(service.rotate_secret, webhook_id=webhook_id, overlap_seconds=overlap, actor=caller)
-    rotated = schemas.WebhookCreated.model_validate({**_read(webhook).model_dump(), "secret": webhook.secret})
-    return json_response(rotated)
+    return json_response(_with_secret(webhook))
 
 
 @router.post(
