@@ -9,6 +9,8 @@ import pytest
 import yaml
 from helm_python.chart import Chart, lint
 
+from app.core.settings import Settings
+
 CHART = Path(__file__).parent.parent / "helm"
 KUBERNETES = "1.30"
 CUSTOM_KINDS = {"ServiceMonitor"}
@@ -18,6 +20,24 @@ API = "readiness-ai-readiness"
 WORKER = "readiness-ai-readiness-worker"
 PROMETHEUS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
 RECEIVERS_BY_NAME = {"ipBlock": {"cidr": "10.50.3.0/24"}}
+ISSUER = "https://keycloak.corp.internal/realms/ai"
+TO_THE_ISSUER = {"to": [{"ipBlock": {"cidr": "10.60.0.10/32"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
+INGRESS_PODS = "10.244.0.0/16"
+SCRAPE_KEY = {"name": "readiness-prometheus", "key": "api-key"}
+OIDC = {
+    "issuer": ISSUER,
+    "audience": "ai-readiness",
+    "rolesClaim": "realm_access.roles",
+    "roleMap": {"Readiness.Writer": "writer", "steering-committee": "approver"},
+    "departmentsClaim": "groups",
+    "nameClaim": "email",
+    "algorithms": ["RS256", "ES256"],
+    "leewaySeconds": 30,
+    "jwksMinRefreshSeconds": 120,
+    "clientId": "ai-readiness-dashboard",
+    "clientSecret": "a-client-secret-from-values",
+    "egress": [TO_THE_ISSUER],
+}
 
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {"database": DATABASE},
@@ -38,7 +58,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "database": {"existingSecret": "readiness-database"},
         "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12},
         "podDisruptionBudget": {"enabled": True, "minAvailable": 2},
-        "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}, "bearerTokenSecret": SCRAPE_KEY},
+        "oidc": {"issuer": ISSUER, "audience": "ai-readiness", "clientId": "dashboard", "existingSecret": "corp-oidc"},
+        "rateLimit": {"requestsPerSecond": 20, "authFailuresPerMinute": 10, "trustedProxies": [INGRESS_PODS]},
         "ingress": {
             "enabled": True,
             "className": "nginx",
@@ -52,6 +74,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "database": {"existingSecret": "readiness-database"},
         "networkPolicy": {"metricsFrom": [PROMETHEUS], "database": {"cidrs": ["10.20.0.0/24"]}},
         "serviceMonitor": {"enabled": True},
+        "metrics": {"public": True},
         "webhooks": {
             "allowedDestinations": ["hooks.corp.internal", "*.partner.example", "10.40.0.0/24", "192.0.2.7"],
             "allowHttp": True,
@@ -60,6 +83,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "worker": {"replicaCount": 2, "podAnnotations": {"team": "platform"}},
         "config": {"eventRetentionDays": 90},
     },
+    "oidc": {"database": DATABASE, "oidc": OIDC, "docs": {"public": True}},
     "without-worker": {
         "database": DATABASE,
         "worker": {"enabled": False},
@@ -100,6 +124,10 @@ def container_of(deployment: dict[str, Any]) -> dict[str, Any]:
 
 def env_values(container: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+
+
+def env_refs(container: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container.get("env", []) if "valueFrom" in e}
 
 
 def pod_specs(manifests: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -357,6 +385,18 @@ def test_the_worker_metrics_admit_the_release_namespace_by_default() -> None:
         {"webhooks": {"allowedDestinations": ["hooks.corp.internal,10.0.0.0/8"]}},
         {"webhooks": {"egress": [{"from": [PROMETHEUS]}]}},
         {"config": {"eventRetentionDays": 0}},
+        {"oidc": {"issuer": "http://keycloak.corp.internal/realms/ai"}},
+        {"oidc": {"roleMap": {"Readiness.Owner": "owner"}}},
+        {"oidc": {"algorithms": ["HS256"]}},
+        {"oidc": {"leewaySeconds": 3600}},
+        {"oidc": {"egress": [{"from": [PROMETHEUS]}]}},
+        {"oidc": {"clientSecretKey": ""}},
+        {"rateLimit": {"requestsPerSecond": -1}},
+        {"rateLimit": {"authFailuresPerMinute": 1.5}},
+        {"rateLimit": {"trustedProxies": ["ingress-nginx"]}},
+        {"docs": {"public": "yes"}},
+        {"metrics": {"public": "no"}},
+        {"serviceMonitor": {"bearerTokenSecret": {"name": "readiness-prometheus", "key": ""}}},
     ],
 )
 def test_the_values_schema_rejects_bad_values(values: dict[str, Any]) -> None:
@@ -370,3 +410,152 @@ def test_the_values_schema_rejects_bad_values(values: dict[str, Any]) -> None:
 def test_a_database_is_required() -> None:
     with pytest.raises(Exception, match="database.existingSecret"):
         render({})
+
+
+def service_settings(manifests: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings the API pods would read from the environment the chart gives them."""
+    (config,) = of_kind(manifests, "ConfigMap")
+    for name, value in {**config["data"], **env_values(container_of(named(manifests, "Deployment", API)))}.items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
+def test_helm_lint_strict_is_clean_with_identity_and_abuse_controls() -> None:
+    report = lint(str(CHART), PROFILES["oidc"], strict=True, kube_version="v1.30.0")
+
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+def test_oidc_settings_reach_the_api_pods_as_the_service_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    manifests = render(PROFILES["oidc"])
+    env = env_values(container_of(named(manifests, "Deployment", API)))
+
+    assert env["READINESS_OIDC_ROLE_MAP"] == '{"Readiness.Writer":"writer","steering-committee":"approver"}'
+    assert env["READINESS_OIDC_CLIENT_ID"] == "ai-readiness-dashboard"
+    settings = service_settings(manifests, monkeypatch)
+    assert settings.oidc_issuer == ISSUER
+    assert settings.oidc_audience == "ai-readiness"
+    assert settings.oidc_roles_claim == "realm_access.roles"
+    assert settings.oidc_role_map == {"Readiness.Writer": "writer", "steering-committee": "approver"}
+    assert settings.oidc_departments_claim == "groups"
+    assert settings.oidc_name_claim == "email"
+    assert settings.oidc_algorithms == ["RS256", "ES256"]
+    assert (settings.oidc_leeway_seconds, settings.oidc_jwks_min_refresh_seconds) == (30, 120)
+
+
+def test_oidc_settings_reach_neither_the_workers_nor_the_migration_job() -> None:
+    manifests = render(PROFILES["oidc"])
+    (config,) = of_kind(manifests, "ConfigMap")
+    (job,) = of_kind(manifests, "Job")
+
+    assert not [name for name in config["data"] if name.startswith("READINESS_OIDC")]
+    for container in (
+        container_of(named(manifests, "Deployment", WORKER)),
+        job["spec"]["template"]["spec"]["containers"][0],
+    ):
+        assert not [e["name"] for e in container["env"] if e["name"].startswith("READINESS_OIDC")]
+
+
+def test_without_an_issuer_the_api_pods_take_api_keys_only() -> None:
+    manifests = render({"database": DATABASE, "oidc": {"clientId": "dashboard", "clientSecret": "unused"}})
+    container = container_of(named(manifests, "Deployment", API))
+
+    assert not [e["name"] for e in container["env"] if e["name"].startswith("READINESS_OIDC")]
+    assert [s["metadata"]["name"] for s in of_kind(manifests, "Secret")] == [f"{API}-database"]
+
+
+def test_the_client_secret_from_values_goes_into_a_secret_of_the_charts() -> None:
+    manifests = render(PROFILES["oidc"])
+    secret = named(manifests, "Secret", f"{API}-oidc")
+    deployment = named(manifests, "Deployment", API)
+
+    assert secret["stringData"] == {"client-secret": "a-client-secret-from-values"}
+    assert env_refs(container_of(deployment))["READINESS_OIDC_CLIENT_SECRET"] == {
+        "name": f"{API}-oidc",
+        "key": "client-secret",
+    }
+    assert "a-client-secret-from-values" not in yaml.safe_dump(deployment)
+    assert "checksum/oidc-secret" in deployment["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_an_existing_secret_holds_the_client_secret_and_the_chart_renders_none() -> None:
+    manifests = render({**PROFILES["oidc"], "oidc": {**OIDC, "existingSecret": "corp-oidc"}})
+    deployment = named(manifests, "Deployment", API)
+
+    assert [s["metadata"]["name"] for s in of_kind(manifests, "Secret")] == [f"{API}-database"]
+    assert env_refs(container_of(deployment))["READINESS_OIDC_CLIENT_SECRET"] == {
+        "name": "corp-oidc",
+        "key": "client-secret",
+    }
+    assert "checksum/oidc-secret" not in deployment["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_an_issuer_needs_an_audience() -> None:
+    with pytest.raises(Exception, match="oidc.audience is required"):
+        render({"database": DATABASE, "oidc": {"issuer": ISSUER}})
+
+
+def test_only_the_api_pods_may_reach_the_openid_provider() -> None:
+    manifests = render(PROFILES["oidc"])
+    api_egress = named(manifests, "NetworkPolicy", API)["spec"]["egress"]
+    worker_egress = named(manifests, "NetworkPolicy", WORKER)["spec"]["egress"]
+
+    assert TO_THE_ISSUER in api_egress
+    assert TO_THE_ISSUER not in worker_egress
+    assert TO_THE_ISSUER not in named(render(PROFILES["default"]), "NetworkPolicy", API)["spec"]["egress"]
+
+
+def test_the_notes_warn_when_the_issuer_is_unreachable_through_the_network_policy() -> None:
+    def notes(values: dict[str, Any]) -> str:
+        rendered = Chart.load(str(CHART)).render(values, name="readiness", namespace="ai-readiness")
+        return next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
+
+    assert "oidc.egress is empty" in notes({"database": DATABASE, "oidc": {**OIDC, "egress": []}})
+    assert "oidc.egress is empty" not in notes(PROFILES["oidc"])
+
+
+def test_rate_limits_and_trusted_proxies_reach_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    (defaults,) = of_kind(render(PROFILES["default"]), "ConfigMap")
+    settings = service_settings(render(PROFILES["production"]), monkeypatch)
+
+    assert defaults["data"]["READINESS_RATE_LIMIT"] == "50"
+    assert defaults["data"]["READINESS_AUTH_FAILURE_LIMIT"] == "30"
+    assert defaults["data"]["READINESS_TRUSTED_PROXIES"] == "[]"
+    assert (settings.rate_limit, settings.auth_failure_limit) == (20, 10)
+    assert settings.trusted_proxies == [INGRESS_PODS]
+
+
+def test_docs_and_metrics_are_private_unless_made_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    (private,) = of_kind(render(PROFILES["default"]), "ConfigMap")
+    public = service_settings(
+        render({"database": DATABASE, "docs": {"public": True}, "metrics": {"public": True}}), monkeypatch
+    )
+
+    assert (private["data"]["READINESS_PUBLIC_DOCS"], private["data"]["READINESS_PUBLIC_METRICS"]) == ("false", "false")
+    assert public.docs_are_public
+    assert public.metrics_are_public
+
+
+def test_the_deprecated_config_public_metrics_still_wins() -> None:
+    (config,) = of_kind(render({"database": DATABASE, "config": {"publicMetrics": True}}), "ConfigMap")
+
+    assert config["data"]["READINESS_PUBLIC_METRICS"] == "true"
+
+
+def test_prometheus_scrapes_private_metrics_with_a_bearer_credential() -> None:
+    manifests = render(PROFILES["production"])
+    (api_endpoint,) = named(manifests, "ServiceMonitor", API)["spec"]["endpoints"]
+    (worker_endpoint,) = named(manifests, "ServiceMonitor", WORKER)["spec"]["endpoints"]
+
+    assert api_endpoint["authorization"] == {"type": "Bearer", "credentials": SCRAPE_KEY}
+    # The worker's metrics port takes no credential: its NetworkPolicy guards it.
+    assert "authorization" not in worker_endpoint
+
+
+def test_a_service_monitor_of_private_metrics_needs_a_credential() -> None:
+    with pytest.raises(Exception, match="serviceMonitor.bearerTokenSecret"):
+        render({"database": DATABASE, "serviceMonitor": {"enabled": True}})
+    (endpoint,) = named(render(PROFILES["webhooks"]), "ServiceMonitor", API)["spec"]["endpoints"]
+
+    assert "authorization" not in endpoint

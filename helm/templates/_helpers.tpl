@@ -93,7 +93,11 @@ READINESS_DATABASE_POOL_SIZE: {{ .Values.config.databasePoolSize | quote }}
 READINESS_LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 READINESS_LOG_FORMAT: {{ .Values.config.logFormat | quote }}
 READINESS_PUBLIC_BADGES: {{ .Values.config.publicBadges | quote }}
-READINESS_PUBLIC_METRICS: {{ .Values.config.publicMetrics | quote }}
+READINESS_PUBLIC_METRICS: {{ include "ai-readiness.metricsArePublic" . | quote }}
+READINESS_PUBLIC_DOCS: {{ .Values.docs.public | quote }}
+READINESS_RATE_LIMIT: {{ .Values.rateLimit.requestsPerSecond | quote }}
+READINESS_AUTH_FAILURE_LIMIT: {{ .Values.rateLimit.authFailuresPerMinute | quote }}
+READINESS_TRUSTED_PROXIES: {{ .Values.rateLimit.trustedProxies | toJson | quote }}
 READINESS_CORS_ORIGINS: {{ .Values.config.corsOrigins | toJson | quote }}
 READINESS_STAGE_LIMITS_DAYS: {{ .Values.config.stageLimitsDays | toJson | quote }}
 READINESS_WORKER_METRICS_PORT: {{ include "ai-readiness.workerMetricsPort" . | quote }}
@@ -118,6 +122,66 @@ READINESS_{{ $name }}: {{ $value | quote }}
       name: {{ include "ai-readiness.secretName" . }}
       key: {{ .Values.database.bootstrapAdminKeyKey }}
       optional: true
+{{- end }}
+
+{{/* metrics.public, unless the deprecated config.publicMetrics is still set: "true" or "false". */}}
+{{- define "ai-readiness.metricsArePublic" -}}
+{{- if hasKey .Values.config "publicMetrics" }}
+{{- .Values.config.publicMetrics | toString }}
+{{- else }}
+{{- .Values.metrics.public | toString }}
+{{- end }}
+{{- end }}
+
+{{- define "ai-readiness.oidcSecretName" -}}
+{{- .Values.oidc.existingSecret | default (printf "%s-oidc" (include "ai-readiness.fullname" .)) }}
+{{- end }}
+
+{{/*
+The OpenID Connect settings, for the API pods only (the workers authenticate no one); nothing
+without an issuer. The client secret comes from a Secret, never from a plain value.
+*/}}
+{{- define "ai-readiness.oidcEnv" -}}
+{{- with .Values.oidc }}
+{{- if .issuer }}
+{{- if not .audience }}
+{{- fail "oidc.audience is required with oidc.issuer: the `aud` the provider's access tokens carry for this service" }}
+{{- end }}
+- name: READINESS_OIDC_ISSUER
+  value: {{ .issuer | quote }}
+- name: READINESS_OIDC_AUDIENCE
+  value: {{ .audience | quote }}
+- name: READINESS_OIDC_ROLES_CLAIM
+  value: {{ .rolesClaim | quote }}
+- name: READINESS_OIDC_ROLE_MAP
+  value: {{ .roleMap | toJson | quote }}
+- name: READINESS_OIDC_DEPARTMENTS_CLAIM
+  value: {{ .departmentsClaim | quote }}
+{{- with .nameClaim }}
+- name: READINESS_OIDC_NAME_CLAIM
+  value: {{ . | quote }}
+{{- end }}
+{{- with .algorithms }}
+- name: READINESS_OIDC_ALGORITHMS
+  value: {{ . | toJson | quote }}
+{{- end }}
+- name: READINESS_OIDC_LEEWAY_SECONDS
+  value: {{ .leewaySeconds | quote }}
+- name: READINESS_OIDC_JWKS_MIN_REFRESH_SECONDS
+  value: {{ .jwksMinRefreshSeconds | quote }}
+{{- with .clientId }}
+- name: READINESS_OIDC_CLIENT_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- if or .existingSecret .clientSecret }}
+- name: READINESS_OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ai-readiness.oidcSecretName" $ }}
+      key: {{ .clientSecretKey }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "ai-readiness.imagePullSecrets" -}}
