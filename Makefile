@@ -22,8 +22,13 @@ run: $(VENV)/.installed
 	$(BIN)/readiness serve
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: $(VENV)/.installed-dev lint
+test: $(VENV)/.installed-dev tests/oidc/node_modules/.installed lint
 	$(BIN)/pytest
+
+# The OpenID provider the token tests run against (oidc-provider, on Node).
+tests/oidc/node_modules/.installed: tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund
+	touch $@
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
