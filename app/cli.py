@@ -117,7 +117,13 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
     db = Database(make_engine(settings.database_url, pool_size=1), threads=1)
     try:
         create = db.work(create_api_key, write=True)
-        key, secret = create(name=args.name, role=Role(args.role), actor=SYSTEM)
+        key, secret = create(
+            name=args.name,
+            role=Role(args.role),
+            departments=args.departments.split(",") if args.departments is not None else None,
+            expires_at=None,
+            actor=SYSTEM,
+        )
     finally:
         db.dispose()
     print(secret)  # noqa: T201
@@ -160,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     key = commands.add_parser("create-api-key", help="issue an API key and print its secret once")
     key.add_argument("--name", required=True)
     key.add_argument("--role", required=True, choices=[role.value for role in Role])
+    key.add_argument("--departments", help="comma-separated departments the key is limited to; default: all")
     key.set_defaults(handler=cmd_create_api_key)
 
     export = commands.add_parser("export-openapi", help="write the OpenAPI document")

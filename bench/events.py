@@ -105,6 +105,8 @@ def deliveries_per_second(url: str, subjects: int) -> float:
             "READINESS_WEBHOOK_ALLOW_HTTP": "true",
             "READINESS_WORKER_METRICS_PORT": "0",
             "READINESS_LOG_LEVEL": "WARNING",
+            "READINESS_RATE_LIMIT": "0",
+            "READINESS_AUTH_FAILURE_LIMIT": "0",
         }
         started = time.perf_counter()
         worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
@@ -133,7 +135,14 @@ def outbox_cost(url: str, rounds: int) -> tuple[float, float]:
     upgrade(engine)
     engine.dispose()
     # The re-scorer would compete for the same process: ingestion alone is measured here.
-    settings = Settings(database_url=url, bootstrap_admin_key=ADMIN_SECRET, dispatcher=False, rescorer=False)
+    settings = Settings(
+        database_url=url,
+        bootstrap_admin_key=ADMIN_SECRET,
+        dispatcher=False,
+        rescorer=False,
+        rate_limit=0,
+        auth_failure_limit=0,
+    )
     with TestClient(create_app(settings)) as client:
         client.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
         keys = [f"bench-{n:04d}" for n in range(1000)]

@@ -429,6 +429,8 @@ def main() -> int:
                 "READINESS_BOOTSTRAP_ADMIN_KEY": ADMIN_SECRET,
                 "READINESS_LOG_LEVEL": "WARNING",
                 "READINESS_WORKERS": "1",
+                "READINESS_RATE_LIMIT": "0",
+                "READINESS_AUTH_FAILURE_LIMIT": "0",
                 "READINESS_RESCORER": "true" if args.rescorer == "in-process" else "false",
             }
             with (

@@ -115,9 +115,15 @@ def db(engine: Engine, connection: Connection) -> Database:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    # Webhook tests run their own dispatcher; the others have no subscription to deliver to.
+    # Webhook tests run their own dispatcher; the others have no subscription to deliver to. Rate
+    # limits are off except in the tests of them: a suite sends many requests from one address.
     return Settings(
-        database_url=database_url, bootstrap_admin_key=ADMIN_SECRET, api_key_cache_seconds=0, dispatcher=False
+        database_url=database_url,
+        bootstrap_admin_key=ADMIN_SECRET,
+        api_key_cache_seconds=0,
+        dispatcher=False,
+        rate_limit=0,
+        auth_failure_limit=0,
     )
 
 
@@ -148,6 +154,11 @@ def issue_key(admin: TestClient, role: str) -> str:
 @pytest.fixture
 def writer(client: TestClient, admin: TestClient) -> TestClient:
     return _client_with_key(client, issue_key(admin, "writer"))
+
+
+@pytest.fixture
+def approver(client: TestClient, admin: TestClient) -> TestClient:
+    return _client_with_key(client, issue_key(admin, "approver"))
 
 
 @pytest.fixture

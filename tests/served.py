@@ -31,6 +31,9 @@ class Served:
             "READINESS_BOOTSTRAP_ADMIN_KEY": ADMIN_SECRET,
             "READINESS_PORT": str(self.port),
             "READINESS_LOG_FORMAT": "json",
+            # Load and fault tests send many requests with one key from one address.
+            "READINESS_RATE_LIMIT": "0",
+            "READINESS_AUTH_FAILURE_LIMIT": "0",
             **{f"READINESS_{name.upper()}": value for name, value in settings.items()},
         }
         self.log_path = log_dir / f"serve-{self.port}.log"

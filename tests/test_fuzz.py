@@ -35,6 +35,8 @@ APP = create_app(
         event_max_wait_seconds=0.2,
         rescorer=False,
         dispatcher=False,
+        rate_limit=0,
+        auth_failure_limit=0,
     )
 )
 # The coverage phase (every boundary of every schema) runs live in `make fuzz`, on both databases;

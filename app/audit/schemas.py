@@ -2,6 +2,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from app.core.schemas import ReadModel
 
 
@@ -15,4 +17,8 @@ class AuditEventRead(ReadModel):
     entity_key: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-    request_id: str | None
+    actor_identity: str | None = Field(
+        description="Who acted, uniquely: the API key's id, or the token's issuer and subject."
+    )
+    request_id: str | None = Field(description="The service's own id of the request.")
+    client_request_id: str | None = Field(description="The X-Request-ID the caller sent, if any.")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.core.logging import request_id_var
+from app.core.logging import client_request_id_var, request_id_var
 from app.core.pagination import keyset_page
 
 if TYPE_CHECKING:
@@ -29,12 +29,14 @@ def record(
         AuditEvent(
             actor_key_id=actor.key_id,
             actor_name=actor.name,
+            actor_identity=actor.identity,
             action=action,
             entity_type=entity_type,
             entity_key=entity_key,
             before=before,
             after=after,
             request_id=request_id_var.get(),
+            client_request_id=client_request_id_var.get(),
         )
     )
 
@@ -48,12 +50,14 @@ def record_changes(session: Session, written: "list[Change]") -> None:
                 AuditEvent(
                     actor_key_id=entry.actor.key_id,
                     actor_name=entry.actor.name,
+                    actor_identity=entry.actor.identity,
                     action=entry.action,
                     entity_type=entry.entity_type,
                     entity_key=entry.entity_key,
                     before=entry.before,
                     after=entry.after,
                     request_id=request_id_var.get(),
+                    client_request_id=client_request_id_var.get(),
                 )
             )
 

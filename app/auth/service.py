@@ -2,36 +2,49 @@
 
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.models import ApiKey
 from app.auth.schemas import Role
 from app.core.db import serialize_startup_chores, utcnow
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import keyset_page
 
+logger = logging.getLogger(__name__)
+
 SECRET_PREFIX = "rdy_"
+LAST_USED_PRECISION = timedelta(minutes=1)
 BOOTSTRAP_KEY_NAME = "bootstrap-admin"
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is making a request: the API key's id, name and role."""
+    """Who is making a request.
 
-    key_id: uuid.UUID | None
+    `identity` is what audit entries, idempotency records and rate limits are keyed by: the API key's
+    id, or the token issuer and subject. `name` is for people to read. `departments` is the scope:
+    None for every department, otherwise the only departments whose projects the caller can see.
+    """
+
+    identity: str
     name: str
     role: Role
+    departments: frozenset[str] | None = None
+    key_id: uuid.UUID | None = None
 
 
-SYSTEM = Caller(key_id=None, name="system", role=Role.admin)
+SYSTEM = Caller(identity="system", name="system", role=Role.admin)
 
 
 def hash_secret(secret: str) -> str:
@@ -47,23 +60,76 @@ def _display_prefix(secret: str) -> str:
     return secret[: len(SECRET_PREFIX) + 6]
 
 
-def create_api_key(session: Session, *, name: str, role: Role, actor: Caller) -> tuple[ApiKey, str]:
+def _described(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": str(key.id),
+        "name": key.name,
+        "role": key.role,
+        "prefix": key.prefix,
+        "departments": key.departments,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+    }
+
+
+def create_api_key(
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    departments: list[str] | None,
+    expires_at: datetime | None,
+    actor: Caller,
+) -> tuple[ApiKey, str]:
     """Issue a key; the secret is returned here once and never stored."""
     if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
         raise Conflict(f"An API key named {name!r} already exists.")
+    if role == Role.admin and departments is not None:
+        raise Unprocessable("An admin key cannot be limited to departments: admins manage every department.")
+    if expires_at is not None and expires_at <= utcnow():
+        raise Unprocessable("expires_at must be in the future.")
     secret = new_secret()
-    key = ApiKey(name=name, role=role.value, prefix=_display_prefix(secret), secret_hash=hash_secret(secret))
+    key = ApiKey(
+        name=name,
+        role=role.value,
+        prefix=_display_prefix(secret),
+        secret_hash=hash_secret(secret),
+        departments=sorted(set(departments)) if departments is not None else None,
+        expires_at=expires_at,
+    )
     session.add(key)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="api_key.create", entity_type="api_key", entity_key=name, after=_described(key)
+    )
+    return key, secret
+
+
+def rotate_api_key(session: Session, *, key_id: uuid.UUID, grace: timedelta, actor: Caller) -> tuple[ApiKey, str]:
+    """A new secret for the key; the current one keeps working for `grace`, so callers can switch."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"No API key with id {key_id}.")
+    if key.revoked_at is not None:
+        raise Conflict("The API key is revoked; issue a new one.")
+    secret = new_secret()
+    now = utcnow()
+    key.previous_secret_hash = key.secret_hash if grace > timedelta(0) else None
+    key.previous_valid_until = now + grace if grace > timedelta(0) else None
+    key.secret_hash, key.prefix = hash_secret(secret), _display_prefix(secret)
     session.flush()
     audit.record(
         session,
         actor=actor,
-        action="api_key.create",
+        action="api_key.rotate",
         entity_type="api_key",
-        entity_key=name,
-        after={"id": str(key.id), "name": name, "role": role.value, "prefix": key.prefix},
+        entity_key=key.name,
+        after={"prefix": key.prefix, "previous_valid_until": _iso(key.previous_valid_until)},
     )
     return key, secret
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def list_api_keys(session: Session, *, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
@@ -89,10 +155,18 @@ def revoke_api_key(session: Session, *, key_id: uuid.UUID, actor: Caller) -> Api
 
 
 def ensure_bootstrap_key(session: Session, *, secret: str) -> None:
-    """Make the configured bootstrap secret a valid admin key, replacing an older bootstrap secret."""
+    """Create the bootstrap admin key from the configured secret, once.
+
+    A revoked bootstrap key stays revoked, whatever the configuration says on later starts: revoking
+    it is how an operator retires it once real keys exist. While it is live, a changed secret in the
+    configuration replaces the old one.
+    """
     serialize_startup_chores(session)
     digest = hash_secret(secret)
     key = session.scalar(select(ApiKey).where(ApiKey.name == BOOTSTRAP_KEY_NAME))
+    if key is not None and key.revoked_at is not None:
+        logger.warning("The bootstrap admin key was revoked; READINESS_BOOTSTRAP_ADMIN_KEY is ignored.")
+        return
     if key is None:
         session.add(
             ApiKey(
@@ -110,9 +184,9 @@ def ensure_bootstrap_key(session: Session, *, secret: str) -> None:
             entity_key=BOOTSTRAP_KEY_NAME,
             after={"name": BOOTSTRAP_KEY_NAME, "role": Role.admin.value},
         )
-    elif key.secret_hash != digest or key.revoked_at is not None or key.role != Role.admin.value:
+    elif key.secret_hash != digest or key.role != Role.admin.value:
         key.secret_hash, key.prefix = digest, _display_prefix(secret)
-        key.revoked_at, key.role = None, Role.admin.value
+        key.role = Role.admin.value
         audit.record(
             session,
             actor=SYSTEM,
@@ -122,11 +196,46 @@ def ensure_bootstrap_key(session: Session, *, secret: str) -> None:
         )
 
 
-def find_caller(session: Session, *, digest: str) -> Caller | None:
-    key = session.scalar(select(ApiKey).where(ApiKey.secret_hash == digest, ApiKey.revoked_at.is_(None)))
-    if key is None or not hmac.compare_digest(key.secret_hash, digest):
+@dataclass(frozen=True)
+class KeyHolder:
+    """A verified key: who it makes the caller, until when, and when it was last recorded as used."""
+
+    caller: Caller
+    valid_until: datetime | None
+    last_used_at: datetime | None
+
+
+def find_caller(session: Session, *, digest: str) -> KeyHolder | None:
+    """The live key whose current secret, or previous one within its grace period, hashes to `digest`."""
+    now = utcnow()
+    key = session.scalar(
+        select(ApiKey).where(
+            or_(ApiKey.secret_hash == digest, ApiKey.previous_secret_hash == digest), ApiKey.revoked_at.is_(None)
+        )
+    )
+    if key is None:
         return None
-    return Caller(key_id=key.id, name=key.name, role=Role(key.role))
+    valid_until = key.expires_at
+    if not hmac.compare_digest(key.secret_hash, digest):
+        if key.previous_valid_until is None or key.previous_valid_until <= now:
+            return None
+        valid_until = min(filter(None, (valid_until, key.previous_valid_until)))
+    if valid_until is not None and valid_until <= now:
+        return None
+    departments = frozenset(key.departments) if key.departments is not None else None
+    caller = Caller(identity=str(key.id), name=key.name, role=Role(key.role), departments=departments, key_id=key.id)
+    return KeyHolder(caller=caller, valid_until=valid_until, last_used_at=key.last_used_at)
+
+
+def note_use(session: Session, *, key_id: uuid.UUID, at: datetime) -> None:
+    """Record that the key was used; a plain UPDATE, so that it neither bumps the row's version nor
+    waits on a concurrent change to the key."""
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at - LAST_USED_PRECISION))
+        .values(last_used_at=at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 class CallerCache:
@@ -138,16 +247,16 @@ class CallerCache:
     def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, Caller | None]] = {}
+        self._entries: dict[str, tuple[float, KeyHolder | None]] = {}
         self._lock = threading.Lock()
 
-    def get(self, digest: str) -> tuple[bool, Caller | None]:
+    def get(self, digest: str) -> tuple[bool, KeyHolder | None]:
         entry = self._entries.get(digest)
         if entry is None or entry[0] < time.monotonic():
             return False, None
         return True, entry[1]
 
-    def put(self, digest: str, caller: Caller | None) -> None:
+    def put(self, digest: str, caller: KeyHolder | None) -> None:
         if self.ttl <= 0:
             return
         with self._lock:

@@ -27,6 +27,9 @@ class Actor(Protocol):
     def key_id(self) -> uuid.UUID | None: ...
 
     @property
+    def identity(self) -> str: ...
+
+    @property
     def name(self) -> str: ...
 
 

@@ -105,6 +105,10 @@ class Unprocessable(ProblemError):
     status, slug = 422, "validation-failed"
 
 
+class TooManyRequests(ProblemError):
+    status, slug = 429, "too-many-requests"
+
+
 class ServiceUnavailable(ProblemError):
     status, slug = 503, "service-unavailable"
 

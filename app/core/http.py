@@ -4,7 +4,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -12,9 +12,10 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import problem_response
-from app.core.logging import request_id_var
+from app.core.errors import ProblemError, problem_response
+from app.core.logging import client_request_id_var, request_id_var
 from app.core.metrics import Metrics
+from app.core.ratelimit import RATE_LIMIT_HEADERS_KEY
 
 logger = logging.getLogger("app.requests")
 
@@ -22,7 +23,7 @@ logger = logging.getLogger("app.requests")
 API_PREFIX = "/api/v1"
 JSON_MEDIA_TYPE = "application/json"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-BATCH_PATH_SUFFIX = ":batch"
+CALLER_STATE_KEY = "caller"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -45,11 +46,22 @@ class RequestMiddleware:
     hand-off per request on the hot path.
     """
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, max_batch_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        max_batch_body_bytes: int,
+        batch_paths: Sequence[re.Pattern[str]],
+        authenticate: Callable[[Scope], Awaitable[object]],
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.max_batch_body_bytes = max_batch_body_bytes
+        self.batch_paths = batch_paths
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,8 +70,10 @@ class RequestMiddleware:
         started = time.perf_counter()
         headers = Headers(scope=scope)
         supplied = headers.get("x-request-id", "")
-        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        client_request_id = supplied if _REQUEST_ID.match(supplied) else None
+        request_id = uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        client_token = client_request_id_var.set(client_request_id)
         status = 500
 
         async def send_with_headers(message: Message) -> None:
@@ -67,7 +81,10 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_headers = MutableHeaders(scope=message)
-                response_headers["X-Request-ID"] = request_id
+                # The caller's own id comes back when it sent one, so that it can match the answer.
+                response_headers["X-Request-ID"] = client_request_id or request_id
+                for name, value in scope.get("state", {}).get(RATE_LIMIT_HEADERS_KEY, {}).items():
+                    response_headers.setdefault(name, value)
                 response_headers.setdefault("X-Content-Type-Options", "nosniff")
                 response_headers.setdefault("Cache-Control", "no-store")
             await send(message)
@@ -94,12 +111,19 @@ class RequestMiddleware:
                 },
             )
             request_id_var.reset(token)
+            client_request_id_var.reset(client_token)
 
     async def _guard_body(self, scope: Scope, headers: Headers, receive: Receive) -> tuple[Response | None, Receive]:
-        """Read the whole body up front, refusing it early when it is too large or not JSON."""
+        """Read the whole body up front, refusing it early when it is too large or not JSON.
+
+        Only the batch operations take the large limit, and only from an authenticated caller: the
+        credential is checked before a byte of the body is read, so that nobody can make the service
+        hold large bodies without one.
+        """
         if scope["method"] not in BODY_METHODS:
             return None, receive
-        limit = self.max_batch_body_bytes if scope["path"].endswith(BATCH_PATH_SUFFIX) else self.max_body_bytes
+        batch = scope["method"] == "POST" and any(pattern.match(scope["path"]) for pattern in self.batch_paths)
+        limit = self.max_batch_body_bytes if batch else self.max_body_bytes
         too_large = problem_response(
             413,
             "payload-too-large",
@@ -108,6 +132,11 @@ class RequestMiddleware:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return too_large, receive
+        if batch:
+            try:
+                scope.setdefault("state", {})[CALLER_STATE_KEY] = await self.authenticate(scope)
+            except ProblemError as error:
+                return problem_response(error.status, error.slug, error.detail, headers=error.headers), receive
         chunks: list[bytes] = []
         size = 0
         more = True

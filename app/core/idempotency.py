@@ -1,7 +1,8 @@
 """Idempotency keys for POST, after Stripe's: a retry with the same key replays the first response.
 
 The record is written in the transaction of the effect, so an acknowledged effect always has its
-record and a rolled-back one never does. Keys are scoped to the API key and kept 24 hours. The
+record and a rolled-back one never does. Keys are scoped to the caller's identity (an API key, or a
+token's issuer and subject, whichever token it sends) and kept 24 hours. The
 same key with another request is 422. On PostgreSQL a concurrent retry waits on the key's unique
 index until the first request commits, then replays its response; SQLite serialises writers.
 """
@@ -19,6 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from starlette.responses import Response
 
+from app.auth.dependencies import authenticate
+from app.auth.service import Caller
 from app.core.changes import forgotten_on_error
 from app.core.db import Base, Database, JSONDocument, UTCDateTime, new_id, utcnow
 from app.core.errors import Conflict, ProblemError, Unprocessable, problem_response
@@ -58,6 +61,7 @@ class IdempotentRequest:
 
 async def idempotent_request(
     request: Request,
+    caller: Annotated[Caller, Depends(authenticate)],
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -74,8 +78,7 @@ async def idempotent_request(
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.url.path.encode(), request.url.query.encode(), body):
         digest.update(len(part).to_bytes(8, "big") + part)
-    authorization = request.headers.get("authorization", "")
-    scope = hashlib.sha256(authorization.encode()).hexdigest()
+    scope = hashlib.sha256(caller.identity.encode()).hexdigest()
     return IdempotentRequest(scope=scope, key=idempotency_key, fingerprint=digest.hexdigest())
 
 
@@ -109,8 +112,17 @@ def _forget_expired(session: Session, now: datetime) -> None:
     session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(expired.scalar_subquery())))
 
 
-def respond(session: Session, request: IdempotentRequest | None, produce: Callable[[], Response]) -> Response:
-    """Produce the response once per idempotency key, inside the caller's transaction."""
+def respond(
+    session: Session,
+    request: IdempotentRequest | None,
+    produce: Callable[[], Response],
+    remember: Callable[[Response], bytes] | None = None,
+) -> Response:
+    """Produce the response once per idempotency key, inside the caller's transaction.
+
+    `remember` gives the body kept for replays when it must differ from the one sent, so that a
+    secret shown once is never stored.
+    """
     if request is None:
         return produce()
     now = utcnow()
@@ -141,7 +153,8 @@ def respond(session: Session, request: IdempotentRequest | None, produce: Callab
         response = problem_response(error.status, error.slug, error.detail, errors=error.errors, headers=error.headers)
     record.status_code = response.status_code
     record.response_headers = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
-    record.response_body = bytes(response.body).decode()
+    kept = remember(response) if remember is not None and response.status_code < 300 else bytes(response.body)
+    record.response_body = kept.decode()
     _forget_expired(session, now)
     return response
 

@@ -1,4 +1,8 @@
-"""Structured logs carrying the request id of the request that wrote them."""
+"""Structured logs carrying the request id of the request that wrote them.
+
+The service always makes its own request id, unique per request; a caller's `X-Request-ID` is kept
+beside it as `client_request_id`, since nothing stops two callers from sending the same one.
+"""
 
 import json
 import logging
@@ -7,6 +11,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+client_request_id_var: ContextVar[str | None] = ContextVar("client_request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,6 +25,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        client_request_id = client_request_id_var.get()
+        if client_request_id:
+            entry["client_request_id"] = client_request_id
         for name in ("method", "path", "status", "duration_ms", "client"):
             if hasattr(record, name):
                 entry[name] = getattr(record, name)

@@ -12,8 +12,10 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from app.core.clock import clock
 from app.core.errors import FieldError, Unprocessable, validation_errors
@@ -41,6 +43,18 @@ class WriteModel(BaseModel):
         if isinstance(data, dict) and cls.read_only_fields:
             return {name: value for name, value in data.items() if name not in cls.read_only_fields}
         return data
+
+
+def _refuse_identity(value: Any, info: ValidationInfo) -> Any:
+    raise ValueError(
+        f"{info.field_name} is the authenticated caller, never a name sent in the body; "
+        "send on_behalf_of to say for whom the caller acts"
+    )
+
+
+# A field that names who acted: accepted by no write model, so that it can only come from the
+# credential. Left out of the contract, it exists to answer with a message that points to on_behalf_of.
+CallerOnly = Annotated[SkipJsonSchema[Any], AfterValidator(_refuse_identity), Field(default=None, exclude=True)]
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -1,15 +1,22 @@
 """Service settings, read from `READINESS_*` environment variables."""
 
 from functools import lru_cache
+from ipaddress import ip_network
 from typing import Literal, cast
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.auth.schemas import Role
 from app.engine.stall import DEFAULT_STAGE_LIMITS_DAYS
 from app.events.destinations import AllowList
 
 MIN_BOOTSTRAP_KEY_LENGTH = 24
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES256K", "ES384", "ES512", "EdDSA"}
+)
 
 StageName = Literal["idea", "poc", "pilot", "production", "scaling"]
 
@@ -31,7 +38,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     cors_origins: list[str] = Field(default_factory=list)
-    public_metrics: bool = True
+    public_metrics: bool | None = Field(
+        default=None,
+        description="Serve /metrics without a credential; unset: public in development only.",
+    )
+    public_docs: bool | None = Field(
+        default=None,
+        description="Serve the API docs and the OpenAPI document without a credential; unset: public in "
+        "development only.",
+    )
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=5.0)
     public_badges: bool = False
     rescorer: bool = Field(
@@ -82,10 +97,99 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(
         default=9100, ge=0, le=65535, description="Where `readiness worker` serves its metrics; 0 for nowhere."
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The OpenID provider whose access tokens are accepted (its discovery document is read); "
+        "unset: API keys only.",
+    )
+    oidc_audience: str | None = Field(default=None, description="The `aud` an access token must carry.")
+    oidc_roles_claim: str = Field(
+        default="roles",
+        min_length=1,
+        description="The claim, by dotted path, holding a list of role names or one name.",
+    )
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description='Provider role values mapped to our roles, e.g. {"Readiness.Writer": "writer"}; '
+        "our own role names always map to themselves.",
+    )
+    oidc_departments_claim: str = Field(
+        default="departments",
+        min_length=1,
+        description="The claim, by dotted path, holding the departments a token is scoped to; absent: all.",
+    )
+    oidc_name_claim: str | None = Field(
+        default=None,
+        description="The claim naming the caller; else preferred_username, azp, client_id, sub.",
+    )
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"],
+        description="The signature algorithms accepted; asymmetric ones only.",
+    )
+    oidc_leeway_seconds: float = Field(default=60, ge=0, le=300, description="Clock skew allowed on exp and nbf.")
+    oidc_jwks_min_refresh_seconds: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="The least time between two fetches of the provider's keys on an unknown `kid`.",
+    )
+    rate_limit: float = Field(
+        default=50,
+        ge=0,
+        description="Requests per second per identity, in bursts of twice that, per process; 0: no limit.",
+    )
+    auth_failure_limit: int = Field(
+        default=30,
+        ge=0,
+        description="Failed authentications per minute per client address, per process; 0: no limit.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDRs of proxies whose X-Forwarded-For names the client.",
+    )
+    max_facts_per_project: int = Field(default=500, ge=1, description="How many fact names one project may hold.")
+    max_fact_value_bytes: int = Field(
+        default=4096, ge=64, le=65_536, description="The longest string a fact may hold, in UTF-8 bytes."
+    )
     stage_limits_days: dict[StageName, int] = Field(
         default=cast(dict[StageName, int], {stage.value: days for stage, days in DEFAULT_STAGE_LIMITS_DAYS.items()}),
         description="How long a project may stay in a stage before the stall diagnosis flags it.",
     )
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _secure_issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = urlsplit(value)
+        if url.scheme == "http" and url.hostname not in LOOPBACK_HOSTS:
+            raise ValueError("an http:// issuer is accepted only on a loopback address; use https://")
+        if url.scheme not in {"http", "https"} or not url.hostname:
+            raise ValueError("the issuer must be an https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value.values()) - {role.value for role in Role})
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}; roles are {[role.value for role in Role]}")
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        refused = sorted(set(value) - ASYMMETRIC_ALGORITHMS)
+        if refused or not value:
+            raise ValueError(f"only asymmetric algorithms may verify tokens, not {refused}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ip_network(network, strict=False)
+        return value
 
     @field_validator("webhook_allowed_destinations")
     @classmethod
@@ -94,11 +198,21 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def metrics_are_public(self) -> bool:
+        return self.public_metrics if self.public_metrics is not None else self.environment == "development"
+
+    @property
+    def docs_are_public(self) -> bool:
+        return self.public_docs if self.public_docs is not None else self.environment == "development"
+
+    @property
     def webhook_destinations(self) -> AllowList:
         return AllowList.parse(self.webhook_allowed_destinations)
 
     @model_validator(mode="after")
     def _refuse_unsafe_settings(self) -> "Settings":
+        if self.oidc_issuer is not None and not self.oidc_audience:
+            raise ValueError("READINESS_OIDC_AUDIENCE is required with READINESS_OIDC_ISSUER")
         key = self.bootstrap_admin_key
         if key is not None and len(key) < MIN_BOOTSTRAP_KEY_LENGTH and self.environment != "development":
             raise ValueError(

@@ -55,6 +55,8 @@ class Decision(Base):
     evaluation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
     decision: Mapped[str] = mapped_column(String(8))
     decided_by: Mapped[str] = mapped_column(String(200))
+    decided_by_identity: Mapped[str | None] = mapped_column(String(300))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(200))
     rationale: Mapped[str | None] = mapped_column(String(4000))
     override_reason: Mapped[str | None] = mapped_column(String(2000))
     recorded_by: Mapped[str] = mapped_column(String(100))
@@ -75,6 +77,8 @@ class Attestation(Base):
     note: Mapped[str | None] = mapped_column(String(2000))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attested_by: Mapped[str] = mapped_column(String(100))
+    # Who attested, as the identity the four-eyes rule compares: names can repeat, identities cannot.
+    attested_by_identity: Mapped[str | None] = mapped_column(String(300))
     attested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 

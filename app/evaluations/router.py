@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from app.auth.dependencies import Admin, Reader, Writer
+from app.auth.dependencies import Admin, Approver, Reader, Writer
 from app.core.db import utcnow
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
@@ -197,16 +197,18 @@ async def delete_exemption(key: ProjectKey, exemption_id: uuid.UUID, db: DbDep, 
     status_code=201,
     response_model=DecisionRead,
     summary="Record a go/no-go decision",
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
 )
 async def create_decision(
-    key: ProjectKey, body: DecisionCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+    key: ProjectKey, body: DecisionCreate, db: DbDep, caller: Approver, idempotency: IdempotencyDep
 ) -> Response:
-    """A `go` must reference the project's latest evaluation against its governing rubric (409
-    otherwise), and the project's gate must pass at the moment of the decision (409), unless an admin gives an
-    `override_reason`, which is recorded. A `go` opens production once: a project that moves back
-    out of production needs a new evaluation and decision to re-enter. An evaluation of another
-    project is 422."""
+    """The steering committee's call (approver). The decider is the caller; `on_behalf_of` says for
+    whom, and `decided_by` in the body is 422. A `go` must reference the project's latest evaluation
+    against its governing rubric (409 otherwise), and the project's gate must pass at the moment of
+    the decision (409), unless an admin gives an `override_reason`, which is recorded. Four eyes: the
+    caller who attested a gate criterion that the go relies on cannot record it (409). A `go` opens
+    production once: a project that moves back out of production needs a new evaluation and decision
+    to re-enter. An evaluation of another project is 422."""
     return await idempotent(
         db,
         idempotency,

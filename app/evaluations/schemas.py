@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictInt
 
-from app.core.schemas import ReadModel, Slug, UTCTimestamp, WriteModel
+from app.core.schemas import CallerOnly, ReadModel, Slug, UTCTimestamp, WriteModel
 from app.engine.scoring import Level, Source, Status
 from app.engine.stages import Stage
 from app.portfolio.schemas import StallRead
@@ -18,6 +18,7 @@ class AnswerSpec(WriteModel):
     status: AnsweredStatus
     evidence_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
     note: str | None = Field(default=None, max_length=2000)
+    attested_by: CallerOnly
 
 
 class EvaluationCreate(WriteModel):
@@ -38,6 +39,7 @@ class AttestationPut(WriteModel):
     evidence_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
     note: str | None = Field(default=None, max_length=2000)
     expires_at: UTCTimestamp | None = Field(default=None, description="After this moment it no longer counts.")
+    attested_by: CallerOnly
 
 
 class AttestationRead(ReadModel):
@@ -184,7 +186,13 @@ class ExemptionRead(ReadModel):
 class DecisionCreate(WriteModel):
     evaluation_id: uuid.UUID
     decision: Literal["go", "no_go"]
-    decided_by: str = Field(min_length=1, max_length=200)
+    on_behalf_of: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description='For whom the caller decides, e.g. "Steering committee"; the decider is the caller.',
+    )
+    decided_by: CallerOnly
     rationale: str | None = Field(default=None, max_length=4000)
     override_reason: str | None = Field(
         default=None,
@@ -198,7 +206,8 @@ class DecisionRead(ReadModel):
     id: uuid.UUID
     evaluation_id: uuid.UUID
     decision: Literal["go", "no_go"]
-    decided_by: str
+    decided_by: str = Field(description="Who decided: the authenticated caller.")
+    on_behalf_of: str | None
     rationale: str | None
     override_reason: str | None
     recorded_by: str

@@ -26,8 +26,8 @@ from app.readiness import service as readiness
 from app.rubrics import service as rubrics
 
 # Who may attest a go-live gate criterion, through the attestations resource or an evaluation's
-# answers alike: more than the systems that post state.
-GATE_ATTESTER = Role.admin
+# answers alike: the steering committee, not the systems that post state.
+GATE_ATTESTER = Role.approver
 
 
 def _governing_rubric(session: Session, project: Project) -> scoring.Rubric:
@@ -247,6 +247,7 @@ def _put_attestation(
     attestation = existing or Attestation(project_id=project.id, criterion=criterion)
     attestation.status, attestation.evidence_url, attestation.note = given.status, given.evidence_url, given.note
     attestation.expires_at, attestation.attested_by, attestation.attested_at = given.expires_at, actor.name, now
+    attestation.attested_by_identity = actor.identity
     if existing is None:
         session.add(attestation)
     changes.record(
@@ -407,6 +408,28 @@ class GateAtDecision:
     blockers: list[str]
 
 
+def _check_four_eyes(session: Session, project: Project, criteria: list[dict[str, Any]], actor: Caller) -> None:
+    """Whoever records a go must not be whoever attested a gate criterion that the go relies on:
+    one person cannot both vouch for the evidence and sign off on it."""
+    relied_on = [c["key"] for c in criteria if c["gate"] and c["source"] == "attestation" and c["status"] == "met"]
+    if not relied_on:
+        return
+    own = sorted(
+        session.scalars(
+            select(Attestation.criterion).where(
+                Attestation.project_id == project.id,
+                Attestation.criterion.in_(relied_on),
+                Attestation.attested_by_identity == actor.identity,
+            )
+        )
+    )
+    if own:
+        raise Conflict(
+            f"Four eyes: the caller attested the gate criteria {', '.join(own)} that this go relies on; "
+            "another approver must record the go."
+        )
+
+
 def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: Caller) -> Decision:
     """A `go` must reference the latest evaluation against the governing rubric (any version), and
     the project's current gate must pass at the moment of the decision, unless an admin overrides
@@ -427,8 +450,11 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
                 f"A go must reference the latest evaluation against the governing rubric {project.rubric!r}"
                 f"{current}; evaluate again or reference that one."
             )
-        now = readiness.current(session, key=key).result["gate"]
-        gate = GateAtDecision(now["passed"], [blocker["criterion"] for blocker in now["blockers"]])
+        result = readiness.current(session, key=key).result
+        gate = GateAtDecision(
+            result["gate"]["passed"], [blocker["criterion"] for blocker in result["gate"]["blockers"]]
+        )
+        _check_four_eyes(session, project, result["criteria"], actor)
     if data.override_reason is not None and (gate is None or gate.passed):
         raise Unprocessable(
             "override_reason only applies to a go while the go-live gate does not pass.",
@@ -443,7 +469,9 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
         project_id=project.id,
         evaluation_id=evaluation.id,
         decision=data.decision,
-        decided_by=data.decided_by,
+        decided_by=actor.name,
+        decided_by_identity=actor.identity,
+        on_behalf_of=data.on_behalf_of,
         rationale=data.rationale,
         override_reason=data.override_reason,
         recorded_by=actor.name,
@@ -462,6 +490,7 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
             after={
                 "id": str(decision.id),
                 "decision": data.decision,
+                "on_behalf_of": data.on_behalf_of,
                 "evaluation_id": str(evaluation.id),
                 "override_reason": data.override_reason,
                 "gate_blockers": gate.blockers if gate else None,

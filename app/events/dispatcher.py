@@ -404,6 +404,7 @@ def _disable(session: Session, failing: set[uuid.UUID], gone: set[uuid.UUID], no
         session.add(
             AuditEvent(
                 actor_key_id=None,
+                actor_identity="system",
                 actor_name="webhook dispatcher",
                 action="webhook.disable",
                 entity_type="webhook",

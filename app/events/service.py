@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.auth import scope
 from app.auth.service import Caller
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
@@ -81,6 +82,9 @@ def feed(
         query = query.where(_type_filter(types))
     if project is not None:
         query = query.where(Event.subject == project, Event.project_id.is_not(None))
+    visible = scope.visible(Event.department)
+    if visible is not None:  # events of no project (a rubric published) are everyone's
+        query = query.where(or_(Event.project_id.is_(None), visible))
     rows = session.execute(query.order_by(Event.position).limit(limit)).all()
     next_position = rows[-1].position if rows else after
     return [row.body for row in rows], str(next_position)

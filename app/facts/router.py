@@ -5,12 +5,13 @@ from starlette.responses import Response
 
 from app.auth.dependencies import Admin, Reader, Writer
 from app.core.db import utcnow
-from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
+from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader, SettingsDep
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
+from app.core.settings import Settings
 from app.engine.checks import FACT_NAME_PATTERN
 from app.facts import service
 from app.facts.models import Fact
@@ -20,6 +21,10 @@ from app.projects.router import ProjectKey
 router = APIRouter(prefix=API_PREFIX, tags=["facts"])
 
 FactNamePath = Annotated[str, Path(pattern=FACT_NAME_PATTERN, max_length=128, description="A dotted fact name.")]
+
+
+def _limits(settings: Settings) -> service.Limits:
+    return service.Limits(names_per_project=settings.max_facts_per_project, value_bytes=settings.max_fact_value_bytes)
 
 
 def _fact_response(fact: Fact, *, status_code: int = 200) -> Response:
@@ -36,13 +41,26 @@ def _fact_response(fact: Fact, *, status_code: int = 200) -> Response:
     },
 )
 async def put_fact(
-    key: ProjectKey, name: FactNamePath, body: FactWrite, db: DbDep, caller: Writer, if_match: IfMatchDep
+    key: ProjectKey,
+    name: FactNamePath,
+    body: FactWrite,
+    db: DbDep,
+    caller: Writer,
+    if_match: IfMatchDep,
+    settings: SettingsDep,
 ) -> Response:
     """Record what a system observed (`ops.alerting_enabled: true`). The latest `observed_at` wins:
     an observation older than the stored one leaves it in place, and the response shows what is
     stored. 201 when the fact is new."""
     observation = service.Observation(name, body.value, body.source, body.observed_at or utcnow())
-    fact, created = await db.write(service.put_fact, key=key, observation=observation, if_match=if_match, actor=caller)
+    fact, created = await db.write(
+        service.put_fact,
+        key=key,
+        observation=observation,
+        if_match=if_match,
+        limits=_limits(settings),
+        actor=caller,
+    )
     return _fact_response(fact, status_code=201 if created else 200)
 
 
@@ -93,7 +111,9 @@ async def delete_fact(key: ProjectKey, name: FactNamePath, db: DbDep, caller: Ad
     summary="Record facts about many projects at once",
     responses=problem_responses(400, 401, 403, 413, 415, 422),
 )
-async def put_facts_batch(body: FactBatch, db: DbDep, caller: Writer, idempotency: IdempotencyDep) -> Response:
+async def put_facts_batch(
+    body: FactBatch, db: DbDep, caller: Writer, idempotency: IdempotencyDep, settings: SettingsDep
+) -> Response:
     """Up to 10,000 facts across projects, all or nothing: if any item is invalid or names an
     unknown project, nothing is stored and the 422 lists every bad item by index."""
     return await idempotent(
@@ -102,5 +122,6 @@ async def put_facts_batch(body: FactBatch, db: DbDep, caller: Writer, idempotenc
         service.put_facts_batch,
         lambda counts: json_response(FactBatchResult(stored=counts[0], superseded=counts[1])),
         items=body.items,
+        limits=_limits(settings),
         actor=caller,
     )

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,11 +18,19 @@ FactName = Annotated[
         description="A dotted name such as `ops.alerting_enabled`; a name ending in `_at` holds a timestamp.",
     ),
 ]
-FactValue = StrictBool | StrictInt | StrictFloat | Annotated[StrictStr, Field(max_length=2000)]
+# The hard ceiling of the contract; READINESS_MAX_FACT_VALUE_BYTES sets the limit in force below it.
+MAX_FACT_STRING_LENGTH = 65_536
+FactValue = StrictBool | StrictInt | StrictFloat | Annotated[StrictStr, Field(max_length=MAX_FACT_STRING_LENGTH)]
+URL_PATTERN = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 
 
 def normalise_value(name: str, value: Any) -> Any:
-    """A fact named `*_at` holds an RFC 3339 timestamp with an offset, stored in UTC."""
+    """A fact named `*_at` holds an RFC 3339 timestamp with an offset, stored in UTC; one named
+    `*_url` an http(s) URL, since readers follow it as evidence."""
+    if name.endswith("_url"):
+        if not isinstance(value, str) or not URL_PATTERN.match(value):
+            raise ValueError(f"{name} ends in _url, so its value must be an http:// or https:// URL")
+        return value
     if not name.endswith("_at"):
         return value
     if not isinstance(value, str):

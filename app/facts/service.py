@@ -4,9 +4,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.auth import scope
 from app.auth.service import Caller
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
@@ -18,6 +19,37 @@ from app.facts.models import Fact
 from app.facts.schemas import FactBatchItem, normalise_value
 from app.projects.models import Project
 from app.projects.service import get_project
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one project may hold, so that no caller can fill the database through facts."""
+
+    names_per_project: int
+    value_bytes: int
+
+    def check_value(self, value: Any, field: str) -> FieldError | None:
+        if isinstance(value, str) and len(value.encode()) > self.value_bytes:
+            return FieldError(field=field, message=f"longer than the limit of {self.value_bytes} bytes")
+        return None
+
+
+def _check_room(session: Session, limits: Limits, new_names: dict[Any, set[str]], keys: dict[Any, str]) -> None:
+    """422 when new fact names would take a project past its limit."""
+    if not new_names:
+        return
+    counted = select(Fact.project_id, func.count()).where(Fact.project_id.in_(list(new_names)))
+    held: dict[Any, int] = dict(session.execute(counted.group_by(Fact.project_id)).all())
+    full = sorted(
+        keys[project]
+        for project, names in new_names.items()
+        if held.get(project, 0) + len(names) > limits.names_per_project
+    )
+    if full:
+        raise Unprocessable(
+            f"A project holds at most {limits.names_per_project} fact names; {', '.join(full)} would exceed it. "
+            "Nothing was stored."
+        )
 
 
 @dataclass(frozen=True)
@@ -66,7 +98,7 @@ def get_fact(session: Session, *, key: str, name: str) -> Fact:
 
 
 def put_fact(
-    session: Session, *, key: str, observation: Observation, if_match: IfMatch | None, actor: Caller
+    session: Session, *, key: str, observation: Observation, if_match: IfMatch | None, limits: Limits, actor: Caller
 ) -> tuple[Fact, bool]:
     """Record a fact; the latest `observed_at` wins. Returns the stored fact and whether it was created."""
     try:
@@ -75,8 +107,13 @@ def put_fact(
         raise Unprocessable(
             "The fact's value is invalid.", errors=[FieldError(field="body.value", message=str(error))]
         ) from error
+    too_long = limits.check_value(observation.value, "body.value")
+    if too_long is not None:
+        raise Unprocessable("The fact's value is too long.", errors=[too_long])
     project = get_project(session, key=key)
     existing = session.scalar(select(Fact).where(Fact.project_id == project.id, Fact.name == observation.name))
+    if existing is None:
+        _check_room(session, limits, {project.id: {observation.name}}, {project.id: key})
     if if_match is not None:
         if_match.check(fact_etag(existing) if existing else None)
     before = _snapshot(existing) if existing else None
@@ -118,22 +155,39 @@ def delete_fact(session: Session, *, key: str, name: str, if_match: IfMatch | No
     )
 
 
-def put_facts_batch(session: Session, *, items: list[FactBatchItem], actor: Caller) -> tuple[int, int]:
+def put_facts_batch(session: Session, *, items: list[FactBatchItem], limits: Limits, actor: Caller) -> tuple[int, int]:
     """All or nothing: every item's project must exist. Returns (stored, superseded)."""
     keys = {item.project for item in items}
-    rows = session.execute(select(Project.key, Project.id).where(Project.key.in_(keys)))
+    rows = session.execute(
+        scope.restrict(select(Project.key, Project.id).where(Project.key.in_(keys)), Project.department)
+    )
     project_ids = {row.key: row.id for row in rows}
     missing = [
-        FieldError(field=f"body.items.{index}.project", message=f"no project with key {item.project!r}")
+        FieldError(
+            field=f"body.items.{index}.project",
+            message=f"no project with key {item.project!r}{scope.WITHIN if scope.departments() is not None else ''}",
+        )
         for index, item in enumerate(items)
         if item.project not in project_ids
     ]
     if missing:
         raise Unprocessable("Some items name projects that do not exist; nothing was stored.", errors=missing)
+    too_long = [
+        error
+        for index, item in enumerate(items)
+        if (error := limits.check_value(item.value, f"body.items.{index}.value")) is not None
+    ]
+    if too_long:
+        raise Unprocessable("Some values are too long; nothing was stored.", errors=too_long)
     existing = {
         (fact.project_id, fact.name): fact
         for fact in session.scalars(select(Fact).where(Fact.project_id.in_(project_ids.values())))
     }
+    new_names: dict[Any, set[str]] = {}
+    for item in items:
+        if (project_ids[item.project], item.name) not in existing:
+            new_names.setdefault(project_ids[item.project], set()).add(item.name)
+    _check_room(session, limits, new_names, {id_: key for key, id_ in project_ids.items()})
     now = utcnow()
     stored = superseded = 0
     written: set[Any] = set()

@@ -66,7 +66,7 @@ async def readyz(request: Request, db: DbDep) -> Response:
 )
 async def metrics(request: Request, settings: SettingsDep) -> Response:
     """Request counts and latency by route template and status, and database pool use."""
-    if not settings.public_metrics:
+    if not settings.metrics_are_public:
         await authenticate(request, await bearer(request))
     registry = cast(Metrics, request.app.state.metrics).registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

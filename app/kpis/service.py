@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.auth import scope
 from app.auth.service import Caller
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
@@ -32,7 +33,12 @@ def kpi_etag(kpi: Kpi) -> str:
 
 def get_kpi(session: Session, *, project_key: str, kpi_key: str) -> Kpi:
     kpi = session.scalar(
-        select(Kpi).join(Project, Project.id == Kpi.project_id).where(Project.key == project_key, Kpi.key == kpi_key)
+        scope.restrict(
+            select(Kpi)
+            .join(Project, Project.id == Kpi.project_id)
+            .where(Project.key == project_key, Kpi.key == kpi_key),
+            Project.department,
+        )
     )
     if kpi is None:
         get_project(session, key=project_key)
@@ -257,14 +263,22 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
     projects = {item.project for item in items}
     found = list(
         session.execute(
-            select(Project.key.label("project_key"), Kpi.key.label("kpi_key"), Kpi.id, Kpi.project_id)
-            .join(Kpi, Kpi.project_id == Project.id)
-            .where(Project.key.in_(projects))
+            scope.restrict(
+                select(Project.key.label("project_key"), Kpi.key.label("kpi_key"), Kpi.id, Kpi.project_id)
+                .join(Kpi, Kpi.project_id == Project.id)
+                .where(Project.key.in_(projects)),
+                Project.department,
+            )
         )
     )
     kpi_ids = {(row.project_key, row.kpi_key): row.id for row in found}
     missing = [
-        FieldError(field=f"body.items.{index}.kpi", message=f"project {item.project!r} has no KPI {item.kpi!r}")
+        FieldError(
+            field=f"body.items.{index}.kpi",
+            message=f"project {item.project!r} has no KPI {item.kpi!r}{scope.WITHIN}"
+            if scope.departments() is not None
+            else f"project {item.project!r} has no KPI {item.kpi!r}",
+        )
         for index, item in enumerate(items)
         if (item.project, item.kpi) not in kpi_ids
     ]

@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from app.auth import scope
 from app.core.db import seconds_between
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.engine import stall
@@ -52,6 +53,7 @@ def risk_expression(now: datetime, limits: Mapping[Stage, int]) -> ColumnElement
 
 
 def _filtered(query: Select[Any], filters: Filters, risk: ColumnElement[str]) -> Select[Any]:
+    query = scope.restrict(query, ProjectStatus.department)
     if filters.department is not None:
         query = query.where(ProjectStatus.department == filters.department)
     if filters.region is not None:
@@ -154,6 +156,7 @@ def stalled(
         .join(ProjectStatus, ProjectStatus.project_id == Project.id)
         .where(risk.in_(STALLED_RISKS))
     )
+    query = scope.restrict(query, ProjectStatus.department)
     if cursor is not None:
         after_rank, after_key = decode_cursor(cursor, int, str)
         query = query.where(or_(rank < after_rank, and_(rank == after_rank, Project.key > after_key)))
@@ -312,6 +315,7 @@ def summary(
         .select_from(ProjectStatus)
         .group_by(group, ProjectStatus.stage, ProjectStatus.currency)
     )
+    totals = scope.restrict(totals, ProjectStatus.department)
     for row in session.execute(totals):
         for target in (groups[row.name], overall):
             stats = target.stats
@@ -333,6 +337,7 @@ def summary(
         .where(ProjectStatus.score.is_not(None))
         .group_by(group, ProjectStatus.score)
     )
+    scores = scope.restrict(scores, ProjectStatus.department)
     stay_hundredths = func.round(
         seconds_between(StageTransition.from_stage_entered_at, StageTransition.transitioned_at) / (DAY / 100)
     )
@@ -341,8 +346,10 @@ def summary(
         .select_from(StageTransition)
         .group_by(group, StageTransition.from_stage, stay_hundredths)
     )
-    if group_by is not None:  # the whole portfolio needs no project columns
-        stays = stays.join(ProjectStatus, ProjectStatus.project_id == StageTransition.project_id)
+    if group_by is not None or scope.departments() is not None:  # else the whole needs no project columns
+        stays = scope.restrict(
+            stays.join(ProjectStatus, ProjectStatus.project_id == StageTransition.project_id), ProjectStatus.department
+        )
     for name, score, count in session.execute(scores):
         groups[name].scores.add(score, count)
         overall.scores.add(score, count)

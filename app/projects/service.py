@@ -5,11 +5,13 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.auth import scope
+from app.auth.schemas import Role
 from app.auth.service import Caller
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
 from app.core.db import contains_element, utcnow
-from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
@@ -24,6 +26,9 @@ from app.projects.schemas import (
 )
 from app.rubrics.service import require_rubric
 
+# The rubric a project is held to decides its go-live gate: switching it is the steering committee's call.
+RUBRIC_SWITCHER = Role.approver
+
 
 def project_etag(project: Project) -> str:
     return etag(project.id, project.version)
@@ -32,7 +37,7 @@ def project_etag(project: Project) -> str:
 def get_project(session: Session, *, key: str, for_update: bool = False) -> Project:
     """The project by key. `for_update` locks its row until the transaction ends (PostgreSQL; SQLite
     serialises writers anyway), so that stage moves and decisions on one project take turns."""
-    query = select(Project).where(Project.key == key)
+    query = scope.restrict(select(Project).where(Project.key == key), Project.department)
     # FOR NO KEY UPDATE: rows inserted elsewhere that refer to the project (marks, facts) only
     # take a key-share lock on it, so they neither wait for this one nor deadlock with it.
     project = session.scalar(query.with_for_update(key_share=True) if for_update else query)
@@ -53,7 +58,7 @@ def list_projects(
     cursor: str | None = None,
 ) -> tuple[list[Project], str | None]:
     """Projects ordered by key; the cursor is the last key served, so inserts never shift a page."""
-    query: Select[Project] = select(Project)
+    query: Select[Project] = scope.restrict(select(Project), Project.department)
     if stage is not None:
         query = query.where(Project.stage == stage.value)
     if department is not None:
@@ -104,6 +109,7 @@ def _apply(project: Project, data: ProjectFields) -> None:
 
 
 def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -> Project:
+    scope.require_department(data.department)
     require_rubric(session, data.rubric)
     if session.scalar(select(Project.id).where(Project.key == key)) is not None:
         raise Conflict(f"A project with key {key!r} already exists; use PUT to replace it.")
@@ -122,7 +128,14 @@ def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -
 
 
 def _update(session: Session, project: Project, data: ProjectFields, *, action: str, actor: Caller) -> None:
+    if data.department != project.department:
+        scope.require_department(data.department)
     if data.rubric != project.rubric:
+        if not actor.role.allows(RUBRIC_SWITCHER):
+            raise Forbidden(
+                f"Switching a project's governing rubric needs the {RUBRIC_SWITCHER.value} role; "
+                f"the caller has {actor.role.value}."
+            )
         require_rubric(session, data.rubric)
     before = _snapshot(project)
     _apply(project, data)
@@ -152,6 +165,8 @@ def replace_project(
             errors=[validation_error_from("body.key", "must equal the key in the path")],
         )
     project = session.scalar(select(Project).where(Project.key == key))
+    if project is not None and not scope.can_see(project.department):
+        raise NotFound(f"No project with key {key!r}.")
     if if_match is not None:
         if_match.check(project_etag(project) if project else None)
     if project is None:
@@ -203,13 +218,25 @@ def delete_project(session: Session, *, key: str, if_match: IfMatch | None, acto
     )
 
 
-def check_transition(current: Stage, to: Stage, reason: str | None) -> None:
-    """Forward one stage at a time; back any number of stages with a reason; retire from anywhere."""
-    if current == Stage.retired:
-        raise Conflict("The project is retired; a retired project does not change stage.")
+def check_transition(current: Stage, to: Stage, reason: str | None, role: Role) -> None:
+    """Forward one stage at a time; back any number of stages with a reason; retire from anywhere
+    (approver); bring a retired project back to any stage up to production (admin, with a reason)."""
     if to == current:
         raise Conflict(f"The project is already in {current.value}.")
+    if current == Stage.retired:
+        if not role.allows(Role.admin):
+            raise Forbidden("Only an admin can bring a retired project back.")
+        if to == Stage.scaling:
+            raise Conflict("A retired project comes back at production at most; it scales from there.")
+        if not reason:
+            raise Unprocessable(
+                "Bringing a retired project back needs a reason.",
+                errors=[validation_error_from("body.reason", "required when bringing a project back")],
+            )
+        return
     if to == Stage.retired:
+        if not role.allows(Role.approver):
+            raise Forbidden(f"Retiring a project needs the approver role; the caller has {role.value}.")
         if not reason:
             raise Unprocessable(
                 "Retiring a project needs a reason.",
@@ -261,7 +288,7 @@ def _check_production_entry(session: Session, project: Project) -> None:
 def transition_stage(session: Session, *, key: str, to: Stage, reason: str | None, actor: Caller) -> StageTransition:
     project = get_project(session, key=key, for_update=True)
     current = Stage(project.stage)
-    check_transition(current, to, reason)
+    check_transition(current, to, reason, actor.role)
     if to == Stage.production:
         _check_production_entry(session, project)
     now = utcnow()

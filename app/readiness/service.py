@@ -22,6 +22,7 @@ import pydantic_core
 from sqlalchemy import Table, bindparam, delete, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from app.auth import scope
 from app.core.changes import Cause, Change
 from app.core.db import utcnow
 from app.core.errors import NotFound
@@ -465,7 +466,7 @@ def current(session: Session, *, key: str) -> CurrentReadiness:
 
 
 def _project(session: Session, key: str) -> Project:
-    project = session.scalar(select(Project).where(Project.key == key))
+    project = session.scalar(scope.restrict(select(Project).where(Project.key == key), Project.department))
     if project is None:
         raise NotFound(f"No project with key {key!r}.")
     return project

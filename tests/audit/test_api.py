@@ -24,7 +24,8 @@ def test_every_mutation_leaves_an_audit_event_with_before_and_after(admin: TestC
     update = events[2]
     assert update["before"]["region"] == "emea"
     assert update["after"]["region"] == "apac"
-    assert update["request_id"] == "req-42"
+    assert update["client_request_id"] == "req-42"
+    assert len(update["request_id"]) == 32
     assert update["actor_name"].startswith("writer-")
     assert events[0]["actor_name"] == "bootstrap-admin"
     assert admin.get(EVENTS, params={"action": "fact.put"}).json()["items"][0]["entity_key"] == (

@@ -45,24 +45,26 @@ def evaluate(client: TestClient, **body: Any) -> dict[str, Any]:
 
 
 def decide(client: TestClient, evaluation_id: str, decision: str = "go", **extra: Any) -> Any:
-    body = {"evaluation_id": evaluation_id, "decision": decision, "decided_by": "Steering committee", **extra}
+    body = {"evaluation_id": evaluation_id, "decision": decision, "on_behalf_of": "Steering committee", **extra}
     return client.post(f"{PROJECT}/decisions", json=body)
 
 
 @pytest.mark.usefixtures("pilot")
-def test_the_gate_holds_production_until_rollback_is_tested_then_opens_it(writer: TestClient) -> None:
+def test_the_gate_holds_production_until_rollback_is_tested_then_opens_it(
+    writer: TestClient, approver: TestClient
+) -> None:
     blocked = evaluate(writer)
 
     assert blocked["gate"]["passed"] is False
     assert blocked["recommendation"] == "no_go"
     assert [b["criterion"] for b in blocked["gate"]["blockers"]] == ["go_live.rollback_tested"]
-    assert_problem(decide(writer, blocked["id"]), 409)
+    assert_problem(decide(approver, blocked["id"]), 409)
     assert_problem(writer.post(f"{PROJECT}/stage-transitions", json={"to": "production"}), 409)
 
     writer.put(f"{PROJECT}/facts/ops.rollback_tested_at", json={"value": iso(datetime.now(UTC) - timedelta(days=3))})
     writer.put(f"{PROJECT}/facts/ops.rollback_procedure_url", json={"value": "https://wiki.example.com/rollback"})
     passed = evaluate(writer)
-    go = decide(writer, passed["id"], rationale="All go-live criteria met")
+    go = decide(approver, passed["id"], rationale="All go-live criteria met")
     entered = writer.post(f"{PROJECT}/stage-transitions", json={"to": "production"})
 
     assert passed["gate"] == {"passed": True, "blockers": []}
@@ -192,26 +194,26 @@ def test_exemptions_must_name_a_criterion_and_expire_in_the_future(admin: TestCl
 
 
 @pytest.mark.usefixtures("pilot")
-def test_a_go_must_reference_the_latest_evaluation(writer: TestClient) -> None:
+def test_a_go_must_reference_the_latest_evaluation(writer: TestClient, approver: TestClient) -> None:
     writer.put(f"{PROJECT}/facts/ops.rollback_tested_at", json={"value": iso(datetime.now(UTC))})
     writer.put(f"{PROJECT}/facts/ops.rollback_procedure_url", json={"value": "https://wiki.example.com/rollback"})
     older = evaluate(writer)
     newer = evaluate(writer)
 
-    assert_problem(decide(writer, older["id"]), 409)
-    assert decide(writer, older["id"], "no_go", rationale="Not yet").status_code == 201
-    assert decide(writer, newer["id"]).status_code == 201
+    assert_problem(decide(approver, older["id"]), 409)
+    assert decide(approver, older["id"], "no_go", rationale="Not yet").status_code == 201
+    assert decide(approver, newer["id"]).status_code == 201
     decisions = writer.get(f"{PROJECT}/decisions").json()["items"]
     assert [d["decision"] for d in decisions] == ["go", "no_go"]
 
 
 @pytest.mark.usefixtures("pilot")
 def test_only_an_admin_may_override_a_failed_gate_and_the_reason_is_recorded(
-    writer: TestClient, admin: TestClient
+    writer: TestClient, admin: TestClient, approver: TestClient
 ) -> None:
     evaluation = evaluate(writer)
 
-    assert_problem(decide(writer, evaluation["id"], override_reason="Business deadline"), 403)
+    assert_problem(decide(approver, evaluation["id"], override_reason="Business deadline"), 403)
     overridden = decide(admin, evaluation["id"], override_reason="Accepted risk: rollback drill next week")
 
     assert overridden.status_code == 201, overridden.text
@@ -228,14 +230,14 @@ def test_an_override_reason_on_a_passed_gate_or_a_no_go_is_422(admin: TestClient
 
 
 @pytest.mark.usefixtures("pilot")
-def test_a_decision_on_another_projects_evaluation_is_422(writer: TestClient) -> None:
+def test_a_decision_on_another_projects_evaluation_is_422(writer: TestClient, approver: TestClient) -> None:
     make_project(writer, "fraud-scoring")
     other = writer.post("/api/v1/projects/fraud-scoring/evaluations", json={}).json()
 
-    problem = assert_problem(decide(writer, other["id"], "no_go"), 422)
+    problem = assert_problem(decide(approver, other["id"], "no_go"), 422)
 
     assert problem["errors"][0]["field"] == "body.evaluation_id"
-    assert_problem(decide(writer, "00000000-0000-0000-0000-000000000000", "no_go"), 422)
+    assert_problem(decide(approver, "00000000-0000-0000-0000-000000000000", "no_go"), 422)
 
 
 @pytest.mark.usefixtures("pilot")
@@ -255,8 +257,8 @@ def test_a_go_opens_production_once(writer: TestClient, admin: TestClient) -> No
 
 
 @pytest.mark.usefixtures("pilot")
-def test_a_no_go_keeps_production_closed(writer: TestClient) -> None:
-    decide(writer, evaluate(writer)["id"], "no_go")
+def test_a_no_go_keeps_production_closed(writer: TestClient, approver: TestClient) -> None:
+    decide(approver, evaluate(writer)["id"], "no_go")
 
     problem = assert_problem(writer.post(f"{PROJECT}/stage-transitions", json={"to": "production"}), 409)
 

@@ -49,7 +49,14 @@ def test_a_feed_follower_misses_no_event_committed_by_concurrent_writers(
     own_database: tuple[str, Database],
 ) -> None:
     url, database = own_database
-    settings = Settings(database_url=url, bootstrap_admin_key=ADMIN_SECRET, api_key_cache_seconds=0, dispatcher=False)
+    settings = Settings(
+        database_url=url,
+        bootstrap_admin_key=ADMIN_SECRET,
+        api_key_cache_seconds=0,
+        dispatcher=False,
+        rate_limit=0,
+        auth_failure_limit=0,
+    )
     with TestClient(create_app(settings, database)) as admin:
         admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
         writer = TestClient(admin.app)

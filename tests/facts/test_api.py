@@ -67,7 +67,7 @@ def test_timestamp_facts_must_hold_timestamps_with_an_offset(writer: TestClient)
         ("ops.alerting_enabled", {"value": None}),
         ("ops.alerting_enabled", {"value": [1, 2]}),
         ("ops.alerting_enabled", {"value": {"a": 1}}),
-        ("ops.alerting_enabled", {"value": "x" * 2001}),
+        ("ops.alerting_enabled", {"value": "x" * 4097}),
         ("ops.alerting_enabled", {"value": True, "observed_at": "2026-01-01T00:00:00"}),
         ("ops.alerting_enabled", {"value": True, "unknown": 1}),
     ],

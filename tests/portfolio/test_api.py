@@ -76,7 +76,8 @@ def build_portfolio(writer: TestClient, admin: TestClient, size: int) -> dict[st
         for step in PATHS[stage]:
             if step == "production":
                 go_by_override(admin, key)
-            response = writer.post(f"/api/v1/projects/{key}/stage-transitions", json={"to": step, "reason": "plan"})
+            mover = admin if step == "retired" else writer  # retiring is an approver's call
+            response = mover.post(f"/api/v1/projects/{key}/stage-transitions", json={"to": step, "reason": "plan"})
             assert response.status_code == 201, response.text
         plan[key] = entry
     assert writer.post("/api/v1/measurements:batch", json={"items": measurements}).status_code == 201

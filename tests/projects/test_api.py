@@ -237,7 +237,7 @@ def go_by_override(admin: TestClient, key: str) -> None:
         json={
             "evaluation_id": evaluation.json()["id"],
             "decision": "go",
-            "decided_by": "Steering committee",
+            "on_behalf_of": "Steering committee",
             "override_reason": "Stage tests",
         },
     )
@@ -282,13 +282,16 @@ def test_moving_back_needs_a_reason(writer: TestClient) -> None:
     assert writer.get(f"{PROJECTS}/claims-triage").json()["stage"] == "idea"
 
 
-def test_retiring_works_from_any_stage_and_is_final(writer: TestClient) -> None:
+def test_retiring_needs_a_reason_and_only_an_admin_brings_the_project_back(
+    writer: TestClient, approver: TestClient
+) -> None:
     make_project(writer)
     transitions = f"{PROJECTS}/claims-triage/stage-transitions"
 
-    assert_problem(writer.post(transitions, json={"to": "retired"}), 422)
-    assert writer.post(transitions, json={"to": "retired", "reason": "No business owner"}).status_code == 201
-    assert_problem(writer.post(transitions, json={"to": "poc"}), 409)
+    assert_problem(approver.post(transitions, json={"to": "retired"}), 422)
+    assert approver.post(transitions, json={"to": "retired", "reason": "No business owner"}).status_code == 201
+    assert_problem(approver.post(transitions, json={"to": "poc", "reason": "Owner found"}), 403)
+    assert_problem(writer.post(transitions, json={"to": "poc", "reason": "Owner found"}), 403)
 
 
 def test_moving_to_the_current_stage_is_a_conflict(writer: TestClient) -> None:

@@ -230,16 +230,16 @@ def test_answers_in_an_evaluation_are_kept_as_attestations(writer: TestClient) -
 
 
 @pytest.mark.usefixtures("ready")
-def test_a_go_needs_the_gate_to_pass_now_not_only_when_evaluated(writer: TestClient) -> None:
+def test_a_go_needs_the_gate_to_pass_now_not_only_when_evaluated(writer: TestClient, approver: TestClient) -> None:
     evaluation = evaluate(writer)
     assert evaluation["gate"]["passed"] is True
 
     writer.put(f"{PROJECT}/facts/perf.benchmarks_tracked", json={"value": False})
-    refused = decide(writer, evaluation["id"])
+    refused = decide(approver, evaluation["id"])
 
     assert "go_live.performance_benchmarks" in assert_problem(refused, 409)["detail"]
     writer.put(f"{PROJECT}/facts/perf.benchmarks_tracked", json={"value": True})
-    assert decide(writer, evaluation["id"]).status_code == 201
+    assert decide(approver, evaluation["id"]).status_code == 201
 
 
 def test_publishing_a_rubric_version_rescores_every_governed_project(admin: TestClient, writer: TestClient) -> None:

@@ -47,7 +47,7 @@ def apply(client: TestClient, admin: TestClient, clock: Clock, path: str, action
         case ("stage", to):
             if to == "production":
                 evaluation = admin.post(f"{path}/evaluations", json={}).json()
-                body = {"evaluation_id": evaluation["id"], "decision": "go", "decided_by": "Board"}
+                body = {"evaluation_id": evaluation["id"], "decision": "go", "on_behalf_of": "Board"}
                 admin.post(f"{path}/decisions", json={**body, "override_reason": "property test"})
             client.post(f"{path}/stage-transitions", json={"to": to, "reason": "property test"})
         case ("patch", cadence):

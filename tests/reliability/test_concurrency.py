@@ -92,9 +92,9 @@ def test_decisions_and_the_move_into_production_take_turns(replicas: list[Served
         for stage in ("poc", "pilot"):
             api.post("/projects/gated/stage-transitions", json={"to": stage})
         evaluation = api.post("/projects/gated/evaluations", json={}).json()["id"]
-        go = {"evaluation_id": evaluation, "decision": "go", "decided_by": "board", "override_reason": "test"}
+        go = {"evaluation_id": evaluation, "decision": "go", "on_behalf_of": "board", "override_reason": "test"}
         assert api.post("/projects/gated/decisions", json=go).status_code == 201
-    no_go = {"evaluation_id": evaluation, "decision": "no_go", "decided_by": "board"}
+    no_go = {"evaluation_id": evaluation, "decision": "no_go", "on_behalf_of": "board"}
 
     def either(api: httpx.Client, i: int) -> httpx.Response:
         if i % 2:

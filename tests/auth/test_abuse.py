@@ -1,0 +1,151 @@
+"""Abuse controls: request and failed-authentication limits, bodies refused before they are read,
+limits on facts."""
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.db import Database
+from app.core.settings import Settings
+from app.main import create_app
+from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory, _client_with_key, issue_key
+from tests.projects.factories import make_project
+from tests.projects.test_api import assert_problem
+from tests.served import Served
+
+PROJECT = "/api/v1/projects/claims-triage"
+LOOPBACK = ("127.0.0.1", 50000)
+
+
+def admin_of(client: TestClient) -> TestClient:
+    return TestClient(client.app, client=LOOPBACK, headers={"Authorization": f"Bearer {ADMIN_SECRET}"})
+
+
+@pytest.fixture
+def limited(settings: Settings, db: Database) -> Iterator[TestClient]:
+    limits = {"rate_limit": 5, "auth_failure_limit": 10, "trusted_proxies": ["127.0.0.0/8", "10.0.0.0/8"]}
+    with TestClient(create_app(settings.model_copy(update=limits), db), client=LOOPBACK) as client:
+        yield client
+
+
+def test_a_burst_of_bad_keys_gets_429_after_the_limit_and_a_good_key_still_works(limited: TestClient) -> None:
+    answers = [
+        limited.get("/api/v1/projects", headers={"Authorization": f"Bearer rdy_guess{n}"}).status_code
+        for n in range(1000)
+    ]
+
+    assert answers[:10] == [401] * 10
+    assert set(answers[10:]) == {429}
+    refused = limited.get("/api/v1/projects", headers={"Authorization": "Bearer rdy_guess"})
+    assert_problem(refused, 429)
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["ratelimit-policy"] == '"auth-failures";q=10;w=60'
+    assert refused.headers["ratelimit"].startswith('"auth-failures";r=0;t=')
+    assert admin_of(limited).get("/api/v1/projects").status_code == 200
+
+
+def test_failures_are_counted_per_client_address_behind_a_trusted_proxy(limited: TestClient) -> None:
+    def guess(address: str) -> int:
+        headers = {"Authorization": "Bearer rdy_guess", "X-Forwarded-For": f"{address}, 10.0.0.1"}
+        return int(limited.get("/api/v1/projects", headers=headers).status_code)
+
+    first = [guess("203.0.113.7") for _ in range(11)]
+    other = guess("203.0.113.8")
+
+    assert first[-1] == 429
+    assert other == 401
+
+
+def test_requests_beyond_the_rate_are_429_with_the_rate_limit_fields(limited: TestClient) -> None:
+    admin = admin_of(limited)
+
+    answers = [admin.get("/api/v1/projects") for _ in range(15)]
+
+    statuses = [answer.status_code for answer in answers]
+    assert statuses[:10] == [200] * 10
+    assert 429 in statuses[10:]
+    first = answers[0]
+    assert first.headers["ratelimit-policy"] == '"requests";q=10;w=2'
+    assert first.headers["ratelimit"].startswith('"requests";r=9;t=')
+    refused = answers[statuses.index(429)]
+    assert_problem(refused, 429)
+    assert refused.headers["retry-after"] == "1"
+
+
+def test_a_batch_body_is_refused_unread_without_a_credential_and_only_batches_take_large_bodies(
+    client: TestClient, writer: TestClient
+) -> None:
+    two_mib = b'{"items": [' + b" " * (2 * 1024 * 1024) + b"]}"
+    json_type = {"content-type": "application/json"}
+
+    anonymous = client.post("/api/v1/facts:batch", content=two_mib, headers=json_type)
+    not_a_batch = writer.post(f"{PROJECT}:batch", content=two_mib, headers=json_type)
+    a_batch = writer.post("/api/v1/facts:batch", content=two_mib, headers=json_type)
+
+    assert_problem(anonymous, 401)
+    assert_problem(not_a_batch, 413)
+    assert_problem(a_batch, 422)
+
+
+def test_fact_limits_names_per_project_value_size_and_urls(settings: Settings, db: Database) -> None:
+    limits = {"max_facts_per_project": 3, "max_fact_value_bytes": 100}
+    with TestClient(create_app(settings.model_copy(update=limits), db)) as client:
+        admin = _client_with_key(client, ADMIN_SECRET)
+        writer = _client_with_key(client, issue_key(admin, "writer"))
+        make_project(writer)
+        for name in ("a.one", "a.two", "a.three"):
+            assert writer.put(f"{PROJECT}/facts/{name}", json={"value": True}).status_code == 201
+
+        assert_problem(writer.put(f"{PROJECT}/facts/a.four", json={"value": True}), 422)
+        assert writer.put(f"{PROJECT}/facts/a.one", json={"value": False}).status_code == 200
+        batch = [{"project": "claims-triage", "name": "a.five", "value": 1}]
+        assert_problem(writer.post("/api/v1/facts:batch", json={"items": batch}), 422)
+        assert_problem(writer.put(f"{PROJECT}/facts/a.one", json={"value": "x" * 101}), 422)
+        for bad in ("javascript:alert(1)", "ftp://files.example.com/runbook", "runbook", 42):
+            response = writer.put(f"{PROJECT}/facts/ops.runbook_url", json={"value": bad})
+            assert_problem(response, 422)
+        assert len(admin.get(f"{PROJECT}/facts").json()["items"]) == 3
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_unauthenticated_large_posts_do_not_grow_the_server(
+    database_url_factory: DatabaseUrlFactory, tmp_path: Path
+) -> None:
+    body = b"x" * (14 * 1024 * 1024)
+    with Served(database_url_factory("sqlite"), tmp_path) as served:
+        assert served.process is not None
+        before = _rss_kib(served.process.pid)
+        statuses: list[int] = []
+
+        def post() -> None:
+            try:
+                response = httpx.post(
+                    f"{served.base}/api/v1/measurements:batch",
+                    content=body,
+                    headers={"content-type": "application/json"},
+                    timeout=30,
+                )
+                statuses.append(response.status_code)
+            except httpx.TransportError:
+                statuses.append(0)  # the server may close the connection on an unread body
+
+        threads = [threading.Thread(target=post) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        after = _rss_kib(served.process.pid)
+
+    assert set(statuses) <= {401, 0}
+    assert 401 in statuses
+    assert after - before < 20 * 1024, f"RSS grew by {(after - before) / 1024:.1f} MiB"

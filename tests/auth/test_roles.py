@@ -1,0 +1,129 @@
+"""Separation of duties: the approver role, decisions and attestations by the caller, four eyes."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import _client_with_key, issue_key
+from tests.evaluations.test_api import PROJECT, evaluate, pilot  # noqa: F401 (a fixture)
+from tests.projects.factories import make_project
+from tests.projects.test_api import assert_problem
+from tests.rubrics.test_api import weakest_link_rubric
+
+ROLLBACK = "go_live.rollback_tested"
+MERGE_PATCH = {"content-type": "application/merge-patch+json"}
+
+
+def attest(client: TestClient, criterion: str = ROLLBACK, status: str = "met") -> int:
+    response = client.put(
+        f"{PROJECT}/attestations/{criterion}",
+        json={"status": status, "evidence_url": "https://wiki.example.com/rollback-drill"},
+    )
+    return int(response.status_code)
+
+
+@pytest.fixture
+def second_approver(client: TestClient, admin: TestClient) -> TestClient:
+    return _client_with_key(client, issue_key(admin, "approver"))
+
+
+@pytest.mark.usefixtures("pilot")
+def test_a_writer_cannot_attest_a_gate_criterion_but_an_approver_can(writer: TestClient, approver: TestClient) -> None:
+    refused = writer.put(f"{PROJECT}/attestations/{ROLLBACK}", json={"status": "met"})
+    through_evaluation = writer.post(
+        f"{PROJECT}/evaluations", json={"answers": [{"criterion": ROLLBACK, "status": "met"}]}
+    )
+
+    assert_problem(refused, 403)
+    assert "approver" in refused.json()["detail"]
+    assert_problem(through_evaluation, 403)
+    assert attest(approver) == 201
+    assert writer.get(f"{PROJECT}/readiness").json()["gate"]["passed"] is True
+
+
+@pytest.mark.usefixtures("pilot")
+def test_four_eyes_the_approver_who_attested_a_gate_criterion_cannot_record_the_go(
+    writer: TestClient, approver: TestClient, second_approver: TestClient
+) -> None:
+    assert attest(approver) == 201
+    evaluation = evaluate(writer)
+    body = {"evaluation_id": evaluation["id"], "decision": "go", "on_behalf_of": "Steering committee"}
+
+    own = approver.post(f"{PROJECT}/decisions", json=body)
+    by_writer = writer.post(f"{PROJECT}/decisions", json=body)
+    other = second_approver.post(f"{PROJECT}/decisions", json=body)
+
+    assert_problem(own, 409)
+    assert ROLLBACK in own.json()["detail"]
+    assert "Four eyes" in own.json()["detail"]
+    assert_problem(by_writer, 403)
+    assert other.status_code == 201, other.text
+    decision = other.json()
+    assert decision["decided_by"].startswith("approver-")
+    assert decision["on_behalf_of"] == "Steering committee"
+    listed = writer.get(f"{PROJECT}/decisions").json()["items"]
+    assert [d["id"] for d in listed] == [decision["id"]]
+
+
+@pytest.mark.usefixtures("pilot")
+def test_a_no_go_needs_no_second_pair_of_eyes(writer: TestClient, approver: TestClient) -> None:
+    assert attest(approver, status="not_met") == 201
+    evaluation = evaluate(writer)
+
+    no_go = approver.post(f"{PROJECT}/decisions", json={"evaluation_id": evaluation["id"], "decision": "no_go"})
+
+    assert no_go.status_code == 201, no_go.text
+
+
+@pytest.mark.usefixtures("pilot")
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("decisions", "decided_by"), (f"attestations/{ROLLBACK}", "attested_by"), ("evaluations", "attested_by")],
+)
+def test_who_acted_is_never_taken_from_the_body(
+    approver: TestClient, writer: TestClient, path: str, field: str
+) -> None:
+    evaluation = evaluate(writer)
+    bodies = {
+        "decisions": {"evaluation_id": evaluation["id"], "decision": "no_go", "decided_by": "CEO"},
+        f"attestations/{ROLLBACK}": {"status": "met", "attested_by": "CEO"},
+        "evaluations": {"answers": [{"criterion": ROLLBACK, "status": "met", "attested_by": "CEO"}]},
+    }
+    method = approver.put if path.startswith("attestations") else approver.post
+
+    response = method(f"{PROJECT}/{path}", json=bodies[path])
+
+    assert_problem(response, 422)
+    error = response.json()["errors"][0]
+    assert error["field"].endswith(field)
+    assert "on_behalf_of" in error["message"]
+
+
+def test_switching_the_governing_rubric_needs_an_approver(
+    writer: TestClient, approver: TestClient, admin: TestClient
+) -> None:
+    admin.post("/api/v1/rubrics", json=weakest_link_rubric())
+    make_project(writer)
+    switch = {"rubric": "weakest-link"}
+
+    assert_problem(writer.patch(PROJECT, json=switch, headers=MERGE_PATCH), 403)
+    assert writer.patch(PROJECT, json={"region": "apac"}, headers=MERGE_PATCH).status_code == 200
+    assert approver.patch(PROJECT, json=switch, headers=MERGE_PATCH).status_code == 200
+    assert writer.get(f"{PROJECT}/readiness").json()["rubric"] == "weakest-link"
+
+
+def test_retiring_needs_an_approver_and_only_an_admin_brings_a_project_back(
+    writer: TestClient, approver: TestClient, admin: TestClient
+) -> None:
+    make_project(writer)
+    retire = {"to": "retired", "reason": "replaced by a vendor product"}
+
+    assert_problem(writer.post(f"{PROJECT}/stage-transitions", json=retire), 403)
+    assert approver.post(f"{PROJECT}/stage-transitions", json=retire).status_code == 201
+    assert_problem(approver.post(f"{PROJECT}/stage-transitions", json={"to": "poc", "reason": "back"}), 403)
+    assert_problem(admin.post(f"{PROJECT}/stage-transitions", json={"to": "poc"}), 422)
+    back = admin.post(f"{PROJECT}/stage-transitions", json={"to": "poc", "reason": "the vendor deal fell through"})
+    assert back.status_code == 201, back.text
+    assert writer.get(PROJECT).json()["stage"] == "poc"
+    audit = admin.get("/api/v1/audit-events", params={"entity_key": "claims-triage"}).json()["items"]
+    assert audit[0]["action"] == "project.stage_transition"
+    assert audit[0]["after"] == {"stage": "poc", "reason": "the vendor deal fell through"}
