@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
 
-from app.auth.authenticator import Authenticator, InvalidToken
+from app.auth.authenticator import InvalidToken
 from app.auth.oidc import OidcVerifier, claim
 from app.auth.schemas import Role
 from app.auth.service import Caller
@@ -84,10 +84,7 @@ def hs256_with_the_public_key(provider: OidcProvider) -> str:
 @contextmanager
 def oidc_app(settings: Settings, db: Database) -> Iterator[TestClient]:
     app = create_app(settings, db)
-    if app.state.authenticator.tokens is None:
-        # Until create_app wires the verifier itself when an issuer is configured.
-        verifier = OidcVerifier.from_settings(settings)
-        app.state.authenticator = Authenticator(db=db, settings=settings, tokens=verifier)
+    assert isinstance(app.state.authenticator.tokens, OidcVerifier)
     with TestClient(app) as client:
         yield client
 
@@ -162,6 +159,29 @@ def test_a_departments_claim_scopes_the_token_except_an_admins(
     assert oidc_client.post(PROJECTS, json=outside, headers=admin).status_code == 201
     assert {p["key"] for p in oidc_client.get(PROJECTS, headers=claims_writer).json()["items"]} == {"c-1"}
     assert {p["key"] for p in oidc_client.get(PROJECTS, headers=admin).json()["items"]} == {"c-1", "f-1"}
+
+
+def test_a_claims_writer_token_posts_facts_to_claims_and_sees_nothing_else(
+    oidc_client: TestClient, oidc_provider: OidcProvider
+) -> None:
+    admin, claims_writer = bearer(oidc_provider.token("admin")), bearer(oidc_provider.token("writer-claims"))
+    oidc_client.post(PROJECTS, json=project_body("claims-triage", department="claims"), headers=admin)
+    oidc_client.post(PROJECTS, json=project_body("campaign-copy", department="marketing"), headers=admin)
+
+    posted = oidc_client.put(
+        f"{PROJECTS}/claims-triage/facts/ops.team_trained", json={"value": True}, headers=claims_writer
+    )
+    hidden = oidc_client.put(
+        f"{PROJECTS}/campaign-copy/facts/ops.team_trained", json={"value": True}, headers=claims_writer
+    )
+    rows = oidc_client.get("/api/v1/portfolio/readiness", headers=claims_writer).json()["items"]
+    csv = oidc_client.get("/api/v1/portfolio/readiness", headers={**claims_writer, "Accept": "text/csv"}).text
+
+    assert posted.status_code == 201, posted.text
+    assert_problem(hidden, 404)
+    assert [row["key"] for row in rows] == ["claims-triage"]
+    assert "claims-triage" in csv
+    assert "campaign-copy" not in csv
 
 
 def test_a_rotated_key_is_taken_without_restarting_the_app(
