@@ -22,12 +22,17 @@ run: $(VENV)/.installed
 	$(BIN)/readiness serve
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: $(VENV)/.installed-dev tests/oidc/node_modules/.installed lint
+test: $(VENV)/.installed-dev tests/oidc/node_modules/.installed tests/client/ts/node_modules/.installed lint
 	$(BIN)/pytest
 
 # The OpenID provider the token tests run against (oidc-provider, on Node).
 tests/oidc/node_modules/.installed: tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --no-audit --no-fund
+	touch $@
+
+# The TypeScript toolchain a portal uses on the contract (openapi-typescript, tsc).
+tests/client/ts/node_modules/.installed: tests/client/ts/package-lock.json
+	npm ci --prefix tests/client/ts --no-audit --no-fund
 	touch $@
 
 lint: $(VENV)/.installed-dev

@@ -19,10 +19,12 @@ from app.api import ROUTERS
 from app.auth.authenticator import Authenticator
 from app.auth.dependencies import authenticate_scope
 from app.auth.oidc import OidcVerifier
+from app.auth.schemas import Role
 from app.auth.service import ensure_bootstrap_key
+from app.core import contract
 from app.core.db import Database, make_engine
 from app.core.docs import install_docs
-from app.core.errors import Problem, install_error_handlers
+from app.core.errors import install_error_handlers
 from app.core.http import RequestMiddleware
 from app.core.metrics import Metrics
 from app.core.migrations import alembic_config
@@ -84,6 +86,10 @@ def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMe
         retention=timedelta(days=settings.event_retention_days),
         lease=timedelta(seconds=settings.webhook_lease_seconds),
     )
+
+
+# Every batch operation posts state.
+BATCH_ROLE = Role.writer
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -175,7 +181,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             for route in router.routes
             if isinstance(route, APIRoute) and route.path.endswith(":batch")
         ],
-        authenticate=lambda scope: authenticate_scope(scope, app.state.authenticator),
+        authenticate=lambda scope: authenticate_scope(scope, app.state.authenticator, BATCH_ROLE),
     )
     _describe_events(app)
     app.state.allowed_methods = _allowed_methods()
@@ -240,7 +246,7 @@ def _required_roles() -> dict[tuple[str, str], str]:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document, with every error described as the problem+json the service really sends."""
+    """FastAPI's document, completed with what the whole service adds to every operation."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
@@ -250,26 +256,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         webhooks=app.webhooks.routes,
     )
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    components.update(problem_schema.pop("$defs", {}))
-    components["Problem"] = problem_schema
-    components.pop("HTTPValidationError", None)
-    components.pop("ValidationError", None)
-    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    roles = _required_roles()
-    for path, path_item in schema.get("paths", {}).items():
-        for method, operation in path_item.items():
-            responses = operation.get("responses", {})
-            if "422" in responses:
-                responses["422"] = {"description": "Unprocessable Content", "content": problem}
-            role = roles.get((path, method.upper()))
-            if role is not None:
-                operation["x-required-role"] = role
-                operation["description"] = f"{operation.get('description', '')}\n\nRequires the `{role}` role.".strip()
-    for path_item in schema.get("webhooks", {}).values():
-        for operation in path_item.values():
-            # What a receiver answers to bad input is its own business, not part of this contract.
-            operation.get("responses", {}).pop("422", None)
+    contract.complete(schema, required_roles=_required_roles())
     app.openapi_schema = schema
     return schema

@@ -60,14 +60,14 @@ class AdminKey:
 @pytest.fixture
 def fuzzed_app(db: Database) -> Iterator[None]:
     original = APP.state.db
-    APP.state.db = db
+    APP.state.db = APP.state.authenticator.db = db
     db.work(ensure_bootstrap_key, write=True)(secret=ADMIN_SECRET)
     admin = TestClient(APP, headers={"Authorization": f"Bearer {ADMIN_SECRET}"})
     # Something for the generated requests to find, as well as to miss.
     make_project(admin, "claims-triage")
     make_kpi(admin, "claims-triage", cost_kpi())
     yield
-    APP.state.db = original
+    APP.state.db = APP.state.authenticator.db = original
 
 
 @pytest.mark.usefixtures("fuzzed_app")

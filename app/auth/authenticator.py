@@ -4,10 +4,10 @@ that keep guessing and floods out."""
 import time
 import uuid
 from collections.abc import MutableMapping
-from ipaddress import ip_address, ip_network
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any, NoReturn, Protocol
 
-from app.auth.service import SECRET_PREFIX, Caller, CallerCache, KeyHolder, find_caller, hash_secret, note_use
+from app.auth.service import Caller, CallerCache, KeyHolder, find_caller, hash_secret, note_use
 from app.core.db import Database, utcnow
 from app.core.errors import TooManyRequests, Unauthorized
 from app.core.ratelimit import RATE_LIMIT_HEADERS_KEY, TokenBuckets, Verdict
@@ -24,6 +24,12 @@ class TokenVerifier(Protocol):
         token is valid but maps to no role."""
 
 
+def _looks_like_jwt(credential: str) -> bool:
+    """Three dot-separated parts, the first a base64url JSON object: `eyJ` is how `{"` encodes.
+    Anything else is looked up as an API key, the bootstrap key's free-form secret included."""
+    return credential.count(".") == 2 and credential.startswith("eyJ")
+
+
 def challenge(error: str | None = None, description: str | None = None) -> dict[str, str]:
     value = 'Bearer realm="ai-readiness"'
     if error:
@@ -31,6 +37,26 @@ def challenge(error: str | None = None, description: str | None = None) -> dict[
     if description:
         value += ', error_description="{}"'.format(description.replace('"', "'"))
     return {"WWW-Authenticate": value}
+
+
+def _address_of(hop: str) -> IPv4Address | IPv6Address | None:
+    """The address in an X-Forwarded-For hop, without the port some proxies append."""
+    text = hop.strip()
+    if text.startswith("["):  # [2001:db8::1]:443
+        text = text[1 : text.find("]")] if "]" in text else text
+    elif text.count(":") == 1:  # 203.0.113.7:443
+        text = text.split(":", 1)[0]
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
+
+
+def _bucket_of(address: IPv4Address | IPv6Address) -> str:
+    """Whom failures are counted against: an IPv6 client holds a whole /64, so the /64 is one client."""
+    if isinstance(address, IPv6Address):
+        return str(ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class Authenticator:
@@ -49,18 +75,23 @@ class Authenticator:
 
     def client_address(self, scope: MutableMapping[str, Any]) -> str:
         """The peer, or behind trusted proxies the last address in X-Forwarded-For that none of them added."""
-        peer = str((scope.get("client") or ("unknown", 0))[0])
-        if not self.trusted_proxies or not self._trusted(peer):
+        host = str((scope.get("client") or ("unknown", 0))[0])
+        parsed = _address_of(host)
+        peer = _bucket_of(parsed) if parsed is not None else host
+        if not self.trusted_proxies or not self._trusted(host):
             return peer
         forwarded: list[str] = [
-            hop.strip()
+            hop
             for name, value in scope.get("headers", [])
             if name == b"x-forwarded-for"
             for hop in value.decode("latin-1").split(",")
         ]
         for hop in reversed(forwarded):
-            if not self._trusted(hop):
-                return hop
+            address = _address_of(hop)
+            if address is None:
+                return peer  # a hop nobody can vouch for: count the proxy that passed it on
+            if not self._trusted(str(address)):
+                return _bucket_of(address)
         return peer
 
     def _trusted(self, address: str) -> bool:
@@ -86,7 +117,7 @@ class Authenticator:
         return caller
 
     async def _verify(self, scope: MutableMapping[str, Any], credential: str) -> Caller:
-        if credential.startswith(SECRET_PREFIX) or self.tokens is None:
+        if self.tokens is None or not _looks_like_jwt(credential):
             holder = await self._key(credential)
             if holder is None:
                 return self._failed(scope, "The API key is unknown, expired or revoked.", "invalid_token")

@@ -17,6 +17,7 @@ from app.auth.service import Caller
 from app.core.db import Database
 from app.core.errors import Forbidden, NotFound
 from app.core.http import API_PREFIX, CALLER_STATE_KEY
+from app.core.strict import refuse_unknown_query_parameters
 from app.projects.models import Project
 
 PROJECT_PATH = f"{API_PREFIX}/projects/{{key}}"
@@ -37,12 +38,16 @@ async def authenticate(
     return cast(Caller, caller)
 
 
-async def authenticate_scope(asgi_scope: Scope, authenticator: Authenticator) -> Caller:
-    """Authenticate from the raw request, before routing: what the body guard does for batches."""
+async def authenticate_scope(asgi_scope: Scope, authenticator: Authenticator, role: Role) -> Caller:
+    """Authenticate from the raw request, before routing: what the body guard does for batches, so
+    that only a caller who may send one makes the service read a large body."""
     header = Headers(scope=asgi_scope).get("authorization", "")
     scheme, _, credential = header.partition(" ")
     given = credential.strip() if scheme.lower() == "bearer" and credential.strip() else None
-    return await authenticator.authenticate(asgi_scope, given)
+    caller = await authenticator.authenticate(asgi_scope, given)
+    if not caller.role.allows(role):
+        raise Forbidden(f"This operation needs the {role.value} role; the caller has {caller.role.value}.")
+    return caller
 
 
 def _department_of(session: Session, *, key: str) -> tuple[bool, str | None]:
@@ -53,12 +58,15 @@ def _department_of(session: Session, *, key: str) -> tuple[bool, str | None]:
 async def _check_project_scope(request: Request, caller: Caller) -> None:
     """A scoped caller learns nothing of a project outside its departments, whatever it sends: the
     404 comes before the body is validated. The services apply the scope again on every query."""
-    route = request.scope.get("route")
-    if caller.departments is None or not getattr(route, "path_format", "").startswith(PROJECT_PATH):
+    path_format = getattr(request.scope.get("route"), "path_format", "")
+    if caller.departments is None or not path_format.startswith(PROJECT_PATH):
         return
     key = request.path_params["key"]
     exists, department = await cast(Database, request.app.state.db).read(_department_of, key=key)
-    if exists and not scope.can_see(department):
+    # A missing project is 404 here too, so that a 404 never tells "elsewhere" from "nowhere"; only
+    # PUT on the project itself may create it.
+    creating = not exists and request.method == "PUT" and path_format == PROJECT_PATH
+    if not creating and (not exists or not scope.can_see(department)):
         raise NotFound(f"No project with key {key!r}.")
 
 
@@ -66,6 +74,7 @@ def require(role: Role) -> Callable[[Request, Caller], Awaitable[Caller]]:
     async def check_role(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         if not caller.role.allows(role):
             raise Forbidden(f"This operation needs the {role.value} role; the caller has {caller.role.value}.")
+        refuse_unknown_query_parameters(request)
         await _check_project_scope(request, caller)
         return caller
 

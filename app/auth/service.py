@@ -111,6 +111,12 @@ def rotate_api_key(session: Session, *, key_id: uuid.UUID, grace: timedelta, act
         raise NotFound(f"No API key with id {key_id}.")
     if key.revoked_at is not None:
         raise Conflict("The API key is revoked; issue a new one.")
+    if key.name == BOOTSTRAP_KEY_NAME:
+        # Its secret comes from READINESS_BOOTSTRAP_ADMIN_KEY, which the next start would restore.
+        raise Conflict(
+            "The bootstrap key's secret is the one configured: change READINESS_BOOTSTRAP_ADMIN_KEY to rotate "
+            "it, or better, issue an admin key and revoke the bootstrap key."
+        )
     secret = new_secret()
     now = utcnow()
     key.previous_secret_hash = key.secret_hash if grace > timedelta(0) else None

@@ -1,7 +1,9 @@
 """Optimistic concurrency: ETags from a row's version counter, and the If-Match / If-None-Match rules."""
 
+import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from app.core.errors import PreconditionFailed
 
@@ -9,6 +11,13 @@ from app.core.errors import PreconditionFailed
 def etag(resource_id: uuid.UUID, version: int) -> str:
     """A strong ETag; the id keeps a recreated resource from reusing an old tag."""
     return f'"{resource_id.hex}-{version}"'
+
+
+def data_etag(*parts: Any) -> str:
+    """A weak ETag of computed data (a page of rows, a summary): it changes exactly when the data
+    does, whatever caused it, time included. The data is hashed as read, before any rendering."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return f'W/"{digest}"'
 
 
 def _parse_tags(header: str) -> list[str]:
@@ -43,4 +52,4 @@ def if_none_match_hits(header: str | None, current: str) -> bool:
     if header is None:
         return False
     tags = _parse_tags(header)
-    return "*" in tags or current in {tag.removeprefix("W/") for tag in tags}
+    return "*" in tags or current.removeprefix("W/") in {tag.removeprefix("W/") for tag in tags}

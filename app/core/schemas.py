@@ -25,6 +25,22 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, min_length=2, max_length=63)]
 
+# Money is a JSON number both ways, so that a client sends back what it read. `multipleOf: 0.01`
+# would state the two decimals, but binary floating point makes generators and validators disagree
+# on it (0.07 is not a multiple of 0.01 in a double): the description says it, the server checks it.
+MONEY_JSON_SCHEMA: dict[str, Any] = {
+    "type": "number",
+    "format": "decimal",
+    "minimum": 0,
+    "maximum": 9_999_999_999_999.99,
+    "description": "An amount of money: a JSON number with at most two decimal places.",
+}
+SIGNED_MONEY_JSON_SCHEMA: dict[str, Any] = {
+    "type": "number",
+    "format": "decimal",
+    "description": "An amount of money, rounded to two decimal places; negative for a loss.",
+}
+
 
 class ReadModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)

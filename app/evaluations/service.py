@@ -19,6 +19,7 @@ from app.core.preconditions import IfMatch, etag
 from app.engine import scoring
 from app.evaluations.models import Attestation, Decision, Evaluation, Exemption
 from app.evaluations.schemas import AnswerSpec, AttestationPut, DecisionCreate, EvaluationRead, ExemptionCreate
+from app.facts.models import Fact
 from app.projects.models import Project
 from app.projects.service import get_project
 from app.readiness import inputs
@@ -89,11 +90,15 @@ def evaluate_project(
     rubric = rubrics.to_engine(rubric_row, version)
     attested = _answers(rubric, answers)
     now = utcnow()
-    if store:
+    if store and attested:
+        # Attestations belong to the project, whatever rubric is being evaluated: a criterion that
+        # is a gate of the governing rubric needs its attester's role here too.
+        governing = _governing_rubric(session, project)
         for criterion_key, given in attested.items():
-            criterion = _criterion(rubric, criterion_key)
-            assert criterion is not None
-            _require_attester(actor, criterion)
+            for judged_by in (rubric, governing):
+                criterion = _criterion(judged_by, criterion_key)
+                if criterion is not None:
+                    _require_attester(actor, criterion)
             _put_attestation(session, project, criterion_key, given, None, actor, now)
         session.flush()
     loaded = inputs.load(session, [project], now)[project.id]
@@ -409,23 +414,33 @@ class GateAtDecision:
 
 
 def _check_four_eyes(session: Session, project: Project, criteria: list[dict[str, Any]], actor: Caller) -> None:
-    """Whoever records a go must not be whoever attested a gate criterion that the go relies on:
-    one person cannot both vouch for the evidence and sign off on it."""
-    relied_on = [c["key"] for c in criteria if c["gate"] and c["source"] == "attestation" and c["status"] == "met"]
-    if not relied_on:
-        return
+    """Whoever records a go must not be whoever supplied the evidence of a gate criterion the go
+    relies on, by attesting it or by posting a fact its check read: one caller cannot both vouch for
+    the evidence and sign off on it."""
+    met = [c for c in criteria if c["gate"] and c["status"] == "met"]
+    attested = [c["key"] for c in met if c["source"] == "attestation"]
+    facts_read = {name for c in met if c["source"] == "check" for name in c["observed"]}
     own = sorted(
         session.scalars(
             select(Attestation.criterion).where(
                 Attestation.project_id == project.id,
-                Attestation.criterion.in_(relied_on),
+                Attestation.criterion.in_(attested),
                 Attestation.attested_by_identity == actor.identity,
             )
         )
     )
-    if own:
+    posted = sorted(
+        session.scalars(
+            select(Fact.name).where(
+                Fact.project_id == project.id, Fact.name.in_(facts_read), Fact.recorded_by_identity == actor.identity
+            )
+        )
+    )
+    if own or posted:
+        evidence = [f"attested the gate criteria {', '.join(own)}"] if own else []
+        evidence += [f"posted the facts {', '.join(posted)} that gate checks read"] if posted else []
         raise Conflict(
-            f"Four eyes: the caller attested the gate criteria {', '.join(own)} that this go relies on; "
+            f"Four eyes: the caller {' and '.join(evidence)}, which this go relies on; "
             "another approver must record the go."
         )
 

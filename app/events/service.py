@@ -77,7 +77,12 @@ def feed(
         raise Gone(
             "Events after this cursor were deleted by retention; start again without a cursor.",
         )
-    query = select(Event.position, Event.body).where(Event.position > after, Event.type.not_like("webhook.%"))
+    # Read first, so that every event up to it is committed and visible to the query below (positions
+    # follow commit order): a page that ends early lets the cursor skip what this reader may not see.
+    head = session.scalar(select(func.max(Event.position))) or after
+    query = select(Event.position, Event.body).where(
+        Event.position > after, Event.position <= head, Event.type.not_like("webhook.%")
+    )
     if types:
         query = query.where(_type_filter(types))
     if project is not None:
@@ -86,7 +91,7 @@ def feed(
     if visible is not None:  # events of no project (a rubric published) are everyone's
         query = query.where(or_(Event.project_id.is_(None), visible))
     rows = session.execute(query.order_by(Event.position).limit(limit)).all()
-    next_position = rows[-1].position if rows else after
+    next_position = rows[-1].position if len(rows) == limit else max(head, after)
     return [row.body for row in rows], str(next_position)
 
 

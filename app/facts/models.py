@@ -19,6 +19,8 @@ class Fact(Base):
     source: Mapped[str | None] = mapped_column(String(200))
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who posted the value, for the four-eyes rule: whoever supplies a gate's evidence does not sign off the go.
+    recorded_by_identity: Mapped[str | None] = mapped_column(String(300))
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

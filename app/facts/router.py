@@ -120,7 +120,7 @@ async def put_facts_batch(
         db,
         idempotency,
         service.put_facts_batch,
-        lambda counts: json_response(FactBatchResult(stored=counts[0], superseded=counts[1])),
+        lambda counts: json_response(FactBatchResult(stored=counts[0], superseded=counts[1], unchanged=counts[2])),
         items=body.items,
         limits=_limits(settings),
         actor=caller,

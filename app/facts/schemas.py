@@ -74,6 +74,9 @@ class FactBatch(WriteModel):
 class FactBatchResult(ReadModel):
     stored: int = Field(description="Facts created or updated.")
     superseded: int = Field(description="Items older than the fact already stored, so not applied.")
+    unchanged: int = Field(
+        description="Items equal to the fact stored (value, source and observed_at): nothing written, no event."
+    )
 
 
 class FactRead(ReadModel):

@@ -68,7 +68,20 @@ def _snapshot(fact: Fact) -> dict[str, Any]:
     return {"value": fact.value, "source": fact.source, "observed_at": fact.observed_at.isoformat()}
 
 
-def _apply(session: Session, project_id: Any, existing: Fact | None, observation: Observation) -> Fact | None:
+def _same(existing: Fact | None, observation: Observation) -> bool:
+    """A re-sent observation: same value (and JSON type: `true` is not `1`), source and time."""
+    return (
+        existing is not None
+        and type(existing.value) is type(observation.value)
+        and existing.value == observation.value
+        and existing.source == observation.source
+        and existing.observed_at == observation.observed_at
+    )
+
+
+def _apply(
+    session: Session, project_id: Any, existing: Fact | None, observation: Observation, actor: Caller
+) -> Fact | None:
     """Store an observation unless a later one is stored; returns the fact written, if any."""
     now = utcnow()
     if existing is None:
@@ -79,6 +92,7 @@ def _apply(session: Session, project_id: Any, existing: Fact | None, observation
             source=observation.source,
             observed_at=observation.observed_at,
             recorded_at=now,
+            recorded_by_identity=actor.identity,
         )
         session.add(fact)
         return fact
@@ -86,6 +100,7 @@ def _apply(session: Session, project_id: Any, existing: Fact | None, observation
         return None
     existing.value, existing.source = observation.value, observation.source
     existing.observed_at, existing.recorded_at = observation.observed_at, now
+    existing.recorded_by_identity = actor.identity
     return existing
 
 
@@ -117,7 +132,10 @@ def put_fact(
     if if_match is not None:
         if_match.check(fact_etag(existing) if existing else None)
     before = _snapshot(existing) if existing else None
-    written = _apply(session, project.id, existing, observation)
+    if _same(existing, observation):
+        assert existing is not None
+        return existing, False
+    written = _apply(session, project.id, existing, observation, actor)
     if written is None:
         assert existing is not None
         return existing, False
@@ -155,8 +173,10 @@ def delete_fact(session: Session, *, key: str, name: str, if_match: IfMatch | No
     )
 
 
-def put_facts_batch(session: Session, *, items: list[FactBatchItem], limits: Limits, actor: Caller) -> tuple[int, int]:
-    """All or nothing: every item's project must exist. Returns (stored, superseded)."""
+def put_facts_batch(
+    session: Session, *, items: list[FactBatchItem], limits: Limits, actor: Caller
+) -> tuple[int, int, int]:
+    """All or nothing: every item's project must exist. Returns (stored, superseded, unchanged)."""
     keys = {item.project for item in items}
     rows = session.execute(
         scope.restrict(select(Project.key, Project.id).where(Project.key.in_(keys)), Project.department)
@@ -189,18 +209,23 @@ def put_facts_batch(session: Session, *, items: list[FactBatchItem], limits: Lim
             new_names.setdefault(project_ids[item.project], set()).add(item.name)
     _check_room(session, limits, new_names, {id_: key for key, id_ in project_ids.items()})
     now = utcnow()
-    stored = superseded = 0
+    stored = superseded = unchanged = 0
     written: set[Any] = set()
     for item in items:
         pair = (project_ids[item.project], item.name)
         observation = Observation(item.name, item.value, item.source, item.observed_at or now)
-        fact = _apply(session, pair[0], existing.get(pair), observation)
+        if _same(existing.get(pair), observation):
+            unchanged += 1
+            continue
+        fact = _apply(session, pair[0], existing.get(pair), observation, actor)
         if fact is None:
             superseded += 1
         else:
             existing[pair] = fact
             written.add(pair[0])
             stored += 1
+    if not written:
+        return stored, superseded, unchanged
     changes.record(
         session,
         Cause("fact", "batch"),
@@ -210,8 +235,8 @@ def put_facts_batch(session: Session, *, items: list[FactBatchItem], limits: Lim
             "fact.batch",
             "fact",
             f"batch of {len(items)}",
-            after={"stored": stored, "superseded": superseded, "projects": sorted(keys)},
+            after={"stored": stored, "superseded": superseded, "unchanged": unchanged, "projects": sorted(keys)},
         ),
         status="none",
     )
-    return stored, superseded
+    return stored, superseded, unchanged

@@ -2,7 +2,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, Money, UTCDateTime, new_id, utcnow
@@ -56,12 +56,25 @@ class Kpi(Base):
 
 class Measurement(Base):
     __tablename__ = "measurement"
-    __table_args__ = (Index("ix_measurement_kpi_id_measured_at", "kpi_id", "measured_at", "id"),)
+    __table_args__ = (
+        Index("ix_measurement_kpi_id_measured_at", "kpi_id", "measured_at", "id"),
+        # The natural key of a point sent with its time: sent again, it replaces instead of adding.
+        Index(
+            "uq_measurement_kpi_id_measured_at_keyed",
+            "kpi_id",
+            "measured_at",
+            unique=True,
+            sqlite_where=text("keyed"),
+            postgresql_where=text("keyed"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     kpi_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("kpi.id", ondelete="CASCADE"))
     value: Mapped[float]
     measured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # False for a point sent without a time (stamped on receipt): always a point of its own.
+    keyed: Mapped[bool] = mapped_column(default=True, server_default=true())
     source: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(String(2000))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

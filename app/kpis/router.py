@@ -17,6 +17,7 @@ from app.kpis import service
 from app.kpis.models import Kpi
 from app.kpis.schemas import (
     KpiCreate,
+    KpiPut,
     KpiRead,
     MeasurementBatch,
     MeasurementBatchResult,
@@ -93,6 +94,27 @@ async def get_kpi(
     return _kpi_response(found, project_key=key)
 
 
+@router.put(
+    KPI_PATH,
+    response_model=KpiRead,
+    summary="Create or replace a KPI",
+    responses={
+        201: {"description": "Created", "model": KpiRead},
+        **problem_responses(400, 401, 403, 404, 412, 413, 415, 422),
+    },
+)
+async def put_kpi(
+    key: ProjectKey, kpi: KpiKey, body: KpiPut, db: DbDep, caller: Writer, if_match: IfMatchDep
+) -> Response:
+    """Create the KPI (201) or replace its writable fields (200): an idempotent upsert by key, for
+    systems that send their KPIs on every run. Sent unchanged, nothing is written and the ETag
+    stays. A currency left out keeps the one the KPI has (or takes the project's when created)."""
+    stored, created = await db.write(
+        service.put_kpi, project_key=key, kpi_key=kpi, data=body, if_match=if_match, actor=caller
+    )
+    return _kpi_response(stored, project_key=key, status_code=201 if created else 200)
+
+
 @router.patch(
     KPI_PATH,
     response_model=KpiRead,
@@ -139,12 +161,17 @@ async def delete_kpi(key: ProjectKey, kpi: KpiKey, db: DbDep, caller: Admin, if_
 async def add_measurement(
     key: ProjectKey, kpi: KpiKey, body: MeasurementCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
 ) -> Response:
-    """One observed value of the KPI. `measured_at` defaults to now and may be at most 5 minutes ahead."""
+    """One observed value of the KPI. `measured_at` defaults to now and may be at most 5 minutes
+    ahead. A point is identified by its KPI and `measured_at`: sent again with the same instant, it
+    replaces the stored value (200, same id) instead of adding a point; without `measured_at` it is
+    always a new point (201)."""
     return await idempotent(
         db,
         idempotency,
         service.add_measurement,
-        lambda measurement: json_response(MeasurementRead.from_measurement(measurement), status_code=201),
+        lambda stored: json_response(
+            MeasurementRead.from_measurement(stored[0]), status_code=201 if stored[1] == "created" else 200
+        ),
         project_key=key,
         kpi_key=kpi,
         data=body,
@@ -211,12 +238,23 @@ async def add_measurements_batch(
     body: MeasurementBatch, db: DbDep, caller: Writer, idempotency: IdempotencyDep
 ) -> Response:
     """Up to 10,000 measurements across projects and KPIs, all or nothing: if any item is invalid
-    or names an unknown project or KPI, nothing is stored and the 422 lists every bad item by index."""
+    or names an unknown project or KPI, nothing is stored and the 422 lists every bad item by index.
+    Re-runnable: an item whose KPI and `measured_at` are already stored replaces that point, so the
+    same batch sent twice stores each point once; the answer counts what was created, updated and
+    left unchanged."""
     return await idempotent(
         db,
         idempotency,
         service.add_measurements_batch,
-        lambda stored: json_response(MeasurementBatchResult(stored=stored), status_code=201),
+        lambda counts: json_response(
+            MeasurementBatchResult(
+                stored=counts["created"] + counts["updated"],
+                created=counts["created"],
+                updated=counts["updated"],
+                unchanged=counts["unchanged"],
+            ),
+            status_code=201,
+        ),
         items=body.items,
         actor=caller,
     )

@@ -3,9 +3,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, PlainSerializer, model_validator
+from pydantic import Field, PlainSerializer, WithJsonSchema, model_validator
 
-from app.core.schemas import IsoDate, PastTimestamp, ReadModel, Slug, WriteModel
+from app.core.schemas import SIGNED_MONEY_JSON_SCHEMA, IsoDate, PastTimestamp, ReadModel, Slug, WriteModel
 from app.engine.kpi import (
     Direction,
     KpiCategory,
@@ -25,7 +25,9 @@ MAX_BATCH_ITEMS = 10_000
 Reading = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e15, le=1e15)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
 # Signed money out, as a JSON number rounded to cents.
-SignedMoney = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+SignedMoney = Annotated[
+    Decimal, PlainSerializer(float, return_type=float, when_used="json"), WithJsonSchema(SIGNED_MONEY_JSON_SCHEMA)
+]
 Ratio = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
@@ -137,7 +139,10 @@ class MeasurementBatch(WriteModel):
 
 
 class MeasurementBatchResult(ReadModel):
-    stored: int
+    stored: int = Field(description="Points written: created plus updated.")
+    created: int = Field(description="New points.")
+    updated: int = Field(description="Points already stored at the same KPI and measured_at, given a new value.")
+    unchanged: int = Field(description="Points re-sent exactly as stored: nothing written.")
 
 
 CENTS = 2
@@ -234,3 +239,9 @@ def kpi_read(kpi: Kpi, now: datetime) -> KpiRead:
         created_at=kpi.created_at,
         updated_at=kpi.updated_at,
     )
+
+
+class KpiPut(KpiFields):
+    """A KPI created or replaced by its key, which the path gives."""
+
+    key: Slug | None = Field(default=None, description="If given, must equal the key in the path.")

@@ -1,11 +1,11 @@
 """Business KPIs, their measurements, and the ROI they add up to."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.auth import scope
@@ -19,7 +19,7 @@ from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422
 from app.engine.roi import ProjectCosts, RoiReport, compute_roi
 from app.kpis.models import Kpi, Measurement
-from app.kpis.schemas import KpiCreate, KpiFields, KpiReplace, MeasurementBatchItem, MeasurementCreate
+from app.kpis.schemas import KpiCreate, KpiFields, KpiPut, KpiReplace, MeasurementBatchItem, MeasurementCreate
 from app.projects.models import Project
 from app.projects.service import get_project, merge_patch
 
@@ -90,6 +90,40 @@ def create_kpi(session: Session, *, project_key: str, data: KpiCreate, actor: Ca
         audit=AuditEntry(actor, "kpi.create", "kpi", f"{project_key}/{data.key}", after=_writable(kpi)),
     )
     return kpi
+
+
+def put_kpi(
+    session: Session, *, project_key: str, kpi_key: str, data: KpiPut, if_match: IfMatch | None, actor: Caller
+) -> tuple[Kpi, bool]:
+    """Create or replace a KPI by key, so that an upstream system can send its KPIs again and again;
+    returns the KPI and whether it was created. Sent unchanged, nothing is written."""
+    if data.key is not None and data.key != kpi_key:
+        raise Unprocessable(
+            "The key in the body differs from the key in the path; KPI keys cannot be renamed.",
+            errors=[FieldError(field="body.key", message="must equal the key in the path")],
+        )
+    project = get_project(session, key=project_key)
+    kpi = session.scalar(select(Kpi).where(Kpi.project_id == project.id, Kpi.key == kpi_key))
+    if if_match is not None:
+        if_match.check(kpi_etag(kpi) if kpi else None)
+    if kpi is None:
+        return create_kpi(
+            session, project_key=project_key, data=KpiCreate(**{**data.model_dump(), "key": kpi_key}), actor=actor
+        ), True
+    before = _writable(kpi)
+    currency = kpi.currency
+    _apply(kpi, data)
+    kpi.currency = data.currency or currency
+    after = _writable(kpi)
+    if after != before:
+        kpi.updated_at = utcnow()
+        changes.record(
+            session,
+            Cause("kpi", kpi_key),
+            [kpi.project_id],
+            audit=AuditEntry(actor, "kpi.replace", "kpi", f"{project_key}/{kpi_key}", before=before, after=after),
+        )
+    return kpi, False
 
 
 def patch_kpi(
@@ -174,21 +208,112 @@ def _measurement_row(kpi_id: uuid.UUID, data: MeasurementCreate, now: datetime) 
         "kpi_id": kpi_id,
         "value": data.value,
         "measured_at": data.measured_at or now,
+        "keyed": data.measured_at is not None,
         "source": data.source,
         "note": data.note,
         "recorded_at": now,
     }
 
 
+Outcome = Literal["created", "updated", "unchanged"]
+NATURAL_KEY_CHUNK = 500
+
+
+def _keyed_points(session: Session, keys: Collection[tuple[uuid.UUID, datetime]]) -> dict[tuple[Any, Any], Any]:
+    """The stored points of these (KPI, measured_at) natural keys."""
+    found: dict[tuple[Any, Any], Any] = {}
+    ordered = list(keys)
+    for start in range(0, len(ordered), NATURAL_KEY_CHUNK):
+        chunk = ordered[start : start + NATURAL_KEY_CHUNK]
+        rows = session.execute(
+            select(
+                MEASUREMENT_TABLE.c.id,
+                MEASUREMENT_TABLE.c.kpi_id,
+                MEASUREMENT_TABLE.c.measured_at,
+                MEASUREMENT_TABLE.c.value,
+                MEASUREMENT_TABLE.c.source,
+                MEASUREMENT_TABLE.c.note,
+            ).where(
+                MEASUREMENT_TABLE.c.keyed.is_(True),
+                tuple_(MEASUREMENT_TABLE.c.kpi_id, MEASUREMENT_TABLE.c.measured_at).in_(chunk),
+            )
+        )
+        found.update({(row.kpi_id, row.measured_at): row for row in rows})
+    return found
+
+
+def _same_point(stored: Any, row: dict[str, Any]) -> bool:
+    return bool(stored.value == row["value"] and stored.source == row["source"] and stored.note == row["note"])
+
+
+def _store_points(session: Session, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[Outcome, int]]:
+    """Insert new points and replace re-sent ones (same KPI and `measured_at`); the rows written."""
+    latest_of_key: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in rows:
+        if row["keyed"]:
+            latest_of_key[(row["kpi_id"], row["measured_at"])] = row  # within one batch, the last one sent wins
+    stored = _keyed_points(session, latest_of_key) if latest_of_key else {}
+    counts: dict[Outcome, int] = {"created": 0, "updated": 0, "unchanged": 0}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row in rows:
+        key = (row["kpi_id"], row["measured_at"])
+        if row["keyed"] and latest_of_key[key] is not row:
+            counts["unchanged"] += 1
+            continue
+        existing = stored.get(key) if row["keyed"] else None
+        if existing is None:
+            inserts.append(row)
+            counts["created"] += 1
+        elif _same_point(existing, row):
+            row["id"] = existing.id
+            counts["unchanged"] += 1
+        else:
+            row["id"] = existing.id
+            updates.append(row)
+            counts["updated"] += 1
+    connection = session.connection()
+    if inserts:
+        connection.execute(insert(MEASUREMENT_TABLE), inserts)
+    if updates:
+        connection.execute(
+            update(MEASUREMENT_TABLE)
+            .where(MEASUREMENT_TABLE.c.id == bindparam("b_id"))
+            .values(
+                value=bindparam("b_value"),
+                source=bindparam("b_source"),
+                note=bindparam("b_note"),
+                recorded_at=bindparam("b_recorded_at"),
+            ),
+            [
+                {
+                    "b_id": row["id"],
+                    "b_value": row["value"],
+                    "b_source": row["source"],
+                    "b_note": row["note"],
+                    "b_recorded_at": row["recorded_at"],
+                }
+                for row in updates
+            ],
+        )
+    written = inserts + updates
+    if written:
+        _advance_latest(session, _latest_per_kpi(written))
+    return written, counts
+
+
 def add_measurement(
     session: Session, *, project_key: str, kpi_key: str, data: MeasurementCreate, actor: Caller
-) -> Measurement:
+) -> tuple[Measurement, Outcome]:
+    """A new point, or with a `measured_at` already stored for the KPI, that point replaced."""
     kpi = get_kpi(session, project_key=project_key, kpi_key=kpi_key)
     row = _measurement_row(kpi.id, data, utcnow())
-    measurement = Measurement(**row)
-    session.add(measurement)
-    session.flush()
-    _advance_latest(session, _latest_per_kpi([row]))
+    written, counts = _store_points(session, [row])
+    outcome: Outcome = next(name for name, count in counts.items() if count)
+    measurement = session.get(Measurement, row["id"], populate_existing=True)
+    assert measurement is not None
+    if not written:
+        return measurement, outcome
     session.expire(kpi)
     changes.record(
         session,
@@ -196,14 +321,14 @@ def add_measurement(
         [kpi.project_id],
         audit=AuditEntry(
             actor,
-            "measurement.create",
+            "measurement.create" if outcome == "created" else "measurement.replace",
             "kpi",
             f"{project_key}/{kpi_key}",
             after={"id": str(measurement.id), "value": data.value, "measured_at": row["measured_at"].isoformat()},
         ),
         status="measured",
     )
-    return measurement
+    return measurement, outcome
 
 
 def list_measurements(
@@ -258,8 +383,9 @@ def delete_measurement(
     )
 
 
-def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem], actor: Caller) -> int:
-    """All or nothing: every item must name an existing project and KPI. One INSERT for all rows."""
+def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem], actor: Caller) -> dict[Outcome, int]:
+    """All or nothing: every item must name an existing project and KPI. Points re-sent with the
+    same `measured_at` replace the stored ones; one INSERT for the new ones."""
     projects = {item.project for item in items}
     found = list(
         session.execute(
@@ -286,9 +412,10 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
         raise Unprocessable("Some items name KPIs that do not exist; nothing was stored.", errors=missing)
     now = utcnow()
     rows = [_measurement_row(kpi_ids[(item.project, item.kpi)], item, now) for item in items]
-    session.connection().execute(insert(MEASUREMENT_TABLE), rows)
-    _advance_latest(session, _latest_per_kpi(rows))
-    touched = {row["kpi_id"] for row in rows}
+    written, counts = _store_points(session, rows)
+    if not written:
+        return counts
+    touched = {row["kpi_id"] for row in written}
     changes.record(
         session,
         Cause("measurement", "batch"),
@@ -298,11 +425,11 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
             "measurement.batch",
             "kpi",
             f"batch of {len(items)}",
-            after={"stored": len(rows), "projects": sorted(projects)},
+            after={"created": counts["created"], "updated": counts["updated"], "projects": sorted(projects)},
         ),
         status="measured",
     )
-    return len(rows)
+    return counts
 
 
 def project_roi(session: Session, *, project_key: str, horizon_months: int) -> RoiReport:

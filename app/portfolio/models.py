@@ -32,6 +32,10 @@ class ProjectStatus(Base):
     name: Mapped[str] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(100))
+    # Lower-cased, so that the owner filter compares emails without regard to case.
+    business_owner_email: Mapped[str | None] = mapped_column(String(320))
+    technical_owner_email: Mapped[str | None] = mapped_column(String(320))
+    tags: Mapped[list[str] | None] = mapped_column(JSONDocument)
     stage: Mapped[str] = mapped_column(String(16))
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The current score, with projects not scored yet below every score: what "sort by score" orders on.

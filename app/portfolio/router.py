@@ -5,22 +5,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
+from app.auth import scope
 from app.auth.dependencies import Reader, authenticate, bearer
 from app.core.db import Database, utcnow
 from app.core.deps import DbDep, IfNoneMatchHeader, SettingsDep, get_settings
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
-from app.core.preconditions import if_none_match_hits
+from app.core.preconditions import data_etag, if_none_match_hits
 from app.core.settings import Settings
+from app.core.strict import refuse_unknown_query_parameters
 from app.engine.scoring import Level
 from app.engine.stages import Stage
 from app.engine.stall import Risk
 from app.portfolio import badge, service
 from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryRead
-from app.projects.router import ProjectKey
+from app.projects.router import Owner, ProjectKey
 from app.readiness import service as readiness
 
 router = APIRouter(prefix=API_PREFIX, tags=["portfolio"])
@@ -31,6 +34,33 @@ CSV_COLUMNS = list(PortfolioRow.model_fields)
 # Cells a spreadsheet would run as a formula (OWASP: CSV injection) are quoted with a leading '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 Filter = Annotated[str | None, Query(max_length=100)]
+
+
+async def portfolio_filters(
+    department: Filter = None,
+    region: Filter = None,
+    stage: Stage | None = None,
+    level: Level | None = None,
+    risk: Risk | None = None,
+    owner: Owner = None,
+    tag: Filter = None,
+) -> service.Filters:
+    return service.Filters(department, region, stage, level.value if level else None, risk, owner, tag)
+
+
+Filters = Annotated[service.Filters, Depends(portfolio_filters)]
+# Portfolio answers depend on who asks (scope) and how (Accept): caches must keep them apart, and
+# check with the service before reusing one.
+POLLED_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Accept, Authorization"}
+
+
+def _polled(model: BaseModel, data: Any, if_none_match: str | None) -> Response:
+    """The answer to a poller: 304 when its ETag still names the data, else the data with its ETag."""
+    tag = data_etag(scope.departments(), data)
+    headers = {**POLLED_HEADERS, "ETag": tag}
+    if if_none_match_hits(if_none_match, tag):
+        return Response(status_code=304, headers=headers)
+    return json_response(model, headers=headers)
 
 
 def stage_limits(settings: Settings) -> dict[Stage, int]:
@@ -78,22 +108,18 @@ async def portfolio_readiness(
     db: DbDep,
     settings: SettingsDep,
     caller: Reader,
-    department: Filter = None,
-    region: Filter = None,
-    stage: Stage | None = None,
-    level: Level | None = None,
-    risk: Risk | None = None,
+    filters: Filters,
     sort: Annotated[
         service.Sort, Query(description="`-` sorts descending; unevaluated projects sort below 0.")
     ] = "key",
     limit: Limit = 50,
     cursor: Cursor = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    if_none_match: IfNoneMatchHeader = None,
 ) -> Response:
     """One row per project: its latest score, level and gate, stage, days in stage, stall risk and
     monthly benefit. With `Accept: text/csv` the response streams every matching row as CSV (all
     pages; `limit` and `cursor` are ignored)."""
-    filters = service.Filters(department, region, stage, level.value if level else None, risk)
     if accept and CSV_MEDIA_TYPE in accept:
         return StreamingResponse(
             _csv_rows(db, filters, sort, settings),
@@ -109,8 +135,12 @@ async def portfolio_readiness(
         now=utcnow(),
         limits=stage_limits(settings),
     )
-    return json_response(
-        Page[PortfolioRow](items=[PortfolioRow.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return _polled(
+        Page[PortfolioRow].model_construct(
+            items=[PortfolioRow.model_validate(r) for r in rows], next_cursor=next_cursor
+        ),
+        (rows, next_cursor),
+        if_none_match,
     )
 
 
@@ -124,12 +154,17 @@ async def portfolio_summary(
     db: DbDep,
     settings: SettingsDep,
     caller: Reader,
+    filters: Filters,
     group_by: Annotated[service.GroupBy | None, Query(description="Also break the figures down by this.")] = None,
+    if_none_match: IfNoneMatchHeader = None,
 ) -> Response:
     """Projects per stage, mean and median score, go-live ready and stalled counts, POC→production
-    conversion, median days per stage and monthly benefit by currency: overall, and per group."""
-    summary = await db.read(service.summary, group_by=group_by, now=utcnow(), limits=stage_limits(settings))
-    return json_response(SummaryRead.model_validate(summary))
+    conversion, median days per stage and monthly benefit by currency: overall, and per group, of
+    the projects that match the filters."""
+    summary = await db.read(
+        service.summary, filters=filters, group_by=group_by, now=utcnow(), limits=stage_limits(settings)
+    )
+    return _polled(SummaryRead.model_validate(summary), summary, if_none_match)
 
 
 @router.get(
@@ -139,13 +174,24 @@ async def portfolio_summary(
     responses=problem_responses(400, 401, 403, 422),
 )
 async def portfolio_stalled(
-    db: DbDep, settings: SettingsDep, caller: Reader, limit: Limit = 50, cursor: Cursor = None
+    db: DbDep,
+    settings: SettingsDep,
+    caller: Reader,
+    filters: Filters,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    if_none_match: IfNoneMatchHeader = None,
 ) -> Response:
-    """Projects at medium or high stall risk, high first, each with the signals that put it there."""
+    """Projects at medium or high stall risk, high first, each with the signals that put it there;
+    of the projects that match the filters."""
     rows, next_cursor = await db.read(
-        service.stalled, limit=limit, cursor=cursor, now=utcnow(), limits=stage_limits(settings)
+        service.stalled, filters=filters, limit=limit, cursor=cursor, now=utcnow(), limits=stage_limits(settings)
     )
-    return json_response(Page[StalledRow](items=[StalledRow.model_validate(r) for r in rows], next_cursor=next_cursor))
+    return _polled(
+        Page[StalledRow](items=[StalledRow.model_validate(r) for r in rows], next_cursor=next_cursor),
+        (rows, next_cursor),
+        if_none_match,
+    )
 
 
 async def badge_access(
@@ -155,8 +201,10 @@ async def badge_access(
 ) -> bool:
     """Whether the badge is public; otherwise any valid key may read it."""
     if settings.public_badges:
+        refuse_unknown_query_parameters(request)
         return True
     await authenticate(request, credentials)
+    refuse_unknown_query_parameters(request)
     return False
 
 

@@ -2,14 +2,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, PlainSerializer
+from pydantic import Field, PlainSerializer, WithJsonSchema
 
-from app.core.schemas import ReadModel
+from app.core.schemas import SIGNED_MONEY_JSON_SCHEMA, ReadModel
 from app.engine.scoring import Level
 from app.engine.stages import Stage
 from app.engine.stall import Pattern, Risk
 
-Money = Annotated[Decimal, PlainSerializer(lambda v: float(round(v, 2)), return_type=float, when_used="json")]
+Money = Annotated[
+    Decimal,
+    PlainSerializer(lambda v: float(round(v, 2)), return_type=float, when_used="json"),
+    WithJsonSchema(SIGNED_MONEY_JSON_SCHEMA),
+]
 
 
 class SignalRead(ReadModel):
@@ -31,6 +35,8 @@ class PortfolioRow(ReadModel):
     name: str
     department: str | None
     region: str | None
+    business_owner_email: str | None = Field(description="Lower-cased, as the owner filter compares it.")
+    technical_owner_email: str | None = Field(description="Lower-cased, as the owner filter compares it.")
     stage: Stage
     days_in_stage: int
     score: float | None = Field(description="The current readiness score against the governing rubric.")

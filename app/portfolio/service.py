@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, se
 from sqlalchemy.orm import Session
 
 from app.auth import scope
-from app.core.db import seconds_between
+from app.core.db import contains_element, seconds_between
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.engine import stall
 from app.engine.stages import FORWARD_ORDER, Stage
@@ -39,6 +39,8 @@ class Filters:
     stage: Stage | None = None
     level: str | None = None
     risk: stall.Risk | None = None
+    owner: str | None = None
+    tag: str | None = None
 
 
 def risk_expression(now: datetime, limits: Mapping[Stage, int]) -> ColumnElement[str]:
@@ -64,6 +66,13 @@ def _filtered(query: Select[Any], filters: Filters, risk: ColumnElement[str]) ->
         query = query.where(ProjectStatus.level == filters.level)
     if filters.risk is not None:
         query = query.where(risk == filters.risk.value)
+    if filters.owner is not None:
+        owner = filters.owner.lower()
+        query = query.where(
+            or_(ProjectStatus.business_owner_email == owner, ProjectStatus.technical_owner_email == owner)
+        )
+    if filters.tag is not None:
+        query = query.where(contains_element(ProjectStatus.tags, filters.tag))
     return query
 
 
@@ -99,6 +108,8 @@ def readiness_rows(
         ProjectStatus.name,
         ProjectStatus.department,
         ProjectStatus.region,
+        ProjectStatus.business_owner_email,
+        ProjectStatus.technical_owner_email,
         ProjectStatus.stage,
         ProjectStatus.stage_entered_at,
         ProjectStatus.score,
@@ -132,6 +143,8 @@ def _row(row: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
         "name": row["name"],
         "department": row["department"],
         "region": row["region"],
+        "business_owner_email": row["business_owner_email"],
+        "technical_owner_email": row["technical_owner_email"],
         "stage": row["stage"],
         "days_in_stage": (now - row["stage_entered_at"]).days,
         "score": row["score"],
@@ -146,7 +159,7 @@ def _row(row: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
 
 
 def stalled(
-    session: Session, *, limit: int, cursor: str | None, now: datetime, limits: Mapping[Stage, int]
+    session: Session, *, filters: Filters, limit: int, cursor: str | None, now: datetime, limits: Mapping[Stage, int]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Projects at medium or high stall risk, worst first, each with its signals."""
     risk = risk_expression(now, limits)
@@ -156,7 +169,7 @@ def stalled(
         .join(ProjectStatus, ProjectStatus.project_id == Project.id)
         .where(risk.in_(STALLED_RISKS))
     )
-    query = scope.restrict(query, ProjectStatus.department)
+    query = _filtered(query, filters, risk)
     if cursor is not None:
         after_rank, after_key = decode_cursor(cursor, int, str)
         query = query.where(or_(rank < after_rank, and_(rank == after_rank, Project.key > after_key)))
@@ -286,7 +299,7 @@ class _Group:
 
 
 def summary(
-    session: Session, *, group_by: GroupBy | None, now: datetime, limits: Mapping[Stage, int]
+    session: Session, *, filters: Filters, group_by: GroupBy | None, now: datetime, limits: Mapping[Stage, int]
 ) -> dict[str, Any]:
     """Three GROUP BY queries, each one pass over its table, feed every group and the whole."""
     group = _group_column(group_by)
@@ -315,7 +328,7 @@ def summary(
         .select_from(ProjectStatus)
         .group_by(group, ProjectStatus.stage, ProjectStatus.currency)
     )
-    totals = scope.restrict(totals, ProjectStatus.department)
+    totals = _filtered(totals, filters, risk)
     for row in session.execute(totals):
         for target in (groups[row.name], overall):
             stats = target.stats
@@ -337,7 +350,7 @@ def summary(
         .where(ProjectStatus.score.is_not(None))
         .group_by(group, ProjectStatus.score)
     )
-    scores = scope.restrict(scores, ProjectStatus.department)
+    scores = _filtered(scores, filters, risk)
     stay_hundredths = func.round(
         seconds_between(StageTransition.from_stage_entered_at, StageTransition.transitioned_at) / (DAY / 100)
     )
@@ -346,9 +359,10 @@ def summary(
         .select_from(StageTransition)
         .group_by(group, StageTransition.from_stage, stay_hundredths)
     )
-    if group_by is not None or scope.departments() is not None:  # else the whole needs no project columns
-        stays = scope.restrict(
-            stays.join(ProjectStatus, ProjectStatus.project_id == StageTransition.project_id), ProjectStatus.department
+    # The whole portfolio's stays need no project columns; a group, filter or scope does.
+    if group_by is not None or filters != Filters() or scope.departments() is not None:
+        stays = _filtered(
+            stays.join(ProjectStatus, ProjectStatus.project_id == StageTransition.project_id), filters, risk
         )
     for name, score, count in session.execute(scores):
         groups[name].scores.add(score, count)

@@ -27,6 +27,10 @@ STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
 UNSCORED = -1.0  # projects not scored yet rank below every score
 
 
+def _lower(email: str | None) -> str | None:
+    return email.lower() if email is not None else None
+
+
 def _latest_governing_evaluations(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Evaluation]:
     ranked = (
         select(
@@ -100,6 +104,9 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
                 "name": project.name,
                 "department": project.department,
                 "region": project.region,
+                "business_owner_email": _lower(project.business_owner_email),
+                "technical_owner_email": _lower(project.technical_owner_email),
+                "tags": project.tags,
                 "stage": project.stage,
                 "stage_entered_at": project.stage_entered_at,
                 "rank_score": current.score if current else UNSCORED,

@@ -15,6 +15,9 @@ from app.engine.stages import Stage
 from app.projects import service
 from app.projects.models import Project
 from app.projects.schemas import (
+    ProjectBatch,
+    ProjectBatchItemResult,
+    ProjectBatchResult,
     ProjectCreate,
     ProjectRead,
     ProjectReplace,
@@ -27,6 +30,10 @@ router = APIRouter(prefix=f"{API_PREFIX}/projects", tags=["projects"])
 ProjectKey = Annotated[str, Path(max_length=63, description="The project's key.")]
 NewProjectKey = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63, description="The project's key.")]
 Filter = Annotated[str | None, Query(max_length=100)]
+Owner = Annotated[
+    str | None,
+    Query(max_length=320, description="A business or technical owner's email, compared without regard to case."),
+]
 
 
 def _project_response(project: Project, *, status_code: int = 200) -> Response:
@@ -55,6 +62,28 @@ async def create_project(body: ProjectCreate, db: DbDep, caller: Writer, idempot
     )
 
 
+@router.post(
+    ":batch",
+    response_model=ProjectBatchResult,
+    summary="Create or replace many projects at once",
+    responses=problem_responses(400, 401, 403, 413, 415, 422),
+)
+async def upsert_projects(body: ProjectBatch, db: DbDep, caller: Writer, idempotency: IdempotencyDep) -> Response:
+    """Up to 1,000 projects upserted by key, as `PUT /projects/{key}` would each: all or nothing (an
+    item that cannot be written is a 422 naming it), with a result per item: `created`, `updated`
+    or `unchanged` (sent as stored: nothing written, no event). Safe to send again on every run."""
+
+    def render(results: list[tuple[str, str]]) -> Response:
+        counts = {
+            outcome: sum(1 for _, result in results if result == outcome)
+            for outcome in ("created", "updated", "unchanged")
+        }
+        items = [ProjectBatchItemResult.model_validate({"key": key, "result": result}) for key, result in results]
+        return json_response(ProjectBatchResult(items=items, **counts))
+
+    return await idempotent(db, idempotency, service.upsert_projects, render, items=body.items, actor=caller)
+
+
 @router.get(
     "",
     response_model=Page[ProjectRead],
@@ -68,6 +97,7 @@ async def list_projects(
     department: Filter = None,
     region: Filter = None,
     tag: Filter = None,
+    owner: Owner = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Text in the key, name, description or workflow.")
     ] = None,
@@ -81,6 +111,7 @@ async def list_projects(
         department=department,
         region=region,
         tag=tag,
+        owner=owner,
         q=q,
         limit=limit,
         cursor=cursor,

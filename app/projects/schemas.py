@@ -2,11 +2,20 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, EmailStr, Field, PlainSerializer, StrictBool, StrictInt
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+)
 
-from app.core.schemas import IsoDate, ReadModel, Slug, WriteModel
+from app.core.schemas import MONEY_JSON_SCHEMA, IsoDate, ReadModel, Slug, WriteModel
 from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
 from app.engine.stages import Stage
 from app.projects.models import Project, StageTransition
@@ -44,6 +53,7 @@ MoneyAmount = Annotated[
     BeforeValidator(_a_number),
     Field(ge=0, max_digits=15, decimal_places=2),
     PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema(MONEY_JSON_SCHEMA),
 ]
 Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,49}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -206,3 +216,22 @@ class StageTransitionRead(ReadModel):
             actor=transition.actor,
             transitioned_at=transition.transitioned_at,
         )
+
+
+MAX_PROJECT_BATCH_ITEMS = 1000
+
+
+class ProjectBatch(WriteModel):
+    items: list[ProjectCreate] = Field(min_length=1, max_length=MAX_PROJECT_BATCH_ITEMS)
+
+
+class ProjectBatchItemResult(ReadModel):
+    key: str
+    result: Literal["created", "updated", "unchanged"]
+
+
+class ProjectBatchResult(ReadModel):
+    items: list[ProjectBatchItemResult] = Field(description="One per item, in the order sent.")
+    created: int
+    updated: int
+    unchanged: int

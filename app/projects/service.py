@@ -11,7 +11,7 @@ from app.auth.service import Caller
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
 from app.core.db import contains_element, utcnow
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, FieldError, Forbidden, NotFound, ProblemError, Unprocessable
 from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
@@ -53,6 +53,7 @@ def list_projects(
     department: str | None = None,
     region: str | None = None,
     tag: str | None = None,
+    owner: str | None = None,
     q: str | None = None,
     limit: int,
     cursor: str | None = None,
@@ -67,6 +68,11 @@ def list_projects(
         query = query.where(Project.region == region)
     if tag is not None:
         query = query.where(contains_element(Project.tags, tag))
+    if owner is not None:
+        email = owner.lower()
+        query = query.where(
+            or_(func.lower(Project.business_owner_email) == email, func.lower(Project.technical_owner_email) == email)
+        )
     if q:
         needle = q.lower()
         query = query.where(
@@ -127,7 +133,8 @@ def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -
     return project
 
 
-def _update(session: Session, project: Project, data: ProjectFields, *, action: str, actor: Caller) -> None:
+def _update(session: Session, project: Project, data: ProjectFields, *, action: str, actor: Caller) -> bool:
+    """Apply the fields; whether anything changed."""
     if data.department != project.department:
         scope.require_department(data.department)
     if data.rubric != project.rubric:
@@ -141,7 +148,7 @@ def _update(session: Session, project: Project, data: ProjectFields, *, action: 
     _apply(project, data)
     after = _snapshot(project)
     if after == before:
-        return
+        return False
     project.updated_at = utcnow()
     changes.record(
         session,
@@ -149,6 +156,7 @@ def _update(session: Session, project: Project, data: ProjectFields, *, action: 
         [project.id],
         audit=AuditEntry(actor, action, "project", project.key, before=before, after=after),
     )
+    return True
 
 
 def create_project(session: Session, *, data: ProjectCreate, actor: Caller) -> Project:
@@ -173,6 +181,41 @@ def replace_project(
         return _insert(session, key=key, data=data, actor=actor), True
     _update(session, project, data, action="project.replace", actor=actor)
     return project, False
+
+
+def upsert_projects(session: Session, *, items: list[ProjectCreate], actor: Caller) -> list[tuple[str, str]]:
+    """Create or replace each project by key, all or nothing: an item that cannot be written is a 422
+    naming it, and nothing is stored. Returns (key, created | updated | unchanged) per item."""
+    keys = [item.key for item in items]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise Unprocessable(
+            f"Each project may appear once in a batch; repeated: {', '.join(repeated)}.",
+            errors=[
+                FieldError(field=f"body.items.{index}.key", message="repeated in this batch")
+                for index, key in enumerate(keys)
+                if key in repeated
+            ],
+        )
+    found = {project.key: project for project in session.scalars(select(Project).where(Project.key.in_(keys)))}
+    results: list[tuple[str, str]] = []
+    errors: list[FieldError] = []
+    for index, item in enumerate(items):
+        project = found.get(item.key)
+        try:
+            if project is not None and not scope.can_see(project.department):
+                raise NotFound(f"no project with key {item.key!r}{scope.WITHIN}")
+            if project is None:
+                _insert(session, key=item.key, data=item, actor=actor)
+                results.append((item.key, "created"))
+            else:
+                changed = _update(session, project, item, action="project.replace", actor=actor)
+                results.append((item.key, "updated" if changed else "unchanged"))
+        except ProblemError as refusal:
+            errors.append(FieldError(field=f"body.items.{index}", message=refusal.detail))
+    if errors:
+        raise Unprocessable("Some items cannot be written; nothing was stored.", errors=errors)
+    return results
 
 
 def patch_project(

@@ -532,21 +532,20 @@ class RescoringProgress:
 def rescoring_progress(session: Session, *, rubric_key: str) -> RescoringProgress:
     """How far re-scoring the projects a rubric governs against its latest version has come."""
     rubric, _ = rubrics.get_version(session, key=rubric_key)
-    governed = session.scalar(select(func.count()).select_from(Project).where(Project.rubric == rubric_key)) or 0
-    current = (
-        session.scalar(
-            select(func.count())
-            .select_from(ProjectReadiness)
-            .join(Project, Project.id == ProjectReadiness.project_id)
-            .where(
-                Project.rubric == rubric_key,
-                ProjectReadiness.rubric_key == rubric_key,
-                ProjectReadiness.rubric_version == rubric.latest_version,
-                ~exists().where(ReadinessMark.project_id == Project.id),
-            )
+    governed_query = select(func.count()).select_from(Project).where(Project.rubric == rubric_key)
+    governed = session.scalar(scope.restrict(governed_query, Project.department)) or 0
+    current_query = (
+        select(func.count())
+        .select_from(ProjectReadiness)
+        .join(Project, Project.id == ProjectReadiness.project_id)
+        .where(
+            Project.rubric == rubric_key,
+            ProjectReadiness.rubric_key == rubric_key,
+            ProjectReadiness.rubric_version == rubric.latest_version,
+            ~exists().where(ReadinessMark.project_id == Project.id),
         )
-        or 0
     )
+    current = session.scalar(scope.restrict(current_query, Project.department)) or 0
     return RescoringProgress(rubric_key, rubric.latest_version, governed, current)
 
 

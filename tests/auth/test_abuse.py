@@ -149,3 +149,23 @@ def test_unauthenticated_large_posts_do_not_grow_the_server(
     assert set(statuses) <= {401, 0}
     assert 401 in statuses
     assert after - before < 20 * 1024, f"RSS grew by {(after - before) / 1024:.1f} MiB"
+
+
+def test_ports_in_forwarded_addresses_do_not_make_new_clients(limited: TestClient) -> None:
+    def guess(hop: str) -> int:
+        headers = {"Authorization": "Bearer rdy_guess", "X-Forwarded-For": hop}
+        return int(limited.get("/api/v1/projects", headers=headers).status_code)
+
+    answers = [guess(f"198.51.100.9:{port}") for port in range(11)]
+    v6 = [guess(f"[2001:db8:0:1::{n:x}]:443") for n in range(11)]
+
+    assert answers[-1] == 429
+    assert v6[-1] == 429
+
+
+def test_a_reader_cannot_make_the_service_read_a_large_batch(reader: TestClient) -> None:
+    two_mib = b'{"items": [' + b" " * (2 * 1024 * 1024) + b"]}"
+
+    refused = reader.post("/api/v1/facts:batch", content=two_mib, headers={"content-type": "application/json"})
+
+    assert_problem(refused, 403)

@@ -100,3 +100,13 @@ def test_a_revoked_bootstrap_key_stays_revoked_across_restarts(settings: Setting
     with TestClient(create_app(settings, db)) as restarted:
         assert_problem(_client_with_key(restarted, ADMIN_SECRET).get(KEYS), 401)
         assert _client_with_key(restarted, other).get(KEYS).status_code == 200
+
+
+def test_the_bootstrap_key_is_rotated_in_the_configuration_not_through_the_api(admin: TestClient) -> None:
+    bootstrap = next(k for k in admin.get(KEYS).json()["items"] if k["name"] == "bootstrap-admin")
+
+    refused = admin.post(f"{KEYS}/{bootstrap['id']}:rotate", json={})
+
+    assert_problem(refused, 409)
+    assert "READINESS_BOOTSTRAP_ADMIN_KEY" in refused.json()["detail"]
+    assert admin.get(KEYS).status_code == 200

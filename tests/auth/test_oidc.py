@@ -29,6 +29,7 @@ from app.core.db import Database
 from app.core.errors import Forbidden
 from app.core.settings import Settings
 from app.main import create_app
+from tests.conftest import ADMIN_SECRET
 from tests.oidc import AUDIENCE, OTHER_AUDIENCE, OidcProvider, b64url, new_rsa_key, public, sign
 from tests.projects.factories import project_body
 from tests.projects.test_api import assert_problem
@@ -110,6 +111,14 @@ def test_each_role_does_what_it_should(oidc_client: TestClient, oidc_provider: O
     assert_problem(oidc_client.post(decisions, json={}, headers=approver), 422)
     assert_problem(oidc_client.get("/api/v1/api-keys", headers=approver), 403)
     assert oidc_client.get("/api/v1/api-keys", headers=admin).status_code == 200
+
+
+def test_api_keys_keep_working_beside_tokens_the_bootstrap_secret_included(
+    oidc_client: TestClient, oidc_provider: OidcProvider
+) -> None:
+    assert not ADMIN_SECRET.startswith("rdy_")
+
+    assert oidc_client.get("/api/v1/api-keys", headers=bearer(ADMIN_SECRET)).status_code == 200
 
 
 def test_the_audit_log_names_the_client_and_keys_it_by_issuer_and_subject(

@@ -1,10 +1,12 @@
 """Separation of duties: the approver role, decisions and attestations by the caller, four eyes."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import _client_with_key, issue_key
-from tests.evaluations.test_api import PROJECT, evaluate, pilot  # noqa: F401 (a fixture)
+from tests.evaluations.test_api import PROJECT, evaluate, iso, pilot  # noqa: F401 (a fixture)
 from tests.projects.factories import make_project
 from tests.projects.test_api import assert_problem
 from tests.rubrics.test_api import weakest_link_rubric
@@ -127,3 +129,40 @@ def test_retiring_needs_an_approver_and_only_an_admin_brings_a_project_back(
     audit = admin.get("/api/v1/audit-events", params={"entity_key": "claims-triage"}).json()["items"]
     assert audit[0]["action"] == "project.stage_transition"
     assert audit[0]["after"] == {"stage": "poc", "reason": "the vendor deal fell through"}
+
+
+@pytest.mark.usefixtures("pilot")
+def test_a_writer_cannot_attest_a_governing_gate_criterion_by_evaluating_against_another_rubric(
+    writer: TestClient, admin: TestClient
+) -> None:
+    lenient = weakest_link_rubric(key="lenient")
+    lenient["sections"].append({"key": "go_live", "title": "Go live"})
+    lenient["criteria"].append({"key": ROLLBACK, "section": "go_live", "title": "Rollback, attested", "gate": False})
+    assert admin.post("/api/v1/rubrics", json=lenient).status_code == 201, lenient
+
+    through_other = writer.post(
+        f"{PROJECT}/evaluations", json={"rubric": "lenient", "answers": [{"criterion": ROLLBACK, "status": "met"}]}
+    )
+
+    assert_problem(through_other, 403)
+    assert writer.get(f"{PROJECT}/attestations").json()["items"] == []
+
+
+@pytest.mark.usefixtures("pilot")
+def test_four_eyes_the_approver_who_posted_a_gate_fact_cannot_record_the_go(
+    writer: TestClient, approver: TestClient, second_approver: TestClient
+) -> None:
+    for name, value in (
+        ("ops.rollback_tested_at", iso(datetime.now(UTC) - timedelta(days=3))),
+        ("ops.rollback_procedure_url", "https://wiki.example.com/rollback"),
+    ):
+        assert approver.put(f"{PROJECT}/facts/{name}", json={"value": value}).status_code == 201
+    evaluation = evaluate(writer)
+    assert evaluation["gate"]["passed"] is True
+    body = {"evaluation_id": evaluation["id"], "decision": "go"}
+
+    own = approver.post(f"{PROJECT}/decisions", json=body)
+
+    assert_problem(own, 409)
+    assert "ops.rollback_tested_at" in own.json()["detail"]
+    assert second_approver.post(f"{PROJECT}/decisions", json=body).status_code == 201

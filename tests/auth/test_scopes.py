@@ -109,3 +109,18 @@ def test_an_empty_scope_sees_no_project_and_admin_keys_cannot_be_scoped(client: 
     assert_problem(nothing.get(CLAIMS), 404)
     refused = admin.post("/api/v1/api-keys", json={"name": "scoped-admin", "role": "admin", "departments": ["x"]})
     assert_problem(refused, 422)
+
+
+@pytest.mark.usefixtures("portfolio")
+def test_a_scoped_caller_cannot_tell_a_project_elsewhere_from_one_that_does_not_exist(
+    client: TestClient, admin: TestClient
+) -> None:
+    claims = scoped(client, admin, "writer", ["claims"])
+
+    elsewhere = claims.put(f"{MARKETING}/facts/ops.team_trained", json={"value": {"not": "valid"}})
+    nowhere = claims.put("/api/v1/projects/ghost/facts/ops.team_trained", json={"value": {"not": "valid"}})
+
+    assert_problem(elsewhere, 404)
+    assert_problem(nowhere, 404)
+    assert claims.put("/api/v1/projects/claims-new", json=project_body("claims-new")).status_code == 201
+    assert claims.get("/api/v1/rubrics/ai-production-readiness/rescoring").json()["governed"] == 2

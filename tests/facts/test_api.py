@@ -137,7 +137,7 @@ def test_batch_stores_facts_across_projects(writer: TestClient) -> None:
     response = writer.post("/api/v1/facts:batch", json={"items": items})
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"stored": 3, "superseded": 1}
+    assert response.json() == {"stored": 3, "superseded": 1, "unchanged": 0}
     fraud = {f["name"]: f["value"] for f in writer.get("/api/v1/projects/fraud-scoring/facts").json()["items"]}
     assert fraud == {
         "ops.logging_enabled": False,

@@ -202,7 +202,7 @@ def test_batch_stores_measurements_across_projects_and_moves_latest(writer: Test
     response = writer.post("/api/v1/measurements:batch", json={"items": items})
 
     assert response.status_code == 201, response.text
-    assert response.json() == {"stored": 3}
+    assert response.json() == {"stored": 3, "created": 3, "updated": 0, "unchanged": 0}
     assert writer.get(COST).json()["latest"]["value"] == 35
     assert writer.get("/api/v1/projects/fraud-scoring/kpis/triage-time").json()["latest"]["value"] == 22
     assert len(writer.get(f"{COST}/measurements").json()["items"]) == 2
