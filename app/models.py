@@ -11,6 +11,7 @@ from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness.models import ProjectReadiness, ReadinessHistory, ReadinessMark
 from app.rubrics.models import Rubric, RubricVersion
+from app.ui.models import UiSession
 
 __all__ = [
     "ApiKey",
@@ -35,5 +36,6 @@ __all__ = [
     "Rubric",
     "RubricVersion",
     "StageTransition",
+    "UiSession",
     "Webhook",
 ]
