@@ -46,7 +46,7 @@ def call(client: TestClient, method: str, path: str, headers: dict[str, str]) ->
 
 
 def test_every_operation_but_the_public_ones_states_its_role() -> None:
-    assert len(OPERATIONS) == 66
+    assert len(OPERATIONS) == 67
     assert {role for _, _, role in OPERATIONS} == set(ROLES)
 
 

@@ -1,6 +1,7 @@
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -21,8 +22,8 @@ from app.core.strict import refuse_unknown_query_parameters
 from app.engine.scoring import Level
 from app.engine.stages import Stage
 from app.engine.stall import Risk
-from app.portfolio import badge, service
-from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryRead
+from app.portfolio import badge, service, trend
+from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryRead, TrendRead
 from app.projects.router import Owner, ProjectKey
 from app.readiness import service as readiness
 
@@ -192,6 +193,53 @@ async def portfolio_stalled(
         (rows, next_cursor),
         if_none_match,
     )
+
+
+@router.get(
+    "/portfolio/trend",
+    response_model=TrendRead,
+    summary="How the portfolio moved over time",
+    responses=problem_responses(401, 403, 422),
+)
+async def portfolio_trend(
+    db: DbDep,
+    settings: SettingsDep,
+    caller: Reader,
+    filters: Filters,
+    interval: Annotated[trend.Interval, Query(description="ISO weeks (from Monday) or calendar months, in UTC.")] = (
+        "month"
+    ),
+    first: Annotated[
+        date | None, Query(alias="from", description="A day in the first bucket; by default 12 buckets up to `to`.")
+    ] = None,
+    last: Annotated[
+        date | None, Query(alias="to", description="A day in the last bucket; by default (and at most) today.")
+    ] = None,
+    group_by: Annotated[service.GroupBy | None, Query(description="Also break the figures down by this.")] = None,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    """Per week or month, as each bucket ended (the current one: as it stands now): projects per
+    stage, entries into production, mean score, go-live ready, stalled and realized monthly benefit
+    by currency; overall and per group. Computed from the stage transitions, the readiness history
+    and the measurements, so past buckets are right too; at most 104 buckets.
+
+    Filters select projects as they are today: department, region, owner and tag by their current
+    values, and stage, level and risk by their current value too (every bucket then shows those
+    projects as they were then). Groups by department or region are current as well; a group by
+    stage follows each project's stage at the time. Deleted projects and KPIs are gone from every
+    bucket. Stalled is approximated before today (only the stage time limit is known for the past):
+    `approximations` in the answer says how each approximated figure was computed."""
+    result = await db.read(
+        trend.trend,
+        filters=filters,
+        group_by=group_by,
+        interval=interval,
+        first=first,
+        last=last,
+        now=utcnow(),
+        limits=stage_limits(settings),
+    )
+    return _polled(TrendRead.model_validate(result), result, if_none_match)
 
 
 async def badge_access(

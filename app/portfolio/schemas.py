@@ -1,6 +1,6 @@
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, PlainSerializer, WithJsonSchema
 
@@ -92,3 +92,37 @@ class SummaryRead(ReadModel):
     group_by: str | None
     groups: list[SummaryGroup]
     overall: SummaryStats
+
+
+class TrendPoint(ReadModel):
+    start: datetime = Field(description="The bucket's first moment: a Monday, or the first of a month, 00:00 UTC.")
+    end: datetime = Field(description="The next bucket's start: the bucket runs up to it, not including it.")
+    as_of: datetime = Field(description="The moment the figures describe: `end`, or now for the current bucket.")
+    projects: int = Field(description="Projects that existed at `as_of`.")
+    by_stage: dict[str, int] = Field(description="Projects in each stage at `as_of`, from the stage transitions.")
+    entered_production: int = Field(description="Moves into production during the bucket.")
+    mean_score: float | None = Field(
+        description="Mean of each scored project's latest score at `as_of`, from the readiness history."
+    )
+    go_live_ready: int = Field(description="Projects whose latest readiness at `as_of` passed the go-live gate.")
+    stalled: int = Field(
+        description="Projects over their stage's time limit at `as_of`: an approximation, see `approximations`."
+    )
+    realized_monthly_benefit: dict[str, float] = Field(
+        description="Monthly benefit by currency from each KPI's latest measurement at `as_of`."
+    )
+
+
+class TrendGroup(ReadModel):
+    group: str | None = Field(description="The department or region (current), or the stage at the time.")
+    points: list[TrendPoint]
+
+
+class TrendRead(ReadModel):
+    interval: Literal["week", "month"]
+    group_by: str | None
+    approximations: list[str] = Field(
+        description="How figures that need history the service does not keep were approximated."
+    )
+    overall: list[TrendPoint] = Field(description="One point per bucket, oldest first; the last may be partial.")
+    groups: list[TrendGroup] = Field(description="The same per group, when `group_by` is given.")
