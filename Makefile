@@ -22,7 +22,8 @@ run: $(VENV)/.installed
 	$(BIN)/readiness serve
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: $(VENV)/.installed-dev tests/oidc/node_modules/.installed tests/client/ts/node_modules/.installed lint
+test: $(VENV)/.installed-dev tests/oidc/node_modules/.installed tests/client/ts/node_modules/.installed \
+		tests/ui/axe/node_modules/.installed /usr/bin/chromium lint
 	$(BIN)/pytest
 
 # The OpenID provider the token tests run against (oidc-provider, on Node).
@@ -34,6 +35,15 @@ tests/oidc/node_modules/.installed: tests/oidc/package-lock.json
 tests/client/ts/node_modules/.installed: tests/client/ts/package-lock.json
 	npm ci --prefix tests/client/ts --no-audit --no-fund
 	touch $@
+
+# axe-core, which the dashboard's browser tests inject into its pages.
+tests/ui/axe/node_modules/.installed: tests/ui/axe/package-lock.json
+	npm ci --prefix tests/ui/axe --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium, which the browser tests drive: Playwright's own browser download cannot work here.
+/usr/bin/chromium:
+	apt-get install -y chromium
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

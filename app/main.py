@@ -36,6 +36,7 @@ from app.events.schemas import EVENT_ENVELOPES
 from app.portfolio.router import stage_limits
 from app.readiness import service as readiness
 from app.readiness.rescorer import Rescorer
+from app.ui.router import install_ui
 
 DESCRIPTION = """\
 Takes enterprise AI projects from proof of concept to production. Records each AI project, its
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for router in ROUTERS:
         app.include_router(router)
     install_docs(app, settings)
+    install_ui(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

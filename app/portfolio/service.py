@@ -378,5 +378,14 @@ def summary(
     }
 
 
+def by_level(
+    session: Session, *, filters: Filters, now: datetime, limits: Mapping[Stage, int]
+) -> dict[str | None, int]:
+    """How many of the projects that match the filters stand at each readiness level; None for unscored."""
+    counts = select(ProjectStatus.level, func.count()).select_from(ProjectStatus).group_by(ProjectStatus.level)
+    query = _filtered(cast(Select[Any], counts), filters, risk_expression(now, limits))
+    return {level: int(count) for level, count in session.execute(query)}
+
+
 def _money(value: Any) -> float:
     return float(round(Decimal(value or 0), 2))

@@ -1,0 +1,128 @@
+"""What each dashboard page shows, read in one unit of work through the services the API uses, so
+that a page and the API agree on every figure and on who may see what."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth import scope
+from app.engine.stages import Stage
+from app.evaluations import service as evaluations
+from app.evaluations.models import Decision
+from app.kpis import service as kpis
+from app.kpis.models import Kpi, Measurement
+from app.portfolio import service as portfolio
+from app.projects import service as projects
+from app.projects.models import Project, StageTransition
+from app.readiness import service as readiness
+
+ROWS_PER_PAGE = 25
+STALLED_SHOWN = 10
+KPIS_SHOWN = 20
+POINTS_PER_KPI = 200
+DECISIONS_SHOWN = 20
+TRANSITIONS_SHOWN = 100
+HISTORY_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    summary: dict[str, Any]
+    levels: dict[str | None, int]
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    stalled: list[dict[str, Any]]
+    more_stalled: bool
+    departments: list[str]
+    regions: list[str]
+
+
+def _choices(session: Session, column: Any) -> list[str]:
+    """The values a filter can take, among the projects the caller may see."""
+    query = scope.restrict(select(column).where(column.is_not(None)).distinct(), Project.department)
+    return sorted(session.scalars(query))
+
+
+def portfolio_page(
+    session: Session, *, filters: portfolio.Filters, cursor: str | None, now: datetime, limits: Mapping[Stage, int]
+) -> PortfolioPage:
+    """A handful of set-based queries, however many projects: the summary, one page of rows and
+    the worst stalled projects."""
+    summary = portfolio.summary(session, filters=filters, group_by=None, now=now, limits=limits)
+    levels = portfolio.by_level(session, filters=filters, now=now, limits=limits)
+    rows, next_cursor = portfolio.readiness_rows(
+        session, filters=filters, sort="-score", limit=ROWS_PER_PAGE, cursor=cursor, now=now, limits=limits
+    )
+    stalled, more = portfolio.stalled(
+        session, filters=filters, limit=STALLED_SHOWN, cursor=None, now=now, limits=limits
+    )
+    return PortfolioPage(
+        summary=summary["overall"],
+        levels=levels,
+        rows=rows,
+        next_cursor=next_cursor,
+        stalled=stalled,
+        more_stalled=more is not None,
+        departments=_choices(session, Project.department),
+        regions=_choices(session, Project.region),
+    )
+
+
+@dataclass(frozen=True)
+class KpiSeries:
+    kpi: Kpi
+    points: list[tuple[datetime, float]]
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    project: Project
+    view: readiness.ReadinessView
+    kpis: list[KpiSeries]
+    transitions: list[StageTransition]
+    decisions: list[Decision]
+    history: list[readiness.HistoryEntry]
+
+
+def project_page(session: Session, *, key: str, limits: Mapping[Stage, int], refresh_stale: bool) -> ProjectPage | None:
+    """None when the stored readiness is out of date and `refresh_stale` is false (a read
+    transaction cannot re-score it)."""
+    view = readiness.view(session, key=key, limits=limits, refresh_stale=refresh_stale)
+    if view is None:
+        return None
+    project = projects.get_project(session, key=key)
+    found, _ = kpis.list_kpis(session, project_key=key, limit=KPIS_SHOWN, cursor=None)
+    series = []
+    for kpi in found:
+        measurements: list[Measurement]
+        measurements, _ = kpis.list_measurements(
+            session, project_key=key, kpi_key=kpi.key, since=None, until=None, limit=POINTS_PER_KPI, cursor=None
+        )
+        series.append(KpiSeries(kpi, [(m.measured_at, m.value) for m in reversed(measurements)]))
+    transitions, _ = projects.list_transitions(session, key=key, limit=TRANSITIONS_SHOWN, cursor=None)
+    decisions, _ = evaluations.list_decisions(session, key=key, limit=DECISIONS_SHOWN, cursor=None)
+    history = readiness.history(session, key=key, limit=HISTORY_SHOWN, cursor=None, refresh_stale=False)
+    return ProjectPage(
+        project=project,
+        view=view,
+        kpis=series,
+        transitions=transitions,
+        decisions=decisions,
+        history=history[0] if history is not None else [],
+    )
+
+
+def stages_of(project: Project, transitions: list[StageTransition]) -> list[tuple[str, datetime, datetime | None]]:
+    """Each stay in a stage, oldest first, the current one open-ended: what the timeline draws."""
+    if not transitions:
+        return [(project.stage, project.stage_entered_at, None)]
+    stays: list[tuple[str, datetime, datetime | None]] = [
+        (transitions[0].from_stage, transitions[0].from_stage_entered_at, transitions[0].transitioned_at)
+    ]
+    for this, following in zip(transitions, [*transitions[1:], None], strict=True):
+        stays.append((this.to_stage, this.transitioned_at, following.transitioned_at if following else None))
+    return stays
