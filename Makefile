@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint openapi bench image-test fuzz clean
+.PHONY: run demo test lint openapi bench image-test fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 ## run: install, migrate and serve on http://127.0.0.1:8000 with the embedded SQLite database
 run: $(VENV)/.installed
 	$(BIN)/readiness serve
+
+## demo: fill the database `make run` serves with a realistic portfolio and print a key to sign in with
+demo: $(VENV)/.installed
+	$(BIN)/readiness demo-data
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
 test: $(VENV)/.installed-dev tests/oidc/node_modules/.installed tests/client/ts/node_modules/.installed \

@@ -1,4 +1,4 @@
-"""The `readiness` command line: serve, worker, migrate, create-api-key, export-openapi."""
+"""The `readiness` command line: serve, worker, migrate, create-api-key, demo-data, export-openapi."""
 
 import argparse
 import asyncio
@@ -131,6 +131,18 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_data(_args: argparse.Namespace) -> int:
+    from app.demo import build
+
+    settings = get_settings()
+    _migrate()
+    outcome = build(settings, progress=lambda line: print(line, file=sys.stderr))  # noqa: T201
+    if outcome.existing:
+        print(f"already there: {len(outcome.existing)} demo projects, left as they are", file=sys.stderr)  # noqa: T201
+    print(f"sign in at http://{settings.host}:{settings.port}/ui/ with this key: {outcome.admin_secret}")  # noqa: T201
+    return 0
+
+
 def cmd_export_openapi(args: argparse.Namespace) -> int:
     from app.main import create_app
 
@@ -168,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--role", required=True, choices=[role.value for role in Role])
     key.add_argument("--departments", help="comma-separated departments the key is limited to; default: all")
     key.set_defaults(handler=cmd_create_api_key)
+
+    demo = commands.add_parser(
+        "demo-data", help="fill the database with a realistic demo portfolio and print a key to sign in with"
+    )
+    demo.set_defaults(handler=cmd_demo_data)
 
     export = commands.add_parser("export-openapi", help="write the OpenAPI document")
     export.add_argument("--output", default=str(DEFAULT_OPENAPI_PATH), help="a path, or - for stdout")

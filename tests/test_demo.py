@@ -1,0 +1,127 @@
+"""`readiness demo-data`: the playbook's stories hold when read back through the API, on both backends."""
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.clock import clock
+from app.core.db import make_engine
+from app.core.migrations import upgrade
+from app.core.settings import Settings
+from app.demo import PORTFOLIO, Outcome, build
+from app.main import create_app
+from tests.conftest import DatabaseUrlFactory
+
+
+@pytest.fixture(scope="module")
+def demo_settings(backend: str, database_url_factory: DatabaseUrlFactory) -> Settings:
+    url = database_url_factory(backend)
+    engine = make_engine(url, pool_size=1)
+    upgrade(engine)
+    engine.dispose()
+    return Settings(database_url=url, rescorer=False, dispatcher=False, rate_limit=0, auth_failure_limit=0)
+
+
+@pytest.fixture(scope="module")
+def outcome(demo_settings: Settings) -> Outcome:
+    return build(demo_settings)
+
+
+@pytest.fixture(scope="module")
+def api(demo_settings: Settings, outcome: Outcome) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_settings)) as client:
+        client.headers["Authorization"] = f"Bearer {outcome.admin_secret}"
+        yield client
+
+
+def _get(api: TestClient, path: str) -> Any:
+    response = api.get(f"/api/v1{path}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_demo_leaves_the_clock_as_it_found_it(outcome: Outcome) -> None:
+    assert clock.offset == timedelta()
+    assert outcome.built == [spec.key for spec in PORTFOLIO]
+
+
+def test_claims_triage_passed_the_gate_and_reached_production_on_a_go(api: TestClient) -> None:
+    project = _get(api, "/projects/claims-triage")
+    readiness = _get(api, "/projects/claims-triage/readiness")
+    decisions = _get(api, "/projects/claims-triage/decisions")["items"]
+
+    assert project["stage"] == "production"
+    assert readiness["gate"]["passed"] is True
+    assert readiness["level"] in {"production_ready", "scale_ready"}
+    assert readiness["stall"]["risk"] == "low"
+    assert [d["decision"] for d in decisions] == ["go"]
+    assert decisions[0]["decided_by"] == "demo-steering-committee"
+    kpi = _get(api, "/projects/claims-triage/kpis/handling-cost")
+    assert (kpi["category"], kpi["baseline"], kpi["target"], kpi["value_per_unit"]) == ("cost", 42, 28, 3000)
+
+
+def test_the_churn_model_stalls_in_poc_for_the_playbooks_reasons(api: TestClient) -> None:
+    stalled = {row["key"]: row for row in _get(api, "/portfolio/stalled?limit=100")["items"]}
+    readiness = _get(api, "/projects/churn-prediction/readiness")
+
+    assert readiness["stage"] == "poc"
+    assert stalled["churn-prediction"]["risk"] == "high"
+    for signals in (stalled["churn-prediction"]["signals"], readiness["stall"]["signals"]):
+        reasons = {s["dimension"]: s["reason"] for s in signals if s["pattern"] == "stalled"}
+        assert set(reasons) == {"scope", "success_metric", "ownership", "infrastructure", "inactivity"}
+        assert "model accuracy alone" in reasons["success_metric"]
+        assert "IT-only" in reasons["ownership"]
+        assert "notebook" in reasons["infrastructure"]
+
+
+def test_every_stage_department_and_several_regions_are_represented(api: TestClient) -> None:
+    rows = _get(api, "/portfolio/readiness?limit=500")["items"]
+
+    assert {row["stage"] for row in rows} == {"idea", "poc", "pilot", "production", "scaling", "retired"}
+    assert {row["department"] for row in rows} >= {
+        "claims", "underwriting", "marketing", "finance", "operations", "customer-service"
+    }  # fmt: skip
+    assert len({row["region"] for row in rows}) >= 3
+    assert len({row["level"] for row in rows}) >= 3
+    assert any(row["risk"] == "high" for row in rows)
+    assert any(row["risk"] == "low" for row in rows)
+
+
+def test_measurements_stage_transitions_and_readiness_history_spread_over_months(api: TestClient) -> None:
+    measured = [
+        datetime.fromisoformat(m["measured_at"])
+        for m in _get(api, "/projects/claims-triage/kpis/handling-cost/measurements?limit=500")["items"]
+    ]
+    transitions = _get(api, "/projects/claims-triage/stage-transitions")["items"]
+    history = _get(api, "/projects/claims-triage/readiness/history?limit=500")["items"]
+    changed = [datetime.fromisoformat(h["changed_at"]) for h in history]
+
+    assert len(measured) >= 30
+    assert max(measured) - min(measured) > timedelta(days=180)
+    assert [t["to"] for t in transitions] == ["poc", "pilot", "production"]
+    assert datetime.fromisoformat(transitions[-1]["transitioned_at"]) - datetime.fromisoformat(
+        transitions[0]["transitioned_at"]
+    ) > timedelta(days=90)
+    assert len(history) >= 5
+    assert max(changed) - min(changed) > timedelta(days=180)
+    assert changed == sorted(changed, reverse=True)
+
+
+def test_a_second_run_leaves_the_portfolio_as_it_is_and_issues_a_new_sign_in_key(
+    demo_settings: Settings, outcome: Outcome, api: TestClient
+) -> None:
+    before = _get(api, "/portfolio/readiness?limit=500")["items"]
+
+    again = build(demo_settings)
+
+    assert again.built == []
+    assert again.existing == [spec.key for spec in PORTFOLIO]
+    assert again.admin_secret != outcome.admin_secret
+    signed_in = api.get(
+        "/api/v1/portfolio/readiness?limit=500", headers={"Authorization": f"Bearer {again.admin_secret}"}
+    )
+    assert signed_in.status_code == 200
+    assert signed_in.json()["items"] == before
