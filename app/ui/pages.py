@@ -16,6 +16,7 @@ from app.evaluations.models import Decision
 from app.kpis import service as kpis
 from app.kpis.models import Kpi, Measurement
 from app.portfolio import service as portfolio
+from app.portfolio import trend as trends
 from app.projects import service as projects
 from app.projects.models import Project, StageTransition
 from app.readiness import service as readiness
@@ -39,6 +40,7 @@ class PortfolioPage:
     more_stalled: bool
     departments: list[str]
     regions: list[str]
+    trend: trends.Trend
 
 
 def _choices(session: Session, column: Any) -> list[str]:
@@ -50,8 +52,8 @@ def _choices(session: Session, column: Any) -> list[str]:
 def portfolio_page(
     session: Session, *, filters: portfolio.Filters, cursor: str | None, now: datetime, limits: Mapping[Stage, int]
 ) -> PortfolioPage:
-    """A handful of set-based queries, however many projects: the summary, one page of rows and
-    the worst stalled projects."""
+    """A handful of set-based queries, however many projects: the summary, one page of rows, the
+    worst stalled projects and the monthly trend."""
     summary = portfolio.summary(session, filters=filters, group_by=None, now=now, limits=limits)
     levels = portfolio.by_level(session, filters=filters, now=now, limits=limits)
     rows, next_cursor = portfolio.readiness_rows(
@@ -69,6 +71,9 @@ def portfolio_page(
         more_stalled=more is not None,
         departments=_choices(session, Project.department),
         regions=_choices(session, Project.region),
+        trend=trends.trend(
+            session, filters=filters, group_by=None, interval="month", first=None, last=None, now=now, limits=limits
+        ),
     )
 
 

@@ -8,6 +8,7 @@ with a request another site starts; the two forms that POST (sign-in, sign-out) 
 request whose `Sec-Fetch-Site` or `Origin` names another site.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -30,6 +31,7 @@ from app.core.settings import Settings
 from app.engine.scoring import Level
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
+from app.portfolio import trend as trends
 from app.portfolio.router import stage_limits
 from app.readiness import service as readiness
 from app.ui import charts, pages, sessions
@@ -269,6 +271,7 @@ async def portfolio_view(request: Request) -> Response:
     ]
     context = {
         "caller": caller,
+        "trend_charts": _trend_charts(shown.trend),
         "filters": filters,
         "query": lambda **changes: _query(filters, **changes),
         "filtered": filters != portfolio.Filters(),
@@ -281,6 +284,52 @@ async def portfolio_view(request: Request) -> Response:
         "cursor": cursor,
     }
     return _page(request, "portfolio.html", context)
+
+
+def _trend_charts(trend: trends.Trend) -> list[Markup]:
+    """Month by month, as each month ended: where projects stand, their mean score, what they earn."""
+    points = trend.overall
+    start, end = (points[0].start, points[-1].as_of) if points else (None, None)
+
+    def series(name: str, value: Callable[[trends.TrendPoint], float | None]) -> charts.Series:
+        return charts.Series(name, [(p.as_of, figure) for p in points if (figure := value(p)) is not None])
+
+    def benefit(currency: str) -> charts.Series:
+        return series(currency, lambda p: p.realized_monthly_benefit.get(currency, 0.0))
+
+    live = series("In production or scaling", lambda p: p.by_stage["production"] + p.by_stage["scaling"])
+    shown = [
+        charts.line_chart(
+            [
+                live,
+                series("Go-live ready", lambda p: p.go_live_ready),
+                series("Stalling", lambda p: p.stalled),
+            ],
+            title="Projects live, go-live ready and stalling, month by month",
+            y_label="projects",
+            start=start,
+            end=end,
+        ),
+        charts.line_chart(
+            [series("Mean score", lambda p: p.mean_score)],
+            title="Mean readiness score, month by month",
+            y_label="score",
+            start=start,
+            end=end,
+        ),
+    ]
+    currencies = sorted({currency for point in points for currency in point.realized_monthly_benefit})
+    if currencies:
+        shown.append(
+            charts.line_chart(
+                [benefit(currency) for currency in currencies],
+                title="Realized monthly benefit, month by month",
+                y_label="per month",
+                start=start,
+                end=end,
+            )
+        )
+    return shown
 
 
 @router.get("/projects/{key}")

@@ -171,6 +171,7 @@ def test_a_reader_signs_in_follows_a_stalled_project_and_signs_out(
     expect(stalled.get_by_role("link", name="Churn model")).to_be_visible()
     expect(stalled).to_contain_text("Success metric: measured by model accuracy alone, no business KPI")
     expect(page.get_by_role("heading", name="Monthly benefit, realized against projected")).to_be_visible()
+    expect(page.get_by_role("region", name="Trend").locator("svg.chart-line")).to_have_count(3)
     everything = _figure(page, "projects")
     assert everything == 5
     _screenshot(page, "portfolio")

@@ -189,6 +189,7 @@ def test_the_portfolio_shows_funnel_stalled_projects_and_benefit(client: TestCli
     # (40 − 31) × 1000 realized against (40 − 25) × 1000 projected, per month.
     assert "9,000" in html
     assert "15,000" in html
+    assert "Projects live, go-live ready and stalling, month by month" in html
 
 
 @pytest.mark.usefixtures("portfolio")
