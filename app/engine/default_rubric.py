@@ -1,7 +1,9 @@
-"""The default rubric, `ai-production-readiness` version 1, built from the playbook.
+"""The default rubric, `ai-production-readiness` version 2, built from the playbook.
 
 Each title keeps the playbook's own words. Published versions never change: a change to this
-rubric is a new version, published by a migration of its own.
+rubric is a new version, published by a migration of its own that carries a copy of the data
+(`migrations/data/`), so that this module can move on without rewriting history. Version 2 is
+version 1 with the crosswalk to governance frameworks (`CROSSWALK.md`) as references.
 """
 
 from app.engine.checks import (
@@ -18,11 +20,13 @@ from app.engine.checks import (
     StakeholderRolesCheck,
 )
 from app.engine.deployment import PRIVATE_TARGETS
+from app.engine.frameworks import Framework, Strength
 from app.engine.kpi import BUSINESS_CATEGORIES, KpiCategory
 from app.engine.scoring import Aggregation, Criterion, Reference, Rubric, Section
 from app.engine.stages import Stage
 
 KEY = "ai-production-readiness"
+VERSION = 2
 NAME = "AI production readiness"
 DESCRIPTION = (
     "From proof of concept to production: stakeholders aligned early, production infrastructure from "
@@ -38,6 +42,27 @@ SECTIONS = (
     Section("scaling", "Scaling What Works", 1),
 )
 
+HIGH_RISK_PROVIDERS = "Binds providers of high-risk AI systems only."
+HIGH_RISK_DEPLOYERS = "Binds deployers of high-risk AI systems only."
+
+
+def nist(identifier: str, strength: Strength, why: str) -> Reference:
+    # NIST AI RMF subcategories have no short titles: the identifier is the reference.
+    return Reference(Framework.nist_ai_rmf, identifier, None, strength, why)
+
+
+def iso(identifier: str, title: str, strength: Strength, why: str) -> Reference:
+    return Reference(Framework.iso_42001, identifier, title, strength, why)
+
+
+def eu(identifier: str, title: str, strength: Strength, why: str, note: str | None = None) -> Reference:
+    return Reference(Framework.eu_ai_act, identifier, title, strength, why, note)
+
+
+def ml_test_score(identifier: str, title: str, strength: Strength, why: str) -> Reference:
+    return Reference(Framework.ml_test_score, identifier, title, strength, why)
+
+
 CRITERIA = (
     Criterion(
         "stakeholders.business_owner",
@@ -46,6 +71,23 @@ CRITERIA = (
         "Define a business owner who is accountable for production outcomes, not only for the demo.",
         applies_from=Stage.idea,
         check=FieldCheck("business_owner", "present", when_missing="not_met"),
+        references=(
+            nist(
+                "GOVERN 2.1",
+                Strength.moderate,
+                (
+                    "a named accountable owner is a documented role, but NIST scopes roles to AI risk, "
+                    "not business outcomes"
+                ),
+            ),
+            nist("GOVERN 2.3", Strength.moderate, "leadership-level accountability for the deployment decision"),
+            iso(
+                "A.3.2",
+                "AI roles and responsibilities",
+                Strength.moderate,
+                "the control requires roles and responsibilities for AI to be defined and allocated",
+            ),
+        ),
     ),
     Criterion(
         "stakeholders.steering_committee",
@@ -54,6 +96,14 @@ CRITERIA = (
         "Record the committee as stakeholders with the roles business, engineering, security and legal.",
         applies_from=Stage.poc,
         check=StakeholderRolesCheck(("business", "engineering", "security", "legal"), partial_at_least=2),
+        references=(
+            nist(
+                "MAP 1.2",
+                Strength.moderate,
+                "a documented cross-functional group (business, engineering, security, legal)",
+            ),
+            nist("GOVERN 3.1", Strength.moderate, "decisions informed by several disciplines"),
+        ),
     ),
     Criterion(
         "stakeholders.security_in_architecture",
@@ -62,6 +112,10 @@ CRITERIA = (
         "Post the fact governance.security_in_architecture_reviews.",
         applies_from=Stage.poc,
         check=FactCheck("governance.security_in_architecture_reviews", "is_true"),
+        references=(
+            nist("MAP 1.6", Strength.moderate, "requirements (incl. security and privacy) taken into design decisions"),
+            nist("GOVERN 1.1", Strength.moderate, "the compliance half of the criterion"),
+        ),
     ),
     Criterion(
         "stakeholders.weekly_sync",
@@ -70,6 +124,9 @@ CRITERIA = (
         "Set sync_cadence_days: 7 or less is met, up to 14 is partial.",
         applies_from=Stage.poc,
         check=FieldCheck("sync_cadence_days", "at_most", at_most=7, partial_at_most=14),
+        references=(
+            nist("MAP 1.2", Strength.weak, "collaboration between disciplines; no framework sets a meeting cadence"),
+        ),
     ),
     Criterion(
         "stakeholders.go_no_go_point",
@@ -78,6 +135,20 @@ CRITERIA = (
         "Set the planned decision_date; this rubric is the defined criteria.",
         applies_from=Stage.poc,
         check=FieldCheck("decision_date", "present", when_missing="not_met"),
+        references=(
+            nist(
+                "MANAGE 1.1", Strength.strong, "an explicit proceed / do-not-proceed decision against stated objectives"
+            ),
+            iso(
+                "A.6.2.5",
+                "AI system deployment",
+                Strength.moderate,
+                (
+                    "control statement asks for a documented deployment plan and that appropriate "
+                    "requirements are met prior to deployment, i.e. defined release criteria"
+                ),
+            ),
+        ),
     ),
     Criterion(
         "infrastructure.same_runtime",
@@ -86,6 +157,16 @@ CRITERIA = (
         "Avoid the painful migration from a notebook or an external API: build on the production runtime.",
         applies_from=Stage.poc,
         check=FieldCheck("deployment.same_runtime_as_production", "is_true"),
+        references=(
+            nist(
+                "MEASURE 2.3",
+                Strength.weak,
+                (
+                    "running the POC on the production runtime makes its results deployment-like; NIST "
+                    "does not require one runtime"
+                ),
+            ),
+        ),
     ),
     Criterion(
         "infrastructure.private_deployment",
@@ -103,6 +184,29 @@ CRITERIA = (
         applies_from=Stage.pilot,
         check=FactsCheck(
             (FactCondition("ops.logging_enabled", "is_true"), FactCondition("ops.monitoring_enabled", "is_true"))
+        ),
+        references=(
+            nist("MEASURE 2.4", Strength.moderate, 'the monitoring half, but NIST says "in production", not pilot'),
+            iso(
+                "A.6.2.8",
+                "AI system recording of event logs",
+                Strength.strong,
+                (
+                    "the control has the organization decide at which life-cycle phases event logging "
+                    'is enabled (at minimum while the system is in use), which is the "during the '
+                    'pilot" point'
+                ),
+            ),
+            eu(
+                "Art. 12(1)",
+                "Record-keeping",
+                Strength.strong,
+                (
+                    '"High-risk AI systems shall technically allow for the automatic recording of '
+                    'events (logs) over the lifetime of the system." (high-risk, provider)'
+                ),
+                note=HIGH_RISK_PROVIDERS,
+            ),
         ),
     ),
     Criterion(
@@ -125,7 +229,16 @@ CRITERIA = (
         "Frame the project in cost reduction, time savings, revenue generation or risk mitigation.",
         applies_from=Stage.idea,
         check=KpiExistsCheck(BUSINESS),
-        references=(Reference("NIST AI RMF", "MAP 1.3"),),
+        references=(
+            nist("MAP 1.4", Strength.strong, "business value defined, not only model metrics"),
+            nist("MAP 3.1", Strength.moderate, "benefits (cost, time, revenue, risk) documented"),
+            ml_test_score(
+                "Model 2",
+                "Offline and online metrics correlate.",
+                Strength.moderate,
+                "ties model accuracy to the real impact metric",
+            ),
+        ),
     ),
     Criterion(
         "value.targets_dated",
@@ -142,6 +255,13 @@ CRITERIA = (
         "Post measurements of every business KPI at least monthly.",
         applies_from=Stage.pilot,
         check=KpiCoverageCheck(BUSINESS, measured_within_days=30),
+        references=(
+            nist(
+                "MANAGE 2.2",
+                Strength.moderate,
+                "ongoing measurement of the value a deployed system delivers; no 30-day rule anywhere",
+            ),
+        ),
     ),
     Criterion(
         "value.positive_roi",
@@ -150,6 +270,14 @@ CRITERIA = (
         "Record the project's costs and each KPI's value_per_unit.",
         applies_from=Stage.pilot,
         check=RoiCheck("projected", horizon_months=12, above_pct=0),
+        references=(
+            nist("MAP 3.1", Strength.moderate, "the benefit side of ROI"),
+            nist(
+                "MAP 3.2",
+                Strength.moderate,
+                "the cost side (NIST's costs are error and trust costs rather than build/run cost)",
+            ),
+        ),
     ),
     Criterion(
         "go_live.kpis_defined",
@@ -159,6 +287,13 @@ CRITERIA = (
         gate=True,
         applies_from=Stage.pilot,
         check=KpiExistsCheck(BUSINESS, require=("baseline", "target", "measurement")),
+        references=(
+            nist(
+                "MAP 1.4",
+                Strength.moderate,
+                'value clearly defined; "measurable" (baseline, target, a measurement) goes beyond it',
+            ),
+        ),
     ),
     Criterion(
         "go_live.security_review",
@@ -172,6 +307,21 @@ CRITERIA = (
                 FactCondition("security.review_completed", "is_true"),
                 FactCondition("compliance.review_completed", "is_true"),
             )
+        ),
+        references=(
+            nist("MEASURE 2.7", Strength.strong, "the security review"),
+            nist("GOVERN 1.1", Strength.moderate, "the compliance review"),
+            eu(
+                "Art. 43",
+                "Conformity assessment",
+                Strength.moderate,
+                (
+                    "the provider's pre-market check that the Chapter III Section 2 requirements (incl."
+                    " Art. 15 cybersecurity) are met (Art. 16(f): before placing on the market or "
+                    "putting into service); high-risk only"
+                ),
+                note=HIGH_RISK_PROVIDERS,
+            ),
         ),
     ),
     Criterion(
@@ -188,7 +338,32 @@ CRITERIA = (
                 FactCondition("ops.escalation_path", "non_empty"),
             )
         ),
-        references=(Reference("ML Test Score", "Monitor 1–7"), Reference("NIST AI RMF", "MANAGE 4.1")),
+        references=(
+            nist("MANAGE 4.1", Strength.strong, "monitoring plan with incident response"),
+            iso(
+                "A.6.2.6",
+                "AI system operation and monitoring",
+                Strength.strong,
+                (
+                    "elements for ongoing operation, at minimum system and performance monitoring, "
+                    "repairs, updates and support"
+                ),
+            ),
+            eu(
+                "Art. 26(5)",
+                "Obligations of deployers of high-risk AI systems",
+                Strength.moderate,
+                (
+                    "deployers monitor operation, inform the provider/market surveillance authority "
+                    "without undue delay and suspend use on risk (an escalation path); the "
+                    'provider-side duty is Art. 72 "Post-market monitoring"'
+                ),
+                note=HIGH_RISK_DEPLOYERS,
+            ),
+            ml_test_score(
+                "Monitor 1–7", "Monitoring tests", Strength.strong, "the paper's monitoring-and-alerting section"
+            ),
+        ),
     ),
     Criterion(
         "go_live.rollback_tested",
@@ -203,6 +378,20 @@ CRITERIA = (
             value=180,
             also=(FactCondition("ops.rollback_procedure_url", "non_empty"),),
         ),
+        references=(
+            nist("MANAGE 2.4", Strength.moderate, "a way to take a misbehaving version out of service"),
+            eu(
+                "Art. 15(4)",
+                "Accuracy, robustness and cybersecurity",
+                Strength.weak,
+                (
+                    '"The robustness of high-risk AI systems may be achieved through technical '
+                    'redundancy solutions, which may include backup or fail-safe plans."'
+                ),
+                note=HIGH_RISK_PROVIDERS,
+            ),
+            ml_test_score("Infra 7", "Serving models can be rolled back.", Strength.strong, "same practice"),
+        ),
     ),
     Criterion(
         "go_live.ops_trained",
@@ -212,6 +401,35 @@ CRITERIA = (
         gate=True,
         applies_from=Stage.pilot,
         check=FactsCheck((FactCondition("ops.team_trained", "is_true"), FactCondition("ops.runbook_url", "non_empty"))),
+        references=(
+            nist(
+                "MAP 3.4",
+                Strength.strong,
+                "operator and practitioner proficiency defined, assessed and documented: the training half",
+            ),
+            iso(
+                "A.4.6",
+                "Human resources",
+                Strength.moderate,
+                "document the people and competences used for deployment, operation, change management and maintenance",
+            ),
+            iso(
+                "A.6.2.6",
+                "AI system operation and monitoring",
+                Strength.moderate,
+                "the runbook half (documented elements for ongoing operation)",
+            ),
+            eu(
+                "Art. 4",
+                "AI literacy",
+                Strength.moderate,
+                (
+                    'providers and deployers take measures for the AI literacy of "staff and other '
+                    'persons dealing with the operation and use of AI systems on their behalf" (all AI '
+                    "systems)"
+                ),
+            ),
+        ),
     ),
     Criterion(
         "go_live.performance_benchmarks",
@@ -221,6 +439,32 @@ CRITERIA = (
         gate=True,
         applies_from=Stage.pilot,
         check=FactCheck("perf.benchmarks_tracked", "is_true"),
+        references=(
+            nist("MEASURE 2.3", Strength.strong, "benchmarks set and documented"),
+            eu(
+                "Art. 15(1) and (3)",
+                "Accuracy, robustness and cybersecurity",
+                Strength.moderate,
+                (
+                    'appropriate accuracy "and that they perform consistently in those respects '
+                    'throughout their lifecycle"; accuracy levels and metrics declared in the '
+                    "instructions for use (high-risk)"
+                ),
+                note=HIGH_RISK_PROVIDERS,
+            ),
+            ml_test_score(
+                "Monitor 6",
+                "Computing performance has not regressed",
+                Strength.strong,
+                "when the benchmarks are latency, throughput or memory",
+            ),
+            ml_test_score(
+                "Monitor 7",
+                "Prediction quality has not regressed",
+                Strength.strong,
+                "when the benchmarks are prediction quality",
+            ),
+        ),
     ),
     Criterion(
         "scaling.runbooks_documented",
@@ -234,6 +478,27 @@ CRITERIA = (
                 StageDurationCheck((Stage.production, Stage.scaling), at_least_days=30),
             )
         ),
+        references=(
+            iso(
+                "A.6.2.6",
+                "AI system operation and monitoring",
+                Strength.moderate,
+                (
+                    "documented elements for ongoing operation (monitoring, repairs, updates, support) "
+                    "are what a runbook holds; stability for 30 days is not addressed"
+                ),
+            ),
+            eu(
+                "Art. 13(3)(e)",
+                "Transparency and provision of information to deployers",
+                Strength.weak,
+                (
+                    "the provider's instructions for use must state \"any necessary maintenance and care"
+                    ' measures, including their frequency" (high-risk)'
+                ),
+                note=HIGH_RISK_PROVIDERS,
+            ),
+        ),
     ),
     Criterion(
         "scaling.support_trained",
@@ -242,6 +507,15 @@ CRITERIA = (
         "Post the fact support.team_trained.",
         applies_from=Stage.production,
         check=FactCheck("support.team_trained", "is_true"),
+        references=(
+            nist("MAP 3.4", Strength.moderate, "operator proficiency"),
+            eu(
+                "Art. 4",
+                "AI literacy",
+                Strength.moderate,
+                "training measures for staff dealing with the operation and use of AI systems",
+            ),
+        ),
     ),
     Criterion(
         "scaling.adjacent_use_cases",
@@ -259,4 +533,4 @@ CRITERIA = (
     ),
 )
 
-DEFAULT_RUBRIC = Rubric(KEY, 1, SECTIONS, CRITERIA, Aggregation.weighted_mean)
+DEFAULT_RUBRIC = Rubric(KEY, VERSION, SECTIONS, CRITERIA, Aggregation.weighted_mean)

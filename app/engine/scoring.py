@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from app.engine.checks import Check, CheckStatus, Deadline, ProjectSnapshot, check_problems, run_check
+from app.engine.frameworks import Framework, Strength
 from app.engine.stages import IN_PRODUCTION, Stage, has_reached
 
 
@@ -72,10 +73,17 @@ class Section:
 
 @dataclass(frozen=True)
 class Reference:
-    """Where a criterion matches an outside framework, e.g. NIST AI RMF `MANAGE 4.1`."""
+    """Where a criterion corresponds to a governance framework, e.g. `nist-ai-rmf` `MANAGE 4.1`.
+
+    `framework` is a `Framework` slug in every version published since they were introduced;
+    older versions keep the names they were published with."""
 
     framework: str
     id: str
+    title: str | None = None
+    strength: Strength | None = None
+    why: str | None = None
+    note: str | None = None  # e.g. that an EU AI Act article binds only high-risk AI systems
 
 
 @dataclass(frozen=True)
@@ -331,4 +339,22 @@ def rubric_problems(rubric: Rubric) -> list[str]:
             problems.append(f"criterion {criterion.key!r}: applies_from cannot be retired")
         if criterion.check is not None:
             problems.extend(f"criterion {criterion.key!r}: {p}" for p in check_problems(criterion.check))
+        problems.extend(f"criterion {criterion.key!r}: {p}" for p in reference_problems(criterion.references))
     return sorted(problems)
+
+
+def reference_problems(references: tuple[Reference, ...]) -> list[str]:
+    """What keeps references from being published: a framework the views cannot file them under,
+    an identifier that points nowhere, or no strength."""
+    known = ", ".join(framework.value for framework in Framework)
+    problems = []
+    for reference in references:
+        if reference.framework not in Framework._value2member_map_:
+            problems.append(f"reference framework {reference.framework!r} is not one of {known}")
+        if not reference.id.strip():
+            problems.append(f"a {reference.framework} reference has an empty identifier")
+        if reference.strength is None:
+            problems.append(
+                f"reference {reference.framework} {reference.id!r} needs a strength: strong, moderate or weak"
+            )
+    return problems

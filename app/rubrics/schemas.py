@@ -5,6 +5,7 @@ from pydantic import Field, StrictBool
 
 from app.core.schemas import ReadModel, Slug, WriteModel
 from app.engine.checks import Check
+from app.engine.frameworks import Strength
 from app.engine.scoring import Aggregation, Criterion, Reference, Rubric, Section
 from app.engine.stages import Stage
 
@@ -23,8 +24,26 @@ class SectionSpec(WriteModel):
 
 
 class ReferenceSpec(WriteModel):
-    framework: str = Field(min_length=1, max_length=100, examples=["NIST AI RMF"])
-    id: str = Field(min_length=1, max_length=100, examples=["MANAGE 4.1"])
+    """Where a criterion corresponds to a governance framework: a pointer, not a finding of conformity."""
+
+    framework: str = Field(
+        min_length=1,
+        max_length=100,
+        description="`nist-ai-rmf`, `iso-42001`, `eu-ai-act` or `ml-test-score`, checked when a version is "
+        "published; versions published before these names keep the names they had.",
+        examples=["nist-ai-rmf"],
+    )
+    id: str = Field(min_length=1, max_length=100, description="The framework's identifier.", examples=["MANAGE 4.1"])
+    title: str | None = Field(default=None, max_length=300, description="The framework's title for it, if it has one.")
+    strength: Strength | None = Field(
+        default=None,
+        description="`strong`: about the same thing; `moderate`: part of it, or in another scope; `weak`: the "
+        "closest honest pointer. Required when a version is published.",
+    )
+    why: str | None = Field(default=None, max_length=1000, description="Why it corresponds.")
+    note: str | None = Field(
+        default=None, max_length=500, description="A caveat, e.g. that an article binds only high-risk AI systems."
+    )
 
 
 class CriterionSpec(WriteModel):
@@ -69,7 +88,9 @@ class RubricVersionSpec(WriteModel):
                     gate=c.gate,
                     applies_from=c.applies_from,
                     check=c.check,
-                    references=tuple(Reference(r.framework, r.id) for r in c.references),
+                    references=tuple(
+                        Reference(r.framework, r.id, r.title, r.strength, r.why, r.note) for r in c.references
+                    ),
                 )
                 for c in self.criteria
             ),
@@ -93,7 +114,12 @@ class RubricVersionSpec(WriteModel):
                     gate=c.gate,
                     applies_from=c.applies_from,
                     check=c.check,
-                    references=[ReferenceSpec(framework=r.framework, id=r.id) for r in c.references],
+                    references=[
+                        ReferenceSpec(
+                            framework=r.framework, id=r.id, title=r.title, strength=r.strength, why=r.why, note=r.note
+                        )
+                        for r in c.references
+                    ],
                 )
                 for c in rubric.criteria
             ],

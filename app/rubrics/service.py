@@ -1,7 +1,6 @@
 """Rubrics: what "ready" means, as versioned rules. A published version never changes."""
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -12,15 +11,8 @@ from app.core.changes import AuditEntry, Cause
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
 from app.core.pagination import keyset_page
 from app.engine import scoring
-from app.engine.default_rubric import DEFAULT_RUBRIC, DESCRIPTION, NAME
 from app.rubrics.models import Rubric, RubricVersion
 from app.rubrics.schemas import RubricCreate, RubricVersionRead, RubricVersionSpec
-
-
-def default_definition() -> dict[str, Any]:
-    """The default rubric as stored: what the first migration publishes as version 1."""
-    return RubricVersionSpec.from_engine(DEFAULT_RUBRIC, name=NAME, description=DESCRIPTION).model_dump(mode="json")
-
 
 # Published versions never change, so their parsed form is kept for the life of the process.
 _engine_rubrics: dict[uuid.UUID, scoring.Rubric] = {}

@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from app.core.db import JSONDocument, UTCDateTime, utcnow
-from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
-from app.rubrics.service import default_definition
+from migrations.data import published_definition
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -136,7 +135,8 @@ def _publish_default_rubric() -> None:
     )
     rubric_id, now = uuid.uuid4(), utcnow()
     op.bulk_insert(
-        rubric, [{"id": rubric_id, "key": DEFAULT_RUBRIC_KEY, "latest_version": 1, "created_at": now, "version": 1}]
+        rubric,
+        [{"id": rubric_id, "key": "ai-production-readiness", "latest_version": 1, "created_at": now, "version": 1}],
     )
     op.bulk_insert(
         version,
@@ -145,7 +145,7 @@ def _publish_default_rubric() -> None:
                 "id": uuid.uuid4(),
                 "rubric_id": rubric_id,
                 "number": 1,
-                "definition": default_definition(),
+                "definition": published_definition("ai-production-readiness", 1),
                 "published_at": now,
                 "published_by": "system",
             }

@@ -8,6 +8,7 @@ import pytest
 
 from app.engine.checks import CheckStatus, FactObservation, ProjectSnapshot, run_check
 from app.engine.default_rubric import DEFAULT_RUBRIC
+from app.engine.frameworks import Framework
 from app.engine.kpi import KpiCategory
 from app.engine.roi import ProjectCosts
 from app.engine.scoring import Aggregation, rubric_problems
@@ -70,13 +71,34 @@ def test_titles_keep_the_playbooks_words() -> None:
     assert CRITERIA["stakeholders.business_owner"].title == "A business owner is accountable for production outcomes"
 
 
-def test_references_are_filled_only_where_the_match_is_clear() -> None:
+def test_references_are_the_crosswalk_and_only_where_the_match_is_honest() -> None:
     referenced = {k: [(r.framework, r.id) for r in c.references] for k, c in CRITERIA.items() if c.references}
 
-    assert referenced == {
-        "value.business_kpi": [("NIST AI RMF", "MAP 1.3")],
-        "go_live.monitoring_alerting": [("ML Test Score", "Monitor 1–7"), ("NIST AI RMF", "MANAGE 4.1")],
+    assert DEFAULT_RUBRIC.version == 2
+    assert sum(len(found) for found in referenced.values()) == 43
+    assert len(referenced) == 18
+    assert set(CRITERIA) - set(referenced) == {
+        "infrastructure.private_deployment",
+        "infrastructure.sovereign_ready",
+        "value.targets_dated",
+        "scaling.adjacent_use_cases",
+        "scaling.same_infrastructure",
     }
+    assert referenced["value.business_kpi"][0] == (Framework.nist_ai_rmf, "MAP 1.4")
+    assert (Framework.nist_ai_rmf, "MANAGE 4.1") in referenced["go_live.monitoring_alerting"]
+    assert (Framework.ml_test_score, "Monitor 1–7") in referenced["go_live.monitoring_alerting"]
+
+
+def test_every_eu_ai_act_article_but_art_4_says_it_binds_only_high_risk_systems() -> None:
+    articles = [r for c in DEFAULT_RUBRIC.criteria for r in c.references if r.framework == Framework.eu_ai_act]
+
+    assert len(articles) == 8
+    for article in articles:
+        if article.id == "Art. 4":
+            assert article.note is None
+        else:
+            assert article.note is not None
+            assert "high-risk" in article.note
 
 
 OWNER = {"name": "Ana", "email": "ana@example.com"}

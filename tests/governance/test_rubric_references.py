@@ -1,0 +1,143 @@
+"""Version 2 of the default rubric: the crosswalk as references, version 1 untouched, no score moved."""
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
+from app.engine import scoring
+from app.engine.default_rubric import DEFAULT_RUBRIC, DESCRIPTION, NAME
+from app.projects.models import Project
+from app.readiness import inputs
+from app.rubrics.models import Rubric, RubricVersion
+from app.rubrics.schemas import RubricVersionSpec
+from migrations.data import published_definition
+from tests.governance.conftest import PLAN
+from tests.projects.test_api import assert_problem
+from tests.rubrics.test_api import weakest_link_rubric
+
+RUBRIC = "/api/v1/rubrics/ai-production-readiness"
+EU_HIGH_RISK = {"Art. 12(1)", "Art. 43", "Art. 26(5)", "Art. 15(4)", "Art. 15(1) and (3)", "Art. 13(3)(e)"}
+
+
+def references(rubric: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {c["key"]: c["references"] for c in rubric["criteria"] if c["references"]}
+
+
+def test_the_default_rubric_is_version_2_with_43_references_over_18_criteria(reader: TestClient) -> None:
+    rubric = reader.get(RUBRIC).json()
+    found = references(rubric)
+
+    assert rubric["version"] == 2
+    assert sum(len(refs) for refs in found.values()) == 43
+    assert len(found) == 18
+    assert found["value.business_kpi"][0] == {
+        "framework": "nist-ai-rmf",
+        "id": "MAP 1.4",
+        "title": None,
+        "strength": "strong",
+        "why": "business value defined, not only model metrics",
+        "note": None,
+    }
+    articles = [r for refs in found.values() for r in refs if r["framework"] == "eu-ai-act"]
+    assert {r["id"] for r in articles if r["note"]} == EU_HIGH_RISK
+    assert all(r["note"] is None for r in articles if r["id"] == "Art. 4")
+    assert {r["strength"] for refs in found.values() for r in refs} == {"strong", "moderate", "weak"}
+
+
+def test_version_2_is_version_1_with_references_and_what_the_code_defines(reader: TestClient) -> None:
+    v1 = reader.get(f"{RUBRIC}/versions/1").json()
+    v2 = reader.get(f"{RUBRIC}/versions/2").json()
+
+    def without_references(rubric: dict[str, Any]) -> dict[str, Any]:
+        shown = {k: v for k, v in rubric.items() if k not in ("version", "published_at")}
+        shown["criteria"] = [{k: v for k, v in c.items() if k != "references"} for c in rubric["criteria"]]
+        return shown
+
+    assert without_references(v1) == without_references(v2)
+    defined = RubricVersionSpec.from_engine(DEFAULT_RUBRIC, name=NAME, description=DESCRIPTION).model_dump(mode="json")
+    assert published_definition("ai-production-readiness", 2) == defined
+
+
+def test_version_1_is_as_it_was_published(connection: Connection, reader: TestClient) -> None:
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+        stored = session.scalar(
+            select(RubricVersion.definition)
+            .join(Rubric, Rubric.id == RubricVersion.rubric_id)
+            .where(Rubric.key == "ai-production-readiness", RubricVersion.number == 1)
+        )
+
+    assert stored == published_definition("ai-production-readiness", 1)
+    old = references(reader.get(f"{RUBRIC}/versions/1").json())
+    assert [(r["framework"], r["id"]) for r in old["value.business_kpi"]] == [("NIST AI RMF", "MAP 1.3")]
+    assert [(r["framework"], r["id"]) for r in old["go_live.monitoring_alerting"]] == [
+        ("ML Test Score", "Monitor 1–7"),
+        ("NIST AI RMF", "MANAGE 4.1"),
+    ]
+
+
+def test_no_project_scores_differently_against_version_2_than_against_version_1(
+    portfolio: dict[str, dict[str, Any]], connection: Connection
+) -> None:
+    v1 = RubricVersionSpec.model_validate(published_definition("ai-production-readiness", 1))
+    v2 = RubricVersionSpec.model_validate(published_definition("ai-production-readiness", 2))
+    now = utcnow()
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+        projects = list(session.scalars(select(Project).where(Project.key.in_(PLAN))))
+        loaded = inputs.load(session, projects, now)
+
+    seen = set()
+    for project in projects:
+        given = loaded[project.id]
+        results = [
+            scoring.evaluate(
+                spec.to_engine("ai-production-readiness", number),
+                given.snapshot,
+                given.attestations,
+                given.exemptions,
+                now,
+            )
+            for number, spec in ((1, v1), (2, v2))
+        ]
+        before, after = ((r.score, r.level, r.gate_passed, r.blockers, r.criteria) for r in results)
+        assert before == after, project.key
+        shown = portfolio[project.key]
+        assert (shown["rubric_version"], shown["score"], shown["level"]) == (2, after[0], after[1].value)
+        seen.add((after[0], after[1], after[2]))
+    # A varied portfolio: the comparison covers several scores, levels and both gate outcomes.
+    assert len(seen) >= 4
+    assert {gate for _, _, gate in seen} == {True, False}
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ({"framework": "NIST AI RMF", "id": "MAP 1.4", "strength": "strong"}, "is not one of nist-ai-rmf"),
+        ({"framework": "sox", "id": "404", "strength": "weak"}, "is not one of nist-ai-rmf"),
+        ({"framework": "nist-ai-rmf", "id": "  ", "strength": "strong"}, "at least 1 character"),
+        ({"framework": "iso-42001", "id": "A.6.2.6"}, "needs a strength"),
+    ],
+)
+def test_publishing_a_rubric_checks_its_references(admin: TestClient, reference: dict[str, Any], message: str) -> None:
+    body = weakest_link_rubric()
+    body["criteria"][2]["references"] = [reference]
+    version = copy.deepcopy(body)
+    del version["key"]
+
+    created = assert_problem(admin.post("/api/v1/rubrics", json=body), 422)
+    republished = assert_problem(admin.post(f"{RUBRIC}/versions", json=version), 422)
+
+    assert any(message in error["message"] for error in created["errors"]), json.dumps(created)
+    assert any(message in error["message"] for error in republished["errors"])
+
+
+def test_an_unknown_strength_is_refused(admin: TestClient) -> None:
+    body = weakest_link_rubric()
+    body["criteria"][2]["references"] = [{"framework": "ml-test-score", "id": "Monitor 1", "strength": "total"}]
+
+    assert_problem(admin.post("/api/v1/rubrics", json=body), 422)
