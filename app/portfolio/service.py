@@ -76,6 +76,12 @@ def _filtered(query: Select[Any], filters: Filters, risk: ColumnElement[str]) ->
     return query
 
 
+def filtered(query: Select[Any], filters: Filters, now: datetime, limits: Mapping[Stage, int]) -> Select[Any]:
+    """The query narrowed to the projects in the caller's scope that match the filters: for views
+    built elsewhere on the status rows."""
+    return _filtered(query, filters, risk_expression(now, limits))
+
+
 def _sort_key(sort: Sort) -> tuple[ColumnElement[Any], bool, Any]:
     """The column to keyset on, whether it runs descending, and how to read a cursor's value of it."""
     match sort:
