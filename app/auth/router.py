@@ -82,7 +82,7 @@ async def list_api_keys(db: DbDep, caller: Admin, limit: Limit = 50, cursor: Cur
 
 
 @router.post(
-    "/{key_id}:rotate",
+    "/{key_id:uuid}:rotate",
     response_model=ApiKeyCreated,
     summary="Rotate an API key's secret",
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
@@ -116,7 +116,7 @@ async def rotate_api_key(
 
 
 @router.delete(
-    "/{key_id}",
+    "/{key_id:uuid}",
     status_code=204,
     summary="Revoke an API key",
     responses=problem_responses(401, 403, 404, 422, 429),
