@@ -1,7 +1,6 @@
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -17,6 +16,7 @@ from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import data_etag, if_none_match_hits
+from app.core.schemas import IsoDate
 from app.core.settings import Settings
 from app.core.strict import refuse_unknown_query_parameters
 from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
@@ -218,10 +218,10 @@ async def portfolio_trend(
         "month"
     ),
     first: Annotated[
-        date | None, Query(alias="from", description="A day in the first bucket; by default 12 buckets up to `to`.")
+        IsoDate | None, Query(alias="from", description="A day in the first bucket; by default 12 buckets up to `to`.")
     ] = None,
     last: Annotated[
-        date | None, Query(alias="to", description="A day in the last bucket; by default (and at most) today.")
+        IsoDate | None, Query(alias="to", description="A day in the last bucket; by default (and at most) today.")
     ] = None,
     group_by: Annotated[service.GroupBy | None, Query(description="Also break the figures down by this.")] = None,
     if_none_match: IfNoneMatchHeader = None,

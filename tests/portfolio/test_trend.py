@@ -353,6 +353,7 @@ def test_an_unchanged_trend_answers_304_to_its_etag(reader: TestClient, story: d
         {"interval": "week", "from": "2020-01-01", "to": "2022-12-31"},
         {"interval": "month", "from": "2010-01-01", "to": "2019-01-01"},
         {"from": "not-a-date"},
+        {"to": "0"},
         {"group_by": "owner"},
         {"since": "2026-01-01"},
     ],
