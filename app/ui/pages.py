@@ -10,9 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import scope
+from app.engine import scoring
+from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
 from app.engine.stages import Stage
 from app.evaluations import service as evaluations
 from app.evaluations.models import Decision
+from app.governance import service as governance
 from app.kpis import service as kpis
 from app.kpis.models import Kpi, Measurement
 from app.portfolio import service as portfolio
@@ -20,6 +23,7 @@ from app.portfolio import trend as trends
 from app.projects import service as projects
 from app.projects.models import Project, StageTransition
 from app.readiness import service as readiness
+from app.rubrics import service as rubrics
 
 ROWS_PER_PAGE = 25
 STALLED_SHOWN = 10
@@ -28,6 +32,8 @@ POINTS_PER_KPI = 200
 DECISIONS_SHOWN = 20
 TRANSITIONS_SHOWN = 100
 HISTORY_SHOWN = 50
+BLOCKED_KEYS_SHOWN = 5
+BLOCKERS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class PortfolioPage:
     departments: list[str]
     regions: list[str]
     trend: trends.Trend
+    blockers: governance.Blockers
 
 
 def _choices(session: Session, column: Any) -> list[str]:
@@ -74,6 +81,14 @@ def portfolio_page(
         trend=trends.trend(
             session, filters=filters, group_by=None, interval="month", first=None, last=None, now=now, limits=limits
         ),
+        blockers=governance.blockers(
+            session,
+            rubric_key=DEFAULT_RUBRIC_KEY,
+            filters=filters,
+            keys=BLOCKED_KEYS_SHOWN,
+            now=now,
+            limits=limits,
+        ),
     )
 
 
@@ -91,6 +106,7 @@ class ProjectPage:
     transitions: list[StageTransition]
     decisions: list[Decision]
     history: list[readiness.HistoryEntry]
+    references: dict[str, tuple[scoring.Reference, ...]]
 
 
 def project_page(session: Session, *, key: str, limits: Mapping[Stage, int], refresh_stale: bool) -> ProjectPage | None:
@@ -111,6 +127,8 @@ def project_page(session: Session, *, key: str, limits: Mapping[Stage, int], ref
     transitions, _ = projects.list_transitions(session, key=key, limit=TRANSITIONS_SHOWN, cursor=None)
     decisions, _ = evaluations.list_decisions(session, key=key, limit=DECISIONS_SHOWN, cursor=None)
     history = readiness.history(session, key=key, limit=HISTORY_SHOWN, cursor=None, refresh_stale=False)
+    result = view.current.result
+    rubric = rubrics.to_engine(*rubrics.get_version(session, key=result["rubric"], number=result["rubric_version"]))
     return ProjectPage(
         project=project,
         view=view,
@@ -118,6 +136,7 @@ def project_page(session: Session, *, key: str, limits: Mapping[Stage, int], ref
         transitions=transitions,
         decisions=decisions,
         history=history[0] if history is not None else [],
+        references={criterion.key: criterion.references for criterion in rubric.criteria},
     )
 
 

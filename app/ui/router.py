@@ -28,6 +28,7 @@ from app.auth.service import Caller
 from app.core.db import Database, utcnow
 from app.core.errors import NotFound, ProblemError
 from app.core.settings import Settings
+from app.engine.frameworks import Framework
 from app.engine.scoring import Level
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
@@ -53,6 +54,15 @@ DIMENSIONS = {
     "ownership": "Ownership",
     "infrastructure": "Infrastructure",
     "inactivity": "Inactivity",
+}
+
+
+# Short enough for a badge; the badge's detail gives the identifier's title, strength and why.
+FRAMEWORK_NAMES = {
+    Framework.nist_ai_rmf.value: "NIST AI RMF",
+    Framework.iso_42001.value: "ISO/IEC 42001",
+    Framework.eu_ai_act.value: "EU AI Act",
+    Framework.ml_test_score.value: "ML Test Score",
 }
 
 
@@ -282,6 +292,7 @@ async def portfolio_view(request: Request) -> Response:
         "benefits": benefits,
         "stages": [stage.value for stage in (*FORWARD_ORDER, Stage.retired)],
         "cursor": cursor,
+        "blockers_shown": pages.BLOCKERS_SHOWN,
     }
     return _page(request, "portfolio.html", context)
 
@@ -356,6 +367,7 @@ async def project_view(request: Request, key: str) -> Response:
         "kpi_charts": [(series.kpi, _kpi_chart(series)) for series in shown.kpis],
         "history_chart": _history_chart(shown.history),
         "cause_summary": readiness.cause_summary,
+        "frameworks": FRAMEWORK_NAMES,
     }
     return _page(request, "project.html", context)
 

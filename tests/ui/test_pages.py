@@ -269,3 +269,30 @@ def test_every_role_can_view(client: TestClient, admin: TestClient) -> None:
     roles: list[Any] = ["reader", "writer", "approver"]
     for role in roles:
         assert sign_in(client, issue_key(admin, role)).get("/ui/", follow_redirects=False).status_code == 200
+
+
+@pytest.mark.usefixtures("portfolio")
+def test_the_portfolio_says_what_holds_it_back_as_the_blockers_view_does(client: TestClient, admin: TestClient) -> None:
+    browser = sign_in(client, issue_key(admin, "reader"))
+    html = assert_page(browser.get("/ui/")).replace("&#39;", "'")
+    blockers = admin.get("/api/v1/portfolio/blockers").json()
+
+    assert "What holds the portfolio back" in html
+    top = blockers["gate"][0]
+    assert f'<strong>{top["title"]}</strong> <span class="count">{top["count"]} projects</span>' in html
+    assert top["guidance"] in html
+    assert f'href="/ui/projects/{top["projects"][0]}"' in html
+
+
+@pytest.mark.usefixtures("portfolio")
+def test_each_criterion_shows_its_framework_references_with_strength(client: TestClient, admin: TestClient) -> None:
+    browser = sign_in(client, issue_key(admin, "reader"))
+    html = assert_page(browser.get("/ui/projects/claims-triage"))
+    rubric = admin.get("/api/v1/rubrics/ai-production-readiness").json()
+    business_kpi = next(c for c in rubric["criteria"] if c["key"] == "value.business_kpi")
+    nist = next(r for r in business_kpi["references"] if r["framework"] == "nist-ai-rmf")
+
+    assert f"NIST AI RMF {nist['id']}" in html
+    assert f"strength-{nist['strength']}" in html
+    assert 'tabindex="0"' in html
+    assert "correspondence" in html
