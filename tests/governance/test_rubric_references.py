@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.db import utcnow
+from app.core.db import Database, utcnow
 from app.engine import scoring
 from app.engine.default_rubric import DEFAULT_RUBRIC, DESCRIPTION, NAME
 from app.projects.models import Project
@@ -64,13 +64,16 @@ def test_version_2_is_version_1_with_references_and_what_the_code_defines(reader
     assert published_definition("ai-production-readiness", 2) == defined
 
 
-def test_version_1_is_as_it_was_published(connection: Connection, reader: TestClient) -> None:
-    with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
-        stored = session.scalar(
+def test_version_1_is_as_it_was_published(db: Database, reader: TestClient) -> None:
+    # Through the service's Database, which takes turns on the shared connection with the re-scorer.
+    stored = db.work(
+        lambda session: session.scalar(
             select(RubricVersion.definition)
             .join(Rubric, Rubric.id == RubricVersion.rubric_id)
             .where(Rubric.key == "ai-production-readiness", RubricVersion.number == 1)
-        )
+        ),
+        write=False,
+    )()
 
     assert stored == published_definition("ai-production-readiness", 1)
     old = references(reader.get(f"{RUBRIC}/versions/1").json())
@@ -82,14 +85,17 @@ def test_version_1_is_as_it_was_published(connection: Connection, reader: TestCl
 
 
 def test_no_project_scores_differently_against_version_2_than_against_version_1(
-    portfolio: dict[str, dict[str, Any]], connection: Connection
+    portfolio: dict[str, dict[str, Any]], db: Database
 ) -> None:
     v1 = RubricVersionSpec.model_validate(published_definition("ai-production-readiness", 1))
     v2 = RubricVersionSpec.model_validate(published_definition("ai-production-readiness", 2))
     now = utcnow()
-    with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+
+    def load(session: Session) -> tuple[list[Project], dict[Any, inputs.ReadinessInputs]]:
         projects = list(session.scalars(select(Project).where(Project.key.in_(PLAN))))
-        loaded = inputs.load(session, projects, now)
+        return projects, inputs.load(session, projects, now)
+
+    projects, loaded = db.work(load, write=False)()
 
     seen = set()
     for project in projects:
