@@ -2,6 +2,7 @@
 limits on facts."""
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,13 +34,17 @@ def limited(settings: Settings, db: Database) -> Iterator[TestClient]:
 
 
 def test_a_burst_of_bad_keys_gets_429_after_the_limit_and_a_good_key_still_works(limited: TestClient) -> None:
+    started = time.monotonic()
     answers = [
         limited.get("/api/v1/projects", headers={"Authorization": f"Bearer rdy_guess{n}"}).status_code
         for n in range(1000)
     ]
+    # The bucket gives one attempt back every 6 seconds (10 a minute) while the burst runs.
+    given_back = int((time.monotonic() - started) / 6) + 1
 
     assert answers[:10] == [401] * 10
-    assert set(answers[10:]) == {429}
+    assert set(answers[10:]) <= {401, 429}
+    assert answers[10:].count(401) <= given_back
     refused = limited.get("/api/v1/projects", headers={"Authorization": "Bearer rdy_guess"})
     assert_problem(refused, 429)
     assert int(refused.headers["retry-after"]) >= 1
@@ -63,11 +68,14 @@ def test_failures_are_counted_per_client_address_behind_a_trusted_proxy(limited:
 def test_requests_beyond_the_rate_are_429_with_the_rate_limit_fields(limited: TestClient) -> None:
     admin = admin_of(limited)
 
-    answers = [admin.get("/api/v1/projects") for _ in range(15)]
+    answers: list[httpx.Response] = []
+    # Tokens come back at 5 a second, so a slow machine may need more than the burst to run dry.
+    while len(answers) < 200 and (not answers or answers[-1].status_code != 429):
+        answers.append(admin.get("/api/v1/projects"))
 
     statuses = [answer.status_code for answer in answers]
     assert statuses[:10] == [200] * 10
-    assert 429 in statuses[10:]
+    assert statuses[-1] == 429
     first = answers[0]
     assert first.headers["ratelimit-policy"] == '"requests";q=10;w=2'
     assert first.headers["ratelimit"].startswith('"requests";r=9;t=')
