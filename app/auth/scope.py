@@ -56,4 +56,6 @@ def require_department(department: str | None) -> None:
     raise Forbidden(f"The caller's scope ({', '.join(sorted(allowed)) or 'no departments'}) does not include {named}.")
 
 
-WITHIN = " within the caller's departments"
+def within() -> str:
+    """What a "not found" message adds for a scoped caller: the project may exist elsewhere."""
+    return "" if _departments.get() is None else " within the caller's departments"

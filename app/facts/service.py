@@ -185,7 +185,7 @@ def put_facts_batch(
     missing = [
         FieldError(
             field=f"body.items.{index}.project",
-            message=f"no project with key {item.project!r}{scope.WITHIN if scope.departments() is not None else ''}",
+            message=f"no project with key {item.project!r}{scope.within()}",
         )
         for index, item in enumerate(items)
         if item.project not in project_ids

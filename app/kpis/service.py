@@ -401,9 +401,7 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
     missing = [
         FieldError(
             field=f"body.items.{index}.kpi",
-            message=f"project {item.project!r} has no KPI {item.kpi!r}{scope.WITHIN}"
-            if scope.departments() is not None
-            else f"project {item.project!r} has no KPI {item.kpi!r}",
+            message=f"project {item.project!r} has no KPI {item.kpi!r}{scope.within()}",
         )
         for index, item in enumerate(items)
         if (item.project, item.kpi) not in kpi_ids

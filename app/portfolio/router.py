@@ -145,9 +145,7 @@ async def portfolio_readiness(
         limits=stage_limits(settings),
     )
     return _polled(
-        Page[PortfolioRow].model_construct(
-            items=[PortfolioRow.model_validate(r) for r in rows], next_cursor=next_cursor
-        ),
+        Page[PortfolioRow](items=[PortfolioRow.model_validate(r) for r in rows], next_cursor=next_cursor),
         (rows, next_cursor),
         if_none_match,
     )

@@ -1,5 +1,6 @@
 """Projects: the AI use cases, their owners and deployment, and the stage they are in."""
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -187,7 +188,7 @@ def upsert_projects(session: Session, *, items: list[ProjectCreate], actor: Call
     """Create or replace each project by key, all or nothing: an item that cannot be written is a 422
     naming it, and nothing is stored. Returns (key, created | updated | unchanged) per item."""
     keys = [item.key for item in items]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    repeated = sorted(key for key, times in Counter(keys).items() if times > 1)
     if repeated:
         raise Unprocessable(
             f"Each project may appear once in a batch; repeated: {', '.join(repeated)}.",
@@ -204,7 +205,7 @@ def upsert_projects(session: Session, *, items: list[ProjectCreate], actor: Call
         project = found.get(item.key)
         try:
             if project is not None and not scope.can_see(project.department):
-                raise NotFound(f"no project with key {item.key!r}{scope.WITHIN}")
+                raise NotFound(f"no project with key {item.key!r}{scope.within()}")
             if project is None:
                 _insert(session, key=item.key, data=item, actor=actor)
                 results.append((item.key, "created"))
