@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.auth import scope
 from app.core.db import contains_element, seconds_between
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.snapshots import ReadCache
 from app.engine import stall
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.evaluations.models import Evaluation
@@ -304,7 +305,21 @@ class _Group:
         return stats
 
 
+# Portals poll the summary far more often than the portfolio changes.
+_summaries = ReadCache(max_age=timedelta(seconds=5))
+
+
 def summary(
+    session: Session, *, filters: Filters, group_by: GroupBy | None, now: datetime, limits: Mapping[Stage, int]
+) -> dict[str, Any]:
+    """The summary as last read, unless anything committed since (or it is a few seconds old)."""
+    key = ("summary", filters, group_by, scope.departments(), tuple(sorted(limits.items())))
+    return _summaries.read(
+        session, key, now, lambda: _summary(session, filters=filters, group_by=group_by, now=now, limits=limits)
+    )
+
+
+def _summary(
     session: Session, *, filters: Filters, group_by: GroupBy | None, now: datetime, limits: Mapping[Stage, int]
 ) -> dict[str, Any]:
     """Three GROUP BY queries, each one pass over its table, feed every group and the whole."""
