@@ -207,7 +207,13 @@ def main() -> int:
                 with fresh(database, Path(directory)) as url:
                     rate = deliveries_per_second(url, subjects)
                 progress(f"{database}: {rate:,.0f} deliveries/s, {scenario}")
-                figures.setdefault(f"webhook deliveries/s, one worker, {scenario}", {})[database] = f"{rate:,.0f}"
+                # The target (1,000/s per worker) is for events spread over projects; one project's
+                # are sent one after the other, as ordering requires.
+                verdict = ("met: " if rate >= 1000 else "**missed**: ") if subjects > 1 else ""
+                label = f"webhook deliveries/s, one worker, {scenario}" + (
+                    " (target ≥ 1,000/s)" if subjects > 1 else ""
+                )
+                figures.setdefault(label, {})[database] = f"{verdict}{rate:,.0f}"
             with fresh(database, Path(directory)) as url:
                 with_events, without = outbox_cost(url, args.rounds)
             cost = with_events / without - 1
