@@ -1,10 +1,11 @@
 """Who is calling: the bearer credential, checked against the role an operation needs."""
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.base import SecurityBase
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
@@ -21,30 +22,42 @@ from app.core.strict import refuse_unknown_query_parameters
 from app.projects.models import Project
 
 PROJECT_PATH = f"{API_PREFIX}/projects/{{key}}"
-bearer = HTTPBearer(
-    auto_error=False,
-    description="An API key (`Authorization: Bearer rdy_...`) or an access token from the configured OpenID provider.",
+SCHEME_NAME = "HTTPBearer"
+BEARER_DESCRIPTION = (
+    "An API key (`Authorization: Bearer rdy_...`) or an access token from the configured OpenID provider."
 )
+bearer = HTTPBearer(auto_error=False, scheme_name=SCHEME_NAME, description=BEARER_DESCRIPTION)
+
+
+def bearer_credential(headers: Headers) -> str | None:
+    """The credential of an `Authorization: Bearer ...` header, as HTTPBearer reads it."""
+    scheme, _, credential = headers.get("authorization", "").partition(" ")
+    credential = credential.strip()
+    return credential if scheme.lower() == "bearer" and credential else None
+
+
+async def _caller_of(asgi_scope: Scope, authenticator: Authenticator, credential: str | None) -> Caller:
+    """The request's caller, authenticated once however many dependencies ask (a second check
+    would take a second token from the caller's rate limit)."""
+    state = asgi_scope.setdefault("state", {})
+    caller = state.get(CALLER_STATE_KEY)
+    if caller is None:
+        caller = state[CALLER_STATE_KEY] = await authenticator.authenticate(asgi_scope, credential)
+    scope.limit_to(caller.departments)
+    return cast(Caller, caller)
 
 
 async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
-    caller = request.scope.get("state", {}).get(CALLER_STATE_KEY)
-    if caller is None:
-        authenticator = cast(Authenticator, request.app.state.authenticator)
-        caller = await authenticator.authenticate(request.scope, credentials.credentials if credentials else None)
-    scope.limit_to(caller.departments)
-    return cast(Caller, caller)
+    authenticator = cast(Authenticator, request.app.state.authenticator)
+    return await _caller_of(request.scope, authenticator, credentials.credentials if credentials else None)
 
 
 async def authenticate_scope(asgi_scope: Scope, authenticator: Authenticator, role: Role) -> Caller:
     """Authenticate from the raw request, before routing: what the body guard does for batches, so
     that only a caller who may send one makes the service read a large body."""
-    header = Headers(scope=asgi_scope).get("authorization", "")
-    scheme, _, credential = header.partition(" ")
-    given = credential.strip() if scheme.lower() == "bearer" and credential.strip() else None
-    caller = await authenticator.authenticate(asgi_scope, given)
+    caller = await authenticator.authenticate(asgi_scope, bearer_credential(Headers(scope=asgi_scope)))
     if not caller.role.allows(role):
         raise Forbidden(f"This operation needs the {role.value} role; the caller has {caller.role.value}.")
     return caller
@@ -70,21 +83,30 @@ async def _check_project_scope(request: Request, caller: Caller) -> None:
         raise NotFound(f"No project with key {key!r}.")
 
 
-def require(role: Role) -> Callable[[Request, Caller], Awaitable[Caller]]:
-    async def check_role(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
-        if not caller.role.allows(role):
-            raise Forbidden(f"This operation needs the {role.value} role; the caller has {caller.role.value}.")
+class Require(SecurityBase):
+    """An operation's whole guard in one dependency: the bearer credential, the role, the strict
+    query parameters and the department scope. One dependency instead of a chain, because FastAPI
+    solves every link of a chain on every request; being the security scheme itself, it keeps the
+    contract's `HTTPBearer` requirement on each operation."""
+
+    def __init__(self, role: Role) -> None:
+        self.model = HTTPBearerModel(description=BEARER_DESCRIPTION)
+        self.scheme_name = SCHEME_NAME
+        self.role = role
+        # Read by the OpenAPI document, which states each operation's role (x-required-role).
+        self.required_role = role.value
+
+    async def __call__(self, request: Request) -> Caller:
+        authenticator = cast(Authenticator, request.app.state.authenticator)
+        caller = await _caller_of(request.scope, authenticator, bearer_credential(request.headers))
+        if not caller.role.allows(self.role):
+            raise Forbidden(f"This operation needs the {self.role.value} role; the caller has {caller.role.value}.")
         refuse_unknown_query_parameters(request)
         await _check_project_scope(request, caller)
         return caller
 
-    check_role.__name__ = f"require_{role.value}"
-    # Read by the OpenAPI document, which states each operation's role (x-required-role).
-    check_role.required_role = role.value  # type: ignore[attr-defined]
-    return check_role
 
-
-Reader = Annotated[Caller, Depends(require(Role.reader))]
-Writer = Annotated[Caller, Depends(require(Role.writer))]
-Approver = Annotated[Caller, Depends(require(Role.approver))]
-Admin = Annotated[Caller, Depends(require(Role.admin))]
+Reader = Annotated[Caller, Depends(Require(Role.reader))]
+Writer = Annotated[Caller, Depends(Require(Role.writer))]
+Approver = Annotated[Caller, Depends(Require(Role.approver))]
+Admin = Annotated[Caller, Depends(Require(Role.admin))]

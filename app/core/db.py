@@ -256,7 +256,8 @@ class Database:
             session_options["join_transaction_mode"] = "create_savepoint"
             self._readers = self._writers = sessionmaker(bind=target, **session_options)
         else:
-            self._readers = sessionmaker(bind=_reader_bind(target), **session_options)
+            self._reader_engine = _reader_bind(target)
+            self._readers = sessionmaker(bind=self._reader_engine, **session_options)
             self._writers = sessionmaker(bind=target.execution_options(sqlite_begin="IMMEDIATE"), **session_options)
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
         # SQLite has one writer at a time, and its busy handler polls with growing sleeps, which
@@ -294,6 +295,20 @@ class Database:
 
     async def write(self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._in_thread(self.work(fn, write=True), *args, **kwargs)
+
+    async def query(self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `fn(connection, ...)` as a read without a session: for hot reads that answer from a
+        Core statement's rows, where the session's setup and identity map would cost more than the
+        query. Like `read`, one thread hop and a transaction of its own (none on PostgreSQL)."""
+
+        def on_connection() -> T:
+            with self._connection_turn:
+                if isinstance(self._bind, Connection):
+                    return fn(self._bind, *args, **kwargs)
+                with self._reader_engine.connect() as connection:
+                    return fn(connection, *args, **kwargs)
+
+        return await self._in_thread(on_connection)
 
     async def _in_thread(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         # asyncio's executor hand-off, measured at a quarter of the cost of anyio.to_thread's under

@@ -1,6 +1,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
+from sqlalchemy import Row
 from starlette.responses import Response
 
 from app.auth.dependencies import Admin, Reader, Writer
@@ -36,7 +37,7 @@ Owner = Annotated[
 ]
 
 
-def _project_response(project: Project, *, status_code: int = 200) -> Response:
+def _project_response(project: Project | Row[Any], *, status_code: int = 200) -> Response:
     headers = {"ETag": service.project_etag(project)}
     if status_code == 201:
         headers["Location"] = f"/api/v1/projects/{project.key}"
@@ -128,7 +129,7 @@ async def list_projects(
 )
 async def get_project(key: ProjectKey, db: DbDep, caller: Reader, if_none_match: IfNoneMatchHeader = None) -> Response:
     """A project by key, with its `ETag`; `If-None-Match` answers 304 when it has not changed."""
-    project = await db.read(service.get_project, key=key)
+    project = await db.query(service.read_project, key=key)
     tag = service.project_etag(project)
     if if_none_match_hits(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})

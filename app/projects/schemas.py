@@ -14,6 +14,7 @@ from pydantic import (
     StrictInt,
     WithJsonSchema,
 )
+from sqlalchemy import Row
 
 from app.core.schemas import MONEY_JSON_SCHEMA, IsoDate, ReadModel, Slug, WriteModel
 from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
@@ -143,7 +144,7 @@ class ProjectRead(ReadModel):
     stage_entered_at: datetime
 
     @classmethod
-    def from_project(cls, project: Project) -> "ProjectRead":
+    def from_project(cls, project: "Project | Row[Any]") -> "ProjectRead":
         return cls.model_construct(
             id=project.id,
             key=project.key,

@@ -3,7 +3,7 @@
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Connection, Row, Select, Table, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth import scope
@@ -31,8 +31,21 @@ from app.rubrics.service import require_rubric
 RUBRIC_SWITCHER = Role.approver
 
 
-def project_etag(project: Project) -> str:
+PROJECT_TABLE: Table = Project.__table__  # type: ignore[assignment]
+# Built once: constructing and caching a statement costs more than running it on a hot read.
+_PROJECT_BY_KEY = select(PROJECT_TABLE).where(PROJECT_TABLE.c.key == bindparam("key"))
+
+
+def project_etag(project: Project | Row[Any]) -> str:
     return etag(project.id, project.version)
+
+
+def read_project(connection: Connection, *, key: str) -> Row[Any]:
+    """The project by key as a row, for reads that only show it (no ORM object to track)."""
+    row = connection.execute(_PROJECT_BY_KEY, {"key": key}).first()
+    if row is None or not scope.can_see(row.department):
+        raise NotFound(f"No project with key {key!r}.")
+    return row
 
 
 def get_project(session: Session, *, key: str, for_update: bool = False) -> Project:
