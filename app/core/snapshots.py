@@ -10,7 +10,6 @@ are visible to it, and no version shows them) and an in-memory database have no 
 their reads are not kept.
 """
 
-import copy
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -74,7 +73,8 @@ class ReadCache:
 
     What changes with time alone (a project becoming inactive, hence stalled) cannot move a
     version, so an entry also ages out after `max_age` of the service's clock: the time-bound part
-    of a result lags by at most that, while a committed write shows at once.
+    of a result lags by at most that, while a committed write shows at once. Callers share what is
+    kept, so they must not change it.
     """
 
     def __init__(self, *, max_age: timedelta, entries: int = 64) -> None:
@@ -95,12 +95,12 @@ class ReadCache:
             and entry.version == version
             and entry.computed_at <= now < entry.computed_at + self.max_age
         ):
-            return cast(T, copy.deepcopy(entry.value))
+            return cast(T, entry.value)
         value = compute()
         # Kept only if nothing committed while it was read: otherwise it may mix two states.
         if data_version(session) == version:
             with self._lock:
-                self._kept[key] = _Entry(version, now, copy.deepcopy(value))
+                self._kept[key] = _Entry(version, now, value)
                 self._kept.move_to_end(key)
                 while len(self._kept) > self.entries:
                     self._kept.popitem(last=False)

@@ -10,15 +10,17 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from app.auth import scope
 from app.core.errors import NotFound
 from app.core.pagination import decode_cursor, encode_cursor
+from app.core.snapshots import ReadCache
 from app.engine.frameworks import NAMES, Framework, framework_of
 from app.engine.lift import GATE_CLEARED, lifting_criteria
 from app.engine.scoring import Criterion, Rubric, Status
@@ -31,6 +33,8 @@ from app.rubrics import service as rubrics
 Kind = Literal["gate", "next_level"]
 # Stages in which a gate criterion holds a project back from go-live.
 BEFORE_GO_LIVE = (Stage.idea, Stage.poc, Stage.pilot)
+# Each of these views reads every project's stored result: kept until anything commits.
+_kept = ReadCache(max_age=timedelta(seconds=5))
 COVERAGE_RULE = (
     "For each project, the mapped criteria that count (met, partial or not_met; not_applicable and exempt are "
     "left out): met when all of them are met, not_met when none is met or partial, partial otherwise; "
@@ -172,6 +176,26 @@ def framework_coverage(
     limits: Mapping[Stage, int],
 ) -> Coverage:
     """For each identifier of the framework, how many projects meet the criteria mapped to it."""
+    key = ("coverage", framework, rubric_key, filters, scope.departments(), tuple(sorted(limits.items())))
+    return _kept.read(
+        session,
+        key,
+        now,
+        lambda: _framework_coverage(
+            session, framework=framework, rubric_key=rubric_key, filters=filters, now=now, limits=limits
+        ),
+    )
+
+
+def _framework_coverage(
+    session: Session,
+    *,
+    framework: Framework,
+    rubric_key: str,
+    filters: portfolio.Filters,
+    now: datetime,
+    limits: Mapping[Stage, int],
+) -> Coverage:
     mapping = _crosswalk(rubrics.latest_engine_rubric(session, rubric_key), framework)
     criteria = {entry.id: [mapped.criterion for mapped in entry.criteria] for entry in mapping.identifiers}
     counts: dict[str, dict[str, int]] = {identifier: defaultdict(int) for identifier in criteria}
@@ -221,6 +245,19 @@ class BlockedProject:
 
 
 def _held_back(
+    session: Session, *, rubric_key: str, filters: portfolio.Filters, now: datetime, limits: Mapping[Stage, int]
+) -> tuple[Rubric, int, dict[Kind, dict[str, list[BlockedProject]]]]:
+    """As last read, unless anything committed since: every page of blocked projects reads it."""
+    key = ("held_back", rubric_key, filters, scope.departments(), tuple(sorted(limits.items())))
+    return _kept.read(
+        session,
+        key,
+        now,
+        lambda: _read_held_back(session, rubric_key=rubric_key, filters=filters, now=now, limits=limits),
+    )
+
+
+def _read_held_back(
     session: Session, *, rubric_key: str, filters: portfolio.Filters, now: datetime, limits: Mapping[Stage, int]
 ) -> tuple[Rubric, int, dict[Kind, dict[str, list[BlockedProject]]]]:
     """The rubric, how many projects were read, and for each kind and criterion the projects it holds back."""

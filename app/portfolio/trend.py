@@ -21,7 +21,9 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, case, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from app.auth import scope
 from app.core.errors import FieldError, Unprocessable
+from app.core.snapshots import ReadCache
 from app.engine.roi import KpiValue, ProjectCosts, compute_roi
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.kpis.models import Kpi, Measurement
@@ -33,6 +35,8 @@ from app.readiness.models import ReadinessHistory
 Interval = Literal["week", "month"]
 DEFAULT_BUCKETS = 12
 MAX_BUCKETS = 104
+# Dashboards poll the trend, which walks every project's history: kept until anything commits.
+_trends = ReadCache(max_age=timedelta(seconds=5))
 STAGES = tuple(stage.value for stage in (*FORWARD_ORDER, Stage.retired))
 APPROXIMATIONS = (
     "stalled counts the projects over their stage's time limit (READINESS_STAGE_LIMITS_DAYS) at the end of "
@@ -232,6 +236,35 @@ def trend(
 ) -> Trend:
     """Per bucket (and group): projects per stage, entries into production, mean score, go-live
     ready, stalled and realized monthly benefit, each as it stood at the end of the bucket."""
+    key = ("trend", filters, group_by, interval, first, last, scope.departments(), tuple(sorted(limits.items())))
+    return _trends.read(
+        session,
+        key,
+        now,
+        lambda: _trend(
+            session,
+            filters=filters,
+            group_by=group_by,
+            interval=interval,
+            first=first,
+            last=last,
+            now=now,
+            limits=limits,
+        ),
+    )
+
+
+def _trend(
+    session: Session,
+    *,
+    filters: Filters,
+    group_by: GroupBy | None,
+    interval: Interval,
+    first: date | None,
+    last: date | None,
+    now: datetime,
+    limits: Mapping[Stage, int],
+) -> Trend:
     periods = buckets(interval, first, last, now.date())
     ends = [bucket.end for bucket in periods]
     # The figures of a bucket describe its last moment; the current bucket's, this one.

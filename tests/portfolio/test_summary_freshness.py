@@ -5,6 +5,7 @@ These tests run the app on a database of its own (not the rolled-back shared tra
 other tests): only committed data has a version to keep a summary by.
 """
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -37,7 +38,6 @@ def replica(url: str) -> TestClient:
         bootstrap_admin_key=ADMIN_SECRET,
         api_key_cache_seconds=0,
         dispatcher=False,
-        rescorer=False,
         rate_limit=0,
         auth_failure_limit=0,
     )
@@ -137,3 +137,37 @@ def test_callers_of_other_scopes_never_share_a_summary(replicas: tuple[TestClien
     scoped = {"Authorization": f"Bearer {created.json()['secret']}"}
     assert first.get(SUMMARY, headers=scoped).json()["overall"]["projects"] == 1
     assert first.get(SUMMARY).json()["overall"]["projects"] == 2
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/portfolio/trend",
+        "/api/v1/portfolio/blockers",
+        "/api/v1/portfolio/blockers/go_live.security_review/projects?kind=gate",
+        "/api/v1/portfolio/frameworks/nist-ai-rmf",
+    ],
+)
+def test_the_other_views_of_every_project_show_another_replicas_write_at_once(
+    path: str, replicas: tuple[TestClient, TestClient]
+) -> None:
+    first, second = replicas
+    first.put("/api/v1/projects/claims-triage", json=WELL_RUN)
+    rescored(first)
+    before = first.get(path)
+    assert before.status_code == 200, before.text
+    assert first.get(path).json() == before.json()
+
+    second.put("/api/v1/projects/fraud-scan", json=project("fraud-scan", "risk"))
+    rescored(second)
+
+    assert first.get(path).json() != before.json()
+
+
+def rescored(client: TestClient) -> None:
+    """Wait for the re-scorer, which writes the current results these views read."""
+    for _ in range(200):
+        if client.get("/api/v1/rubrics/ai-production-readiness/rescoring").json()["pending"] == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the re-scorer did not catch up within 10 s")
