@@ -1,11 +1,11 @@
 """Business KPIs, their measurements, and the ROI they add up to."""
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Table, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import scope
@@ -18,6 +18,7 @@ from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422
 from app.engine.roi import ProjectCosts, RoiReport, compute_roi
+from app.kpis import points
 from app.kpis.models import Kpi, Measurement
 from app.kpis.schemas import KpiCreate, KpiFields, KpiPut, KpiReplace, MeasurementBatchItem, MeasurementCreate
 from app.projects.models import Project
@@ -166,40 +167,13 @@ def delete_kpi(session: Session, *, project_key: str, kpi_key: str, if_match: If
     )
 
 
-def _advance_latest(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Move each KPI's latest measurement forward; a later or equal measured_at wins.
-
-    One conditional UPDATE per KPI, so concurrent writers never lose the newest value and never
-    conflict with each other.
-    """
-    statement = (
-        update(KPI_TABLE)
-        .where(
-            KPI_TABLE.c.id == bindparam("b_kpi_id"),
-            or_(
-                KPI_TABLE.c.latest_measured_at.is_(None),
-                KPI_TABLE.c.latest_measured_at <= bindparam("b_measured_at", type_=KPI_TABLE.c.latest_measured_at.type),
-            ),
-        )
-        .values(
-            latest_value=bindparam("b_value"),
-            latest_measured_at=bindparam("b_measured_at"),
-            version=KPI_TABLE.c.version + 1,
-        )
-    )
-    session.connection().execute(statement, list(rows))
-
-
-def _latest_per_kpi(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _latest_per_kpi(rows: Sequence[dict[str, Any]]) -> list[points.Newest]:
     newest: dict[uuid.UUID, dict[str, Any]] = {}
     for row in rows:
         current = newest.get(row["kpi_id"])
         if current is None or row["measured_at"] >= current["measured_at"]:
             newest[row["kpi_id"]] = row
-    return [
-        {"b_kpi_id": kpi_id, "b_measured_at": row["measured_at"], "b_value": row["value"]}
-        for kpi_id, row in newest.items()
-    ]
+    return [points.Newest(kpi_id, row["measured_at"], row["value"]) for kpi_id, row in newest.items()]
 
 
 def _measurement_row(kpi_id: uuid.UUID, data: MeasurementCreate, now: datetime) -> dict[str, Any]:
@@ -216,30 +190,6 @@ def _measurement_row(kpi_id: uuid.UUID, data: MeasurementCreate, now: datetime) 
 
 
 Outcome = Literal["created", "updated", "unchanged"]
-NATURAL_KEY_CHUNK = 500
-
-
-def _keyed_points(session: Session, keys: Collection[tuple[uuid.UUID, datetime]]) -> dict[tuple[Any, Any], Any]:
-    """The stored points of these (KPI, measured_at) natural keys."""
-    found: dict[tuple[Any, Any], Any] = {}
-    ordered = list(keys)
-    for start in range(0, len(ordered), NATURAL_KEY_CHUNK):
-        chunk = ordered[start : start + NATURAL_KEY_CHUNK]
-        rows = session.execute(
-            select(
-                MEASUREMENT_TABLE.c.id,
-                MEASUREMENT_TABLE.c.kpi_id,
-                MEASUREMENT_TABLE.c.measured_at,
-                MEASUREMENT_TABLE.c.value,
-                MEASUREMENT_TABLE.c.source,
-                MEASUREMENT_TABLE.c.note,
-            ).where(
-                MEASUREMENT_TABLE.c.keyed.is_(True),
-                tuple_(MEASUREMENT_TABLE.c.kpi_id, MEASUREMENT_TABLE.c.measured_at).in_(chunk),
-            )
-        )
-        found.update({(row.kpi_id, row.measured_at): row for row in rows})
-    return found
 
 
 def _same_point(stored: Any, row: dict[str, Any]) -> bool:
@@ -252,7 +202,7 @@ def _store_points(session: Session, rows: list[dict[str, Any]]) -> tuple[list[di
     for row in rows:
         if row["keyed"]:
             latest_of_key[(row["kpi_id"], row["measured_at"])] = row  # within one batch, the last one sent wins
-    stored = _keyed_points(session, latest_of_key) if latest_of_key else {}
+    stored = points.keyed_points(session, latest_of_key) if latest_of_key else {}
     counts: dict[Outcome, int] = {"created": 0, "updated": 0, "unchanged": 0}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -272,11 +222,10 @@ def _store_points(session: Session, rows: list[dict[str, Any]]) -> tuple[list[di
             row["id"] = existing.id
             updates.append(row)
             counts["updated"] += 1
-    connection = session.connection()
     if inserts:
-        connection.execute(insert(MEASUREMENT_TABLE), inserts)
+        points.insert_points(session, inserts)
     if updates:
-        connection.execute(
+        session.connection().execute(
             update(MEASUREMENT_TABLE)
             .where(MEASUREMENT_TABLE.c.id == bindparam("b_id"))
             .values(
@@ -298,7 +247,7 @@ def _store_points(session: Session, rows: list[dict[str, Any]]) -> tuple[list[di
         )
     written = inserts + updates
     if written:
-        _advance_latest(session, _latest_per_kpi(written))
+        points.advance_latest(session, _latest_per_kpi(written))
     return written, counts
 
 

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from app.core.changes import Change
 from app.core.db import serialize_startup_chores, utcnow
 from app.engine import stall
-from app.engine.roi import ProjectCosts, compute_roi
+from app.engine.roi import compute_roi
 from app.engine.stages import Stage
 from app.evaluations.models import Evaluation
 from app.kpis.models import Kpi
+from app.portfolio import measured
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness import inputs
@@ -148,63 +149,18 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
 
 def refresh_measured(session: Session, project_ids: Collection[uuid.UUID]) -> None:
     """After measurements only: what they change (latest measurement, benefit, when inactivity
-    would set in), in one UPDATE. The stall signals and the evaluation stay as they are."""
+    would set in), in one set-based UPDATE. The stall signals and the evaluation stay as they are."""
     ids = set(project_ids)
-    rows = session.execute(
-        select(
-            Project.id,
-            Project.stage,
-            Project.stage_entered_at,
-            Project.build_cost,
-            Project.run_cost_per_month,
-            Project.currency,
-            ProjectStatus.evaluated_at,
-        )
-        .join(ProjectStatus, ProjectStatus.project_id == Project.id)
-        .where(Project.id.in_(ids))
-    ).all()
-    missing = ids - {row.id for row in rows}
-    if missing:
-        refresh(session, missing)
-    if not rows:
-        return
-    kpis: dict[uuid.UUID, list[Kpi]] = defaultdict(list)
-    for kpi in session.scalars(select(Kpi).where(Kpi.project_id.in_([row.id for row in rows]))):
-        kpis[kpi.project_id].append(kpi)
-    updates = []
-    for row in rows:
-        measured = [k.latest_measured_at for k in kpis[row.id] if k.latest_measured_at is not None]
-        last_measured = max(measured) if measured else None
-        report = compute_roi(
-            [kpi.roi_value() for kpi in kpis[row.id]],
-            ProjectCosts(row.build_cost, row.run_cost_per_month, row.currency),
-            1,
-        )
-        updates.append(
-            {
-                "v_project_id": row.id,
-                "v_last_measured_at": last_measured,
-                "v_realized_monthly_benefit": report.realized.monthly_benefit,
-                "v_projected_monthly_benefit": report.projected.monthly_benefit,
-                "v_currency": report.currency,
-                "v_quiet_from": stall.quiet_from_times(
-                    Stage(row.stage), row.stage_entered_at, last_measured, row.evaluated_at
-                ),
-            }
-        )
-    updates.sort(key=lambda row: row["v_project_id"])
-    session.connection().execute(
-        update(STATUS_TABLE)
-        .where(STATUS_TABLE.c.project_id == bindparam("v_project_id"))
-        .values(
-            last_measured_at=bindparam("v_last_measured_at"),
-            realized_monthly_benefit=bindparam("v_realized_monthly_benefit"),
-            projected_monthly_benefit=bindparam("v_projected_monthly_benefit"),
-            currency=bindparam("v_currency"),
-            quiet_from=bindparam("v_quiet_from"),
-        ),
-        updates,
-    )
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # The planner prices a set-based statement from statistics that a stream of batches keeps
+        # stale (each leaves dead row versions behind); priced high, it would be JIT-compiled, which
+        # costs seconds for a statement that runs in milliseconds.
+        connection.exec_driver_sql("SET LOCAL jit = off")
+    updated = connection.execute(measured.refresh_measured(ids)).rowcount
+    if updated < len(ids):
+        have_rows = set(session.scalars(select(ProjectStatus.project_id).where(ProjectStatus.project_id.in_(ids))))
+        refresh(session, ids - have_rows)
 
 
 def keep_current(session: Session, written: list[Change]) -> None:
