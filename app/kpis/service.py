@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.auth import scope
 from app.auth.service import Caller
 from app.core import changes
+from app.core.among import among
 from app.core.changes import AuditEntry, Cause
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
@@ -341,7 +342,7 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
             scope.restrict(
                 select(Project.key.label("project_key"), Kpi.key.label("kpi_key"), Kpi.id, Kpi.project_id)
                 .join(Kpi, Kpi.project_id == Project.id)
-                .where(Project.key.in_(projects)),
+                .where(among(session.connection(), Project.key, projects)),
                 Project.department,
             )
         )

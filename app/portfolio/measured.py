@@ -12,10 +12,25 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Numeric, String, Table, Update, and_, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Numeric,
+    String,
+    Table,
+    Update,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from app.core.among import among
 from app.engine.kpi import Direction
 from app.engine.stall import EVALUATION_QUIET_DAYS, EXPECTS_ACTIVITY, MEASUREMENT_QUIET_DAYS
 from app.kpis.models import Kpi
@@ -124,7 +139,7 @@ def _benefit(reading: ColumnElement[Any], currency: ColumnElement[Any]) -> Colum
     return case((counted, improvement * KPI.c.value_per_unit))
 
 
-def refresh_measured(project_ids: Collection[uuid.UUID]) -> Update:
+def refresh_measured(connection: Connection, project_ids: Collection[uuid.UUID]) -> Update:
     """The UPDATE of these projects' status rows after measurements: last measured, benefit,
     currency and when inactivity sets in. The stall signals and the evaluation stay as they are.
     Projects without a status row are left out; its row count says how many were updated."""
@@ -152,7 +167,7 @@ def refresh_measured(project_ids: Collection[uuid.UUID]) -> Update:
             func.coalesce(PROJECT.c.currency, first_priced).label("currency"),
         )
         .join(STATUS, STATUS.c.project_id == PROJECT.c.id)
-        .where(PROJECT.c.id.in_(sorted(project_ids)))
+        .where(among(connection, PROJECT.c.id, sorted(project_ids)))
         .order_by(PROJECT.c.id)
         .with_for_update(of=STATUS)
         .cte("measured_project")
