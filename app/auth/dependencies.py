@@ -1,5 +1,6 @@
 """Who is calling: the bearer credential, checked against the role an operation needs."""
 
+from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -18,6 +19,7 @@ from app.auth.service import Caller
 from app.core.db import Database
 from app.core.errors import Forbidden, NotFound
 from app.core.http import API_PREFIX, CALLER_STATE_KEY
+from app.core.settings import Settings
 from app.core.strict import refuse_unknown_query_parameters
 from app.projects.models import Project
 
@@ -83,7 +85,7 @@ async def _check_project_scope(request: Request, caller: Caller) -> None:
         raise NotFound(f"No project with key {key!r}.")
 
 
-class Require(SecurityBase):
+class _Guard(SecurityBase):
     """An operation's whole guard in one dependency: the bearer credential, the role, the strict
     query parameters and the department scope. One dependency instead of a chain, because FastAPI
     solves every link of a chain on every request; being the security scheme itself, it keeps the
@@ -96,7 +98,7 @@ class Require(SecurityBase):
         # Read by the OpenAPI document, which states each operation's role (x-required-role).
         self.required_role = role.value
 
-    async def __call__(self, request: Request) -> Caller:
+    async def check(self, request: Request) -> Caller:
         authenticator = cast(Authenticator, request.app.state.authenticator)
         caller = await _caller_of(request.scope, authenticator, bearer_credential(request.headers))
         if not caller.role.allows(self.role):
@@ -106,7 +108,33 @@ class Require(SecurityBase):
         return caller
 
 
+class Require(_Guard):
+    async def __call__(self, request: Request) -> Caller:
+        return await self.check(request)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What an operation works with: its caller, the database and the settings."""
+
+    caller: Caller
+    db: Database
+    settings: Settings
+
+
+class RequireAccess(_Guard):
+    """The guard that also hands over the database and the settings: for the hot operations, where
+    each further dependency FastAPI solves is a measurable part of the request."""
+
+    async def __call__(self, request: Request) -> Access:
+        caller = await self.check(request)
+        state = request.app.state
+        return Access(caller, cast(Database, state.db), cast(Settings, state.settings))
+
+
 Reader = Annotated[Caller, Depends(Require(Role.reader))]
 Writer = Annotated[Caller, Depends(Require(Role.writer))]
 Approver = Annotated[Caller, Depends(Require(Role.approver))]
 Admin = Annotated[Caller, Depends(Require(Role.admin))]
+ReaderAccess = Annotated[Access, Depends(RequireAccess(Role.reader))]
+WriterAccess = Annotated[Access, Depends(RequireAccess(Role.writer))]

@@ -98,18 +98,20 @@ class RequestMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.observe_request(scope["method"], route_template(scope), status, elapsed)
-            logger.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            # Checked first: the record's fields cost more to build than a disabled log call.
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
             client_request_id_var.reset(client_token)
 

@@ -1,5 +1,7 @@
 """Prometheus metrics: requests by route template and status, latency, database pool use."""
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
@@ -32,9 +34,19 @@ class Metrics:
             "readiness_db_pool_checked_out", "Database connections in use.", registry=self.registry
         )
 
+        # Each request's series, found once: `labels()` takes a lock and builds its key every time.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = self._series[(method, route, status)] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        count, latency = series
+        count.inc()
+        latency.observe(seconds)
 
     def track_pool(self, engine: Engine) -> None:
         pool = engine.pool

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 from starlette.responses import Response
 
-from app.auth.dependencies import Admin, Reader, Writer
+from app.auth.dependencies import Admin, Reader, Writer, WriterAccess
 from app.core.db import utcnow
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
@@ -159,14 +159,14 @@ async def delete_kpi(key: ProjectKey, kpi: KpiKey, db: DbDep, caller: Admin, if_
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
 async def add_measurement(
-    key: ProjectKey, kpi: KpiKey, body: MeasurementCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+    key: ProjectKey, kpi: KpiKey, body: MeasurementCreate, access: WriterAccess, idempotency: IdempotencyDep
 ) -> Response:
     """One observed value of the KPI. `measured_at` defaults to now and may be at most 5 minutes
     ahead. A point is identified by its KPI and `measured_at`: sent again with the same instant, it
     replaces the stored value (200, same id) instead of adding a point; without `measured_at` it is
     always a new point (201)."""
     return await idempotent(
-        db,
+        access.db,
         idempotency,
         service.add_measurement,
         lambda stored: json_response(
@@ -175,7 +175,7 @@ async def add_measurement(
         project_key=key,
         kpi_key=kpi,
         data=body,
-        actor=caller,
+        actor=access.caller,
     )
 
 

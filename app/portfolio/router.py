@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
 from app.auth import scope
-from app.auth.dependencies import Reader, authenticate, bearer
+from app.auth.dependencies import Reader, ReaderAccess, authenticate, bearer
 from app.core.db import Database, utcnow
 from app.core.deps import DbDep, IfNoneMatchHeader, SettingsDep, get_settings
 from app.core.errors import problem_responses
@@ -114,9 +114,7 @@ async def _csv_rows(
     },
 )
 async def portfolio_readiness(
-    db: DbDep,
-    settings: SettingsDep,
-    caller: Reader,
+    access: ReaderAccess,
     filters: Filters,
     sort: Annotated[
         service.Sort, Query(description="`-` sorts descending; unevaluated projects sort below 0.")
@@ -129,6 +127,7 @@ async def portfolio_readiness(
     """One row per project: its latest score, level and gate, stage, days in stage, stall risk and
     monthly benefit. With `Accept: text/csv` the response streams every matching row as CSV (all
     pages; `limit` and `cursor` are ignored)."""
+    db, settings = access.db, access.settings
     if accept and CSV_MEDIA_TYPE in accept:
         return StreamingResponse(
             _csv_rows(db, filters, sort, settings),

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Body, Path, Query
 from sqlalchemy import Row
 from starlette.responses import Response
 
-from app.auth.dependencies import Admin, Reader, Writer
+from app.auth.dependencies import Admin, Reader, ReaderAccess, Writer
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
@@ -127,9 +127,9 @@ async def list_projects(
     summary="Get a project",
     responses={304: {"description": "Not Modified"}, **problem_responses(401, 403, 404)},
 )
-async def get_project(key: ProjectKey, db: DbDep, caller: Reader, if_none_match: IfNoneMatchHeader = None) -> Response:
+async def get_project(key: ProjectKey, access: ReaderAccess, if_none_match: IfNoneMatchHeader = None) -> Response:
     """A project by key, with its `ETag`; `If-None-Match` answers 304 when it has not changed."""
-    project = await db.query(service.read_project, key=key)
+    project = await access.db.query(service.read_project, key=key)
     tag = service.project_etag(project)
     if if_none_match_hits(if_none_match, tag):
         return Response(status_code=304, headers={"ETag": tag})

@@ -3,8 +3,8 @@ from dataclasses import asdict
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from app.auth.dependencies import Reader
-from app.core.deps import DbDep, IfNoneMatchHeader, SettingsDep
+from app.auth.dependencies import Reader, ReaderAccess
+from app.core.deps import DbDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
@@ -12,7 +12,7 @@ from app.core.preconditions import if_none_match_hits
 from app.evaluations.schemas import ReadinessChangeRead, ReadinessRead
 from app.portfolio.router import stage_limits
 from app.projects.router import ProjectKey
-from app.readiness import service
+from app.readiness import reads, service
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["readiness"])
 
@@ -23,9 +23,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["readiness"])
     summary="A project's current readiness",
     responses={304: {"description": "Not Modified"}, **problem_responses(401, 403, 404, 422)},
 )
-async def get_readiness(
-    key: ProjectKey, db: DbDep, settings: SettingsDep, caller: Reader, if_none_match: IfNoneMatchHeader = None
-) -> Response:
+async def get_readiness(key: ProjectKey, access: ReaderAccess, if_none_match: IfNoneMatchHeader = None) -> Response:
     """The project's governing rubric, latest version, scored on its data as it is now: every
     criterion with its status, source, reason and what its check saw; sections, score, level, the
     go-live gate with its blockers, the recommendation; and the stall diagnosis (scope, success
@@ -33,24 +31,15 @@ async def get_readiness(
     stalled teams). Nobody has to ask for it: every write keeps it current, and after a write is
     acknowledged this read reflects it. The `ETag` changes exactly when the result does;
     `If-None-Match` answers 304."""
-    limits = stage_limits(settings)
-    shown = await db.read(service.view, key=key, limits=limits, refresh_stale=False)
+    limits = stage_limits(access.settings)
+    shown = await access.db.query(reads.current_view, key=key, limits=limits)
     if shown is None:
-        shown = await db.write(service.view, key=key, limits=limits, refresh_stale=True)
-    assert shown is not None
+        rescored = await access.db.write(service.view, key=key, limits=limits, refresh_stale=True)
+        assert rescored is not None
+        shown = reads.shown_from_view(rescored)
     if if_none_match_hits(if_none_match, shown.etag):
         return Response(status_code=304, headers={"ETag": shown.etag})
-    current = shown.current
-    body = ReadinessRead.model_validate(
-        {
-            **current.result,
-            "project": current.project,
-            "stage": current.stage,
-            "computed_at": current.computed_at,
-            "changes_at": current.changes_at,
-            "stall": asdict(shown.stall),
-        }
-    )
+    body = ReadinessRead.model_validate(shown.body)
     return json_response(body, headers={"ETag": shown.etag})
 
 
