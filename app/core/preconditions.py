@@ -3,7 +3,6 @@
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from app.core.errors import PreconditionFailed
 
@@ -13,11 +12,14 @@ def etag(resource_id: uuid.UUID, version: int) -> str:
     return f'"{resource_id.hex}-{version}"'
 
 
-def data_etag(*parts: Any) -> str:
-    """A weak ETag of computed data (a page of rows, a summary): it changes exactly when the data
-    does, whatever caused it, time included. The data is hashed as read, before any rendering."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
-    return f'W/"{digest}"'
+def data_etag(body: bytes, *, audience: frozenset[str] | None) -> str:
+    """A weak ETag of a computed answer (a page of rows, a summary) from its body as sent and the
+    departments it was computed for: it changes exactly when the answer does, whatever caused it,
+    time included, and is the same on every replica."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(sorted(audience) if audience is not None else None).encode())
+    digest.update(body)
+    return f'W/"{digest.hexdigest()}"'
 
 
 def _parse_tags(header: str) -> list[str]:

@@ -13,7 +13,7 @@ from app.auth.dependencies import Reader, ReaderAccess, authenticate, bearer
 from app.core.db import Database, utcnow
 from app.core.deps import DbDep, IfNoneMatchHeader, SettingsDep, get_settings
 from app.core.errors import problem_responses
-from app.core.http import API_PREFIX, json_response
+from app.core.http import API_PREFIX, JSON_MEDIA_TYPE
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import data_etag, if_none_match_hits
 from app.core.schemas import IsoDate
@@ -63,13 +63,14 @@ Filters = Annotated[service.Filters, Depends(portfolio_filters)]
 POLLED_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Accept, Authorization"}
 
 
-def _polled(model: BaseModel, data: Any, if_none_match: str | None) -> Response:
-    """The answer to a poller: 304 when its ETag still names the data, else the data with its ETag."""
-    tag = data_etag(scope.departments(), data)
+def _polled(model: BaseModel, if_none_match: str | None) -> Response:
+    """The answer to a poller: 304 when its ETag still names the answer, else the answer with its ETag."""
+    body = model.model_dump_json()
+    tag = data_etag(body.encode(), audience=scope.departments())
     headers = {**POLLED_HEADERS, "ETag": tag}
     if if_none_match_hits(if_none_match, tag):
         return Response(status_code=304, headers=headers)
-    return json_response(model, headers=headers)
+    return Response(content=body, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
 def stage_limits(settings: Settings) -> dict[Stage, int]:
@@ -145,7 +146,6 @@ async def portfolio_readiness(
     )
     return _polled(
         Page[PortfolioRow](items=[PortfolioRow.model_validate(r) for r in rows], next_cursor=next_cursor),
-        (rows, next_cursor),
         if_none_match,
     )
 
@@ -170,7 +170,7 @@ async def portfolio_summary(
     summary = await db.read(
         service.summary, filters=filters, group_by=group_by, now=utcnow(), limits=stage_limits(settings)
     )
-    return _polled(SummaryRead.model_validate(summary), summary, if_none_match)
+    return _polled(SummaryRead.model_validate(summary), if_none_match)
 
 
 @router.get(
@@ -195,7 +195,6 @@ async def portfolio_stalled(
     )
     return _polled(
         Page[StalledRow](items=[StalledRow.model_validate(r) for r in rows], next_cursor=next_cursor),
-        (rows, next_cursor),
         if_none_match,
     )
 
@@ -244,7 +243,7 @@ async def portfolio_trend(
         now=utcnow(),
         limits=stage_limits(settings),
     )
-    return _polled(TrendRead.model_validate(result), result, if_none_match)
+    return _polled(TrendRead.model_validate(result), if_none_match)
 
 
 def _wants_csv(accept: str | None) -> bool:
@@ -302,7 +301,7 @@ async def portfolio_framework(
                 "Content-Disposition": f'attachment; filename="portfolio-{framework.value}.csv"',
             },
         )
-    return _polled(read, coverage, if_none_match)
+    return _polled(read, if_none_match)
 
 
 @router.get(
@@ -328,7 +327,7 @@ async def portfolio_blockers(
     found = await db.read(
         governance.blockers, rubric_key=rubric, filters=filters, keys=keys, now=utcnow(), limits=stage_limits(settings)
     )
-    return _polled(BlockersRead.model_validate(found), found, if_none_match)
+    return _polled(BlockersRead.model_validate(found), if_none_match)
 
 
 @router.get(
@@ -366,7 +365,6 @@ async def portfolio_blocked_projects(
     )
     return _polled(
         Page[BlockedProject](items=[BlockedProject.model_validate(r) for r in rows], next_cursor=next_cursor),
-        (rows, next_cursor),
         if_none_match,
     )
 

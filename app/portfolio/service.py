@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any, Literal, cast
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
@@ -55,7 +56,7 @@ def risk_expression(now: datetime, limits: Mapping[Stage, int]) -> ColumnElement
     return case((inactive, ProjectStatus.risk_inactive), else_=ProjectStatus.risk_active)
 
 
-def _filtered(query: Select[Any], filters: Filters, risk: ColumnElement[str]) -> Select[Any]:
+def _filtered(query: Select[Any], filters: Filters, risk: ColumnElement[str] | None) -> Select[Any]:
     query = scope.restrict(query, ProjectStatus.department)
     if filters.department is not None:
         query = query.where(ProjectStatus.department == filters.department)
@@ -66,6 +67,7 @@ def _filtered(query: Select[Any], filters: Filters, risk: ColumnElement[str]) ->
     if filters.level is not None:
         query = query.where(ProjectStatus.level == filters.level)
     if filters.risk is not None:
+        assert risk is not None, "a risk filter needs the risk expression"
         query = query.where(risk == filters.risk.value)
     if filters.owner is not None:
         owner = filters.owner.lower()
@@ -97,19 +99,10 @@ def _sort_key(sort: Sort) -> tuple[ColumnElement[Any], bool, Any]:
             return ProjectStatus.key.expression, False, str
 
 
-def readiness_rows(
-    session: Session,
-    *,
-    filters: Filters,
-    sort: Sort,
-    limit: int,
-    cursor: str | None,
-    now: datetime,
-    limits: Mapping[Stage, int],
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One row per project: its latest score, level, gate, stage, days in stage, risk and benefit."""
-    risk = risk_expression(now, limits)
-    sort_column, descending, parse = _sort_key(sort)
+@cache
+def _page_statement(sort: Sort) -> Select[Any]:
+    """The columns of a portfolio page in a sort's order, built once: pages are the most polled read."""
+    sort_column, _, _ = _sort_key(sort)
     columns = select(
         ProjectStatus.key,
         ProjectStatus.name,
@@ -123,28 +116,55 @@ def readiness_rows(
         ProjectStatus.level,
         ProjectStatus.gate_passed,
         ProjectStatus.evaluated_at,
-        risk.label("risk"),
+        ProjectStatus.quiet_from,
+        ProjectStatus.risk_active,
+        ProjectStatus.risk_inactive,
         ProjectStatus.realized_monthly_benefit,
         ProjectStatus.projected_monthly_benefit,
         ProjectStatus.currency,
         sort_column.label("sort_value"),
     )
-    query = _filtered(cast(Select[Any], columns), filters, risk)
+    return cast(Select[Any], columns)
+
+
+def readiness_rows(
+    session: Session,
+    *,
+    filters: Filters,
+    sort: Sort,
+    limit: int,
+    cursor: str | None,
+    now: datetime,
+    limits: Mapping[Stage, int],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One row per project: its latest score, level, gate, stage, days in stage, risk and benefit."""
+    sort_column, descending, parse = _sort_key(sort)
+    query = _filtered(_page_statement(sort), filters, risk_expression(now, limits) if filters.risk else None)
     keys: list[ColumnElement[Any]] = [sort_column, ProjectStatus.key.expression]
     if cursor is not None:
         value, after_key = decode_cursor(cursor, parse, str)
         query = query.where(keyset_after(keys, [value, after_key], descending=descending))
     order = [key.desc() if descending else key.asc() for key in keys]
-    rows = list(session.execute(query.order_by(*order).limit(limit + 1)).mappings())
+    rows = list(session.connection().execute(query.order_by(*order).limit(limit + 1)).mappings())
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
         value = last["sort_value"]
         next_cursor = encode_cursor([value.isoformat() if isinstance(value, datetime) else value, last["key"]])
-    return [_row(row, now) for row in rows[:limit]], next_cursor
+    days = {stage.value: timedelta(days=limit_days) for stage, limit_days in limits.items()}
+    return [_row(row, now, days) for row in rows[:limit]], next_cursor
 
 
-def _row(row: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
+def risk_now(row: Mapping[Any, Any], now: datetime, limits: Mapping[str, timedelta]) -> str:
+    """`risk_expression`'s rule for a row already read: the risk with inactivity once it has set in
+    (quiet since `quiet_from`, or over the stage's time limit)."""
+    quiet = row["quiet_from"] is not None and row["quiet_from"] < now
+    limit = limits.get(row["stage"])
+    overdue = limit is not None and row["stage_entered_at"] < now - limit
+    return str(row["risk_inactive"] if quiet or overdue else row["risk_active"])
+
+
+def _row(row: Mapping[Any, Any], now: datetime, limits: Mapping[str, timedelta]) -> dict[str, Any]:
     return {
         "key": row["key"],
         "name": row["name"],
@@ -158,7 +178,7 @@ def _row(row: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
         "level": row["level"],
         "gate_passed": row["gate_passed"],
         "evaluated_at": row["evaluated_at"],
-        "risk": row["risk"],
+        "risk": risk_now(row, now, limits),
         "realized_monthly_benefit": row["realized_monthly_benefit"],
         "projected_monthly_benefit": row["projected_monthly_benefit"],
         "currency": row["currency"],
