@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from app.core import changes
@@ -43,9 +43,12 @@ def configure(limits: Mapping[Stage, int]) -> None:
     _limits.update(limits)
 
 
-def tell_kpi_statuses(session: Session, now: datetime, *, first_of: Collection[uuid.UUID] | None = None) -> int:
-    """The KPIs whose moment passed or that a write changed, a batch of them; or, with `first_of`,
-    the first state of those projects' new KPIs. Returns how many were looked at."""
+def tell_kpi_statuses(
+    session: Session, now: datetime, *, first_of: Collection[uuid.UUID] | None = None, full: bool = False
+) -> int:
+    """The KPIs whose moment passed or that a write changed, a batch of them, and with `full` those
+    never settled; or, with `first_of`, the first state of those projects' new KPIs. Returns how
+    many were looked at."""
     query = select(
         Kpi.id,
         Kpi.key,
@@ -63,8 +66,7 @@ def tell_kpi_statuses(session: Session, now: datetime, *, first_of: Collection[u
     if first_of is not None:
         query = query.where(Kpi.project_id.in_(first_of), Kpi.told_status.is_(None))
     else:
-        # Rows never settled (written before this was kept) are settled too.
-        query = query.where((Kpi.status_changes_at <= now) | Kpi.told_status.is_(None)).limit(SWEEP_BATCH)
+        query = query.where(_kpi_due(now, full=full)).limit(SWEEP_BATCH)
     updates = []
     rows = session.execute(query.order_by(Kpi.id)).all()
     for row in rows:
@@ -111,10 +113,13 @@ def _inactive_from(row: Any) -> datetime | None:
     return min(moments) if moments else None
 
 
-def tell_stall_risks(session: Session, now: datetime, *, first_of: Collection[uuid.UUID] | None = None) -> int:
-    """The stall risk of projects whose moment passed or that a write changed, a batch of them, as
-    the portfolio reads it (with inactivity once its moment has passed); or, with `first_of`, the
-    first risk of those of these projects that are new. Returns how many were looked at."""
+def tell_stall_risks(
+    session: Session, now: datetime, *, first_of: Collection[uuid.UUID] | None = None, full: bool = False
+) -> int:
+    """The stall risk of projects whose moment passed or that a write changed, a batch of them, and
+    with `full` those never settled, as the portfolio reads it (with inactivity once its moment has
+    passed); or, with `first_of`, the first risk of those of these projects that are new. Returns
+    how many were looked at."""
     query = select(
         ProjectStatus.project_id,
         ProjectStatus.key,
@@ -131,8 +136,7 @@ def tell_stall_risks(session: Session, now: datetime, *, first_of: Collection[uu
     if first_of is not None:
         query = query.where(ProjectStatus.project_id.in_(first_of), ProjectStatus.told_risk.is_(None))
     else:
-        due = (ProjectStatus.risk_changes_at <= now) | ProjectStatus.told_risk.is_(None)
-        query = query.where(due).limit(SWEEP_BATCH)
+        query = query.where(_risk_due(now, full=full)).limit(SWEEP_BATCH)
     updates = []
     rows = session.execute(query.order_by(ProjectStatus.project_id)).all()
     for row in rows:
@@ -195,23 +199,31 @@ def keep_told(session: Session, written: list[Change]) -> None:
     session.info[RESCORE_WANTED] = True
 
 
-def has_due(session: Session) -> bool:
+def _kpi_due(now: datetime, *, full: bool) -> ColumnElement[bool]:
+    due = Kpi.status_changes_at <= now
+    return due | Kpi.told_status.is_(None) if full else due
+
+
+def _risk_due(now: datetime, *, full: bool) -> ColumnElement[bool]:
+    due = ProjectStatus.risk_changes_at <= now
+    return due | ProjectStatus.told_risk.is_(None) if full else due
+
+
+def has_due(session: Session, *, full: bool = False) -> bool:
+    """Whether anything is due: through the indexes on the moments, or, with `full`, also among
+    rows never settled, which takes a scan of every KPI and project. Writes settle new rows at
+    once, so only rows older than this bookkeeping (or restored) are never settled."""
     now = utcnow()
     return bool(
-        session.scalar(
-            select(
-                exists().where((Kpi.status_changes_at <= now) | Kpi.told_status.is_(None))
-                | exists().where((ProjectStatus.risk_changes_at <= now) | ProjectStatus.told_risk.is_(None))
-            )
-        )
+        session.scalar(select(exists().where(_kpi_due(now, full=full)) | exists().where(_risk_due(now, full=full))))
     )
 
 
-def tell_due(session: Session) -> bool:
+def tell_due(session: Session, *, full: bool = False) -> bool:
     """What writes and time changed since the last sweep, a batch of it; whether more may be due."""
     now = utcnow()
-    kpis = tell_kpi_statuses(session, now)
-    projects = tell_stall_risks(session, now)
+    kpis = tell_kpi_statuses(session, now, full=full)
+    projects = tell_stall_risks(session, now, full=full)
     return max(kpis, projects) >= SWEEP_BATCH
 
 

@@ -4,12 +4,14 @@ expiring), so that the portfolio, badges and summaries follow within seconds wit
 
 It runs inside `readiness serve` by default, or alone in `readiness worker` beside API processes
 run with READINESS_RESCORER=false. Several of them share the work: each batch locks the projects it takes
-and skips those another replica holds (PostgreSQL), or takes the database's single writer turn
-(SQLite), in batches small enough that request writers do not wait long behind it.
+and skips those another replica holds (PostgreSQL); on SQLite a batch is scored in a read and takes
+the database's single writer turn only to store what did not change meanwhile, so that request
+writers never wait behind the scoring.
 """
 
 import asyncio
 import logging
+import time
 from contextlib import suppress
 
 from app.core.db import Database
@@ -21,11 +23,21 @@ log = logging.getLogger(__name__)
 
 class Rescorer:
     def __init__(
-        self, db: Database, *, batch: int = 500, sweep_seconds: float = 5.0, gather_seconds: float = 0.05
+        self,
+        db: Database,
+        *,
+        batch: int = 500,
+        sweep_seconds: float = 5.0,
+        gather_seconds: float = 0.05,
+        full_sweep_seconds: float = 60.0,
     ) -> None:
         self.db = db
         self.batch = batch
         self.sweep_seconds = sweep_seconds
+        # Looking for what only a restore leaves behind scans every project, about a second at
+        # 100,000 on PostgreSQL: done when the re-scorer starts and then this seldom.
+        self.full_sweep_seconds = full_sweep_seconds
+        self._last_full_sweep: float | None = None
         # A moment to let marks of writes arriving together pile up, so that each project is
         # re-scored once for all of them.
         self.gather_seconds = gather_seconds
@@ -50,20 +62,43 @@ class Rescorer:
         if self._task is not None:
             await self._task
 
-    async def catch_up(self) -> int:
+    async def catch_up(self, *, full: bool = False) -> int:
         """Re-score until nothing is due; returns how many projects were scored. Also tells what
-        time alone changed of KPI statuses and stall risks."""
+        time alone changed of KPI statuses and stall risks. `full` also looks for what only a
+        restore leaves behind, which takes scans of every project: projects behind their rubric
+        without a mark, projects never scored, KPIs and stall risks never settled."""
         total = 0
-        if await self.db.read(watch.has_due):
-            while not self._stopping and await self.db.write(watch.tell_due):
+        if await self.db.read(watch.has_due, full=full):
+            while not self._stopping and await self.db.write(watch.tell_due, full=full):
                 pass
-        while not self._stopping and await self.db.read(service.has_due_work):
-            scored = await self.db.write(service.rescore_due, limit=self.batch)
-            scored += await self.db.write(service.rescore_unscored, limit=self.batch)
+        while not self._stopping and await self.db.read(service.has_due_work, sweep=full):
+            scored = await self._rescore_batch(full=full)
+            total += scored
+            if scored == 0:
+                break
+        while full and not self._stopping:
+            unscored = await self.db.read(service.without_readiness, limit=self.batch)
+            scored = await self.db.write(service.score_first, unscored) if unscored else 0
             total += scored
             if scored == 0:
                 break
         return total
+
+    async def _rescore_batch(self, *, full: bool) -> int:
+        if self.db.engine.dialect.name != "sqlite":
+            # Scored with the projects' rows locked, so that replicas skip each other's projects.
+            return await self.db.write(service.rescore_due, limit=self.batch, sweep=full)
+        # SQLite has one writer at a time: score in a read, and hold the lock only to store, so
+        # that request writers never wait behind the scoring.
+        rescore = await self.db.read(service.score_due, limit=self.batch, sweep=full)
+        return await self.db.write(service.store_scored, rescore) if rescore is not None else 0
+
+    def _full_sweep_due(self) -> bool:
+        now = time.monotonic()
+        if self._last_full_sweep is not None and now - self._last_full_sweep < self.full_sweep_seconds:
+            return False
+        self._last_full_sweep = now
+        return True
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -72,7 +107,7 @@ class Rescorer:
                 await asyncio.sleep(self.gather_seconds)
             self._wanted.clear()
             try:
-                await self.catch_up()
+                await self.catch_up(full=self._full_sweep_due())
             except Exception:
                 # The database may be away for a while; marks and deadlines wait in it meanwhile.
                 log.exception("re-scoring failed; retrying at the next sweep")

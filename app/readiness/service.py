@@ -14,12 +14,32 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import pydantic_core
-from sqlalchemy import Table, bindparam, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Float,
+    Insert,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+    values,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.auth import scope
@@ -170,31 +190,34 @@ def _lock(session: Session, ids: Collection[uuid.UUID], *, skip_locked: bool) ->
     return list(session.scalars(query))
 
 
-def refresh(
-    session: Session,
-    project_ids: Collection[uuid.UUID],
-    causes: Mapping[uuid.UUID, Iterable[Cause]] | None = None,
-    *,
-    skip_locked: bool = False,
-) -> int:
-    """Bring these projects' current readiness up to date, with a history row for each whose score,
-    level, gate or blockers changed. Marks left for them are taken with their causes; deadlines
-    that passed become `time` causes. Returns how many projects were scored."""
-    if not project_ids:
-        return 0
-    projects = _lock(session, set(project_ids), skip_locked=skip_locked)
+@dataclass(frozen=True)
+class Rescore:
+    """Projects scored as their data was read, and what their results replace: stored by `_apply`
+    in the transaction that read them, or, on SQLite, in a short write transaction after it."""
+
+    projects: dict[uuid.UUID, Project]
+    marks: list[Any]
+    stored: dict[uuid.UUID, Any]
+    why: dict[uuid.UUID, dict[Cause, None]]
+    fresh: dict[uuid.UUID, Scored]
+    now: datetime
+
+
+def _rescore(
+    session: Session, projects: Collection[Project], causes: Mapping[uuid.UUID, Iterable[Cause]] | None
+) -> Rescore:
     now = utcnow()
     ids = [project.id for project in projects]
-    if not ids:
-        return 0
     why: dict[uuid.UUID, dict[Cause, None]] = defaultdict(dict)
     for project_id, given in (causes or {}).items():
         why[project_id].update(dict.fromkeys(given))
-    marks = session.execute(
-        select(ReadinessMark.id, ReadinessMark.project_id, ReadinessMark.kind, ReadinessMark.name).where(
-            ReadinessMark.project_id.in_(ids)
+    marks = list(
+        session.execute(
+            select(ReadinessMark.id, ReadinessMark.project_id, ReadinessMark.kind, ReadinessMark.name).where(
+                ReadinessMark.project_id.in_(ids)
+            )
         )
-    ).all()
+    )
     for mark in marks:
         why[mark.project_id][Cause(mark.kind, mark.name)] = None
     stored = {
@@ -209,6 +232,7 @@ def refresh(
                 ProjectReadiness.etag,
                 ProjectReadiness.changes_at,
                 ProjectReadiness.deadlines,
+                ProjectReadiness.computed_at,
             ).where(ProjectReadiness.project_id.in_(ids))
         )
     }
@@ -217,12 +241,34 @@ def refresh(
             if datetime.fromisoformat(at) <= now:
                 why[project_id][Cause("time", cause)] = None
     fresh = score(session, projects, now)
-    _store(session, fresh, stored, why, now)
-    _tell(session, {project.id: project for project in projects}, fresh, stored, why)
-    taken = [mark.id for mark in marks if mark.project_id in fresh]
+    return Rescore({project.id: project for project in projects}, marks, stored, why, fresh, now)
+
+
+def _apply(session: Session, rescore: Rescore) -> int:
+    _store(session, rescore.fresh, rescore.stored, rescore.why, rescore.now)
+    _tell(session, rescore.projects, rescore.fresh, rescore.stored, rescore.why)
+    taken = [mark.id for mark in rescore.marks if mark.project_id in rescore.fresh]
     if taken:
         session.execute(delete(ReadinessMark).where(ReadinessMark.id.in_(taken)))
-    return len(fresh)
+    return len(rescore.fresh)
+
+
+def refresh(
+    session: Session,
+    project_ids: Collection[uuid.UUID],
+    causes: Mapping[uuid.UUID, Iterable[Cause]] | None = None,
+    *,
+    skip_locked: bool = False,
+) -> int:
+    """Bring these projects' current readiness up to date, with a history row for each whose score,
+    level, gate or blockers changed. Marks left for them are taken with their causes; deadlines
+    that passed become `time` causes. Returns how many projects were scored."""
+    if not project_ids:
+        return 0
+    projects = _lock(session, set(project_ids), skip_locked=skip_locked)
+    if not projects:
+        return 0
+    return _apply(session, _rescore(session, projects, causes))
 
 
 def _store(
@@ -232,7 +278,7 @@ def _store(
     why: Mapping[uuid.UUID, Mapping[Cause, None]],
     now: datetime,
 ) -> None:
-    inserts, updates, history, status = [], [], [], []
+    rows, history, status = [], [], []
     for project_id, scored in fresh.items():
         result = scored.result
         deadlines = [[d.at.isoformat(), d.cause] for d in result.deadlines]
@@ -252,24 +298,19 @@ def _store(
         }
         before = stored.get(project_id)
         significant = _significant(result.score, result.level.value, result.gate_passed, scored.blockers)
-        if before is None:
-            inserts.append(row)
-        elif before.etag != scored.etag or before.changes_at != result.changes_at or before.deadlines != deadlines:
-            updates.append({f"v_{name}": value for name, value in row.items()})
+        if (
+            before is None
+            or before.etag != scored.etag
+            or before.changes_at != result.changes_at
+            or before.deadlines != deadlines
+        ):
+            rows.append(row)
         previous = (
             _significant(before.score, before.level, before.gate_passed, before.blockers)
             if before is not None
             else None
         )
-        status.append(
-            {
-                "v_project_id": project_id,
-                "v_rank_score": result.score,
-                "v_score": result.score,
-                "v_level": result.level.value,
-                "v_gate_passed": result.gate_passed,
-            }
-        )
+        status.append((project_id, result.score, result.level.value, result.gate_passed))
         if previous != significant:
             history.append(
                 {
@@ -293,32 +334,57 @@ def _store(
                 }
             )
     connection = session.connection()
-    if inserts:
-        connection.execute(insert(READINESS_TABLE), inserts)
-    if updates:
-        names = [name.removeprefix("v_") for name in updates[0]]
-        columns: dict[str, Any] = {name: bindparam(f"v_{name}") for name in names if name != "project_id"}
-        connection.execute(
-            update(READINESS_TABLE).where(READINESS_TABLE.c.project_id == bindparam("v_project_id")).values(columns),
-            updates,
-        )
+    if rows:
+        connection.execute(_upsert(connection.dialect.name), rows)
     if history:
         connection.execute(insert(HISTORY_TABLE), history)
     if status:
-        connection.execute(
-            update(STATUS_TABLE)
-            .where(STATUS_TABLE.c.project_id == bindparam("v_project_id"))
-            .values(
-                rank_score=bindparam("v_rank_score"),
-                score=bindparam("v_score"),
-                level=bindparam("v_level"),
-                gate_passed=bindparam("v_gate_passed"),
-            ),
-            status,
-        )
+        _store_status_scores(connection, status)
     for instance in list(session.identity_map.values()):
         if isinstance(instance, ProjectReadiness | ProjectStatus) and instance.project_id in fresh:
             session.expire(instance)
+
+
+def _upsert(dialect: str) -> Insert:
+    """One statement for new and changed results: executed with many rows, it is sent as multi-row
+    `INSERT`s, where an `UPDATE` per row would be a statement per project."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(READINESS_TABLE)
+    kept = {column.name: statement.excluded[column.name] for column in READINESS_TABLE.c if not column.primary_key}
+    return statement.on_conflict_do_update(index_elements=[READINESS_TABLE.c.project_id], set_=kept)
+
+
+def _store_status_scores(connection: Connection, status: list[tuple[uuid.UUID, float, str, bool]]) -> None:
+    """The scores the portfolio sorts and filters on, on the projects' status rows. PostgreSQL
+    takes them in one `UPDATE ... FROM (VALUES ...)`; SQLite, which has no round trips to save and
+    cannot name the columns of a `VALUES` list, one prepared `UPDATE` run for every row."""
+    if connection.dialect.name == "postgresql":
+        fresh = values(
+            column("project_id", Uuid),
+            column("score", Float),
+            column("level", String),
+            column("gate_passed", Boolean),
+            name="fresh",
+        ).data(status)
+        connection.execute(
+            update(STATUS_TABLE)
+            .where(STATUS_TABLE.c.project_id == fresh.c.project_id)
+            .values(rank_score=fresh.c.score, score=fresh.c.score, level=fresh.c.level, gate_passed=fresh.c.gate_passed)
+        )
+        return
+    connection.execute(
+        update(STATUS_TABLE)
+        .where(STATUS_TABLE.c.project_id == bindparam("v_project_id"))
+        .values(
+            rank_score=bindparam("v_score"),
+            score=bindparam("v_score"),
+            level=bindparam("v_level"),
+            gate_passed=bindparam("v_gate_passed"),
+        ),
+        [
+            {"v_project_id": project_id, "v_score": score, "v_level": level, "v_gate_passed": gate_passed}
+            for project_id, score, level, gate_passed in status
+        ],
+    )
 
 
 def _state(score: float, level: str, gate_passed: bool, blockers: list[list[str]]) -> events.ReadinessState:
@@ -388,6 +454,13 @@ def mark_governed(session: Session, rubric_key: str, cause: Cause) -> None:
             ).where(Project.rubric == rubric_key),
         )
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # The marks table is nearly always empty and its statistics say so. With a portfolio
+        # marked, the re-scorer's look-up of a batch's marks would then scan it and compare every
+        # row with each of the batch's ids: over a second a batch at 100,000 marks, once psycopg
+        # prepares the statement and PostgreSQL settles on a generic plan. Statistics taken in
+        # this transaction count its own rows, and commit with them.
+        session.execute(text(f"ANALYZE {MARK_TABLE.name}"))
     session.info[RESCORE_WANTED] = True
 
 
@@ -555,8 +628,9 @@ def rescoring_progress(session: Session, *, rubric_key: str) -> RescoringProgres
 BEHIND = (ProjectReadiness.rubric_key != Project.rubric) | (ProjectReadiness.rubric_version != Rubric.latest_version)
 
 
-def _due(session: Session, limit: int) -> list[uuid.UUID]:
-    """Projects to re-score: marked, past a deadline, or behind their rubric's latest version."""
+def _due(session: Session, limit: int, *, sweep: bool) -> list[uuid.UUID]:
+    """Projects to re-score: marked or past a deadline, both found through an index; with `sweep`,
+    also behind their rubric's latest version, which takes a scan of every current result."""
     now = utcnow()
     marked = select(ReadinessMark.project_id).order_by(ReadinessMark.id).limit(limit * 4)
     expired = (
@@ -566,7 +640,7 @@ def _due(session: Session, limit: int) -> list[uuid.UUID]:
         .limit(limit)
     )
     found = [*session.scalars(marked), *session.scalars(expired)]
-    if len(set(found)) < limit:
+    if sweep and len(set(found)) < limit:
         behind = (
             select(ProjectReadiness.project_id)
             .join(Project, Project.id == ProjectReadiness.project_id)
@@ -578,28 +652,79 @@ def _due(session: Session, limit: int) -> list[uuid.UUID]:
     return list(dict.fromkeys(found))[:limit]
 
 
-def has_due_work(session: Session) -> bool:
+def has_due_work(session: Session, *, sweep: bool = False) -> bool:
     """Whether the re-scorer has anything to do: asked in a read, so that an idle re-scorer never
-    takes the write lock."""
-    return bool(_due(session, 1)) or bool(without_readiness(session, limit=1))
+    takes the write lock. Publishing a version marks every project it governs, so a project
+    behind its rubric without a mark is a leftover (of a restore, say) that `sweep` finds."""
+    return bool(_due(session, 1, sweep=sweep))
 
 
-def rescore_due(session: Session, *, limit: int) -> int:
-    """Re-score up to `limit` projects that are due; returns how many."""
-    ids = _due(session, limit)
-    if not ids:
-        return 0
-    behind = session.execute(
-        select(ProjectReadiness.project_id, Project.rubric, Rubric.latest_version)
-        .join(Project, Project.id == ProjectReadiness.project_id)
-        .join(Rubric, Rubric.key == Project.rubric)
-        .where(ProjectReadiness.project_id.in_(ids), BEHIND)
+def _due_causes(session: Session, limit: int, *, sweep: bool) -> dict[uuid.UUID, list[Cause]]:
+    """The projects due, each with the causes its marks do not tell: a rubric it is behind."""
+    ids = _due(session, limit, sweep=sweep)
+    causes: dict[uuid.UUID, list[Cause]] = dict.fromkeys(ids, [])
+    if ids:
+        behind = session.execute(
+            select(ProjectReadiness.project_id, Project.rubric, Rubric.latest_version)
+            .join(Project, Project.id == ProjectReadiness.project_id)
+            .join(Rubric, Rubric.key == Project.rubric)
+            .where(ProjectReadiness.project_id.in_(ids), BEHIND)
+        )
+        causes.update({row.project_id: [Cause("rubric", f"{row.rubric} v{row.latest_version}")] for row in behind})
+    return causes
+
+
+def rescore_due(session: Session, *, limit: int, sweep: bool = False) -> int:
+    """Re-score up to `limit` projects that are due, in this transaction; returns how many."""
+    causes = _due_causes(session, limit, sweep=sweep)
+    return refresh(session, list(causes), causes, skip_locked=True)
+
+
+def score_due(session: Session, *, limit: int, sweep: bool = False) -> Rescore | None:
+    """Score up to `limit` projects that are due, in a read transaction: what `store_scored` then
+    stores, in a write transaction that holds SQLite's single writer lock for the writes alone."""
+    causes = _due_causes(session, limit, sweep=sweep)
+    if not causes:
+        return None
+    projects = session.scalars(select(Project).where(Project.id.in_(list(causes))).order_by(Project.id)).all()
+    return _rescore(session, projects, causes)
+
+
+def store_scored(session: Session, rescore: Rescore) -> int:
+    """Store what `score_due` scored, leaving out every project written since it read: one with a
+    new mark (a write it did not see), or whose stored result changed (a read re-scored it). Those
+    keep their marks, so the next round scores them again. Returns how many were stored."""
+    ids = list(rescore.fresh)
+    marks: dict[uuid.UUID, set[int]] = defaultdict(set)
+    for mark_id, project_id in session.execute(
+        select(ReadinessMark.id, ReadinessMark.project_id).where(ReadinessMark.project_id.in_(ids))
+    ):
+        marks[project_id].add(mark_id)
+    read: dict[uuid.UUID, set[int]] = defaultdict(set)
+    for mark in rescore.marks:
+        read[mark.project_id].add(mark.id)
+    computed: dict[uuid.UUID, datetime] = dict(
+        session.execute(
+            select(ProjectReadiness.project_id, ProjectReadiness.computed_at).where(
+                ProjectReadiness.project_id.in_(ids)
+            )
+        ).all()
     )
-    causes = {row.project_id: [Cause("rubric", f"{row.rubric} v{row.latest_version}")] for row in behind}
-    return refresh(session, ids, causes, skip_locked=True)
+
+    def unchanged(project_id: uuid.UUID) -> bool:
+        before = rescore.stored.get(project_id)
+        return marks[project_id] <= read[project_id] and computed.get(project_id) == (
+            before.computed_at if before is not None else None
+        )
+
+    kept = {project_id: scored for project_id, scored in rescore.fresh.items() if unchanged(project_id)}
+    if not kept:
+        return 0
+    return _apply(session, replace(rescore, fresh=kept))
 
 
 def without_readiness(session: Session, *, limit: int) -> list[uuid.UUID]:
+    """Projects with no current readiness at all (after a restore, say): a scan of every project."""
     query = (
         select(Project.id)
         .outerjoin(ProjectReadiness, ProjectReadiness.project_id == Project.id)
@@ -609,9 +734,8 @@ def without_readiness(session: Session, *, limit: int) -> list[uuid.UUID]:
     return list(session.scalars(query))
 
 
-def rescore_unscored(session: Session, *, limit: int) -> int:
-    """Score projects that have no current readiness at all (after a restore, say)."""
-    ids = without_readiness(session, limit=limit)
+def score_first(session: Session, ids: Collection[uuid.UUID]) -> int:
+    """Score projects found without a current readiness."""
     return refresh(
         session, ids, {project_id: [Cause("readiness", "first score")] for project_id in ids}, skip_locked=True
     )

@@ -1,5 +1,6 @@
 """Current readiness: kept current by every write and by time, with its history and attestations."""
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -7,11 +8,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
 from app.core.clock import Clock
 from app.core.db import Database
 from app.core.settings import Settings
 from app.main import create_app
+from app.readiness import service
+from app.readiness.models import ProjectReadiness
+from app.readiness.rescorer import Rescorer
 from tests.conftest import ADMIN_SECRET
 from tests.evaluations.test_api import GO_LIVE_FACTS, PROJECT, decide, evaluate, iso
 from tests.kpis.factories import cost_kpi, make_kpi
@@ -336,3 +341,47 @@ def test_a_fact_past_its_checks_maximum_age_stops_counting_with_time_as_the_caus
     assert aged["gate"]["passed"] is False
     assert blockers(aged) == ["infra.monitoring"]
     assert history[0]["summary"] == "time: fact ops.monitoring_enabled older than 30 days"
+
+
+def test_results_scored_in_a_read_are_stored_only_for_projects_no_write_changed_meanwhile(
+    settings: Settings, db: Database
+) -> None:
+    quiet = settings.model_copy(update={"rescorer": False})
+    with TestClient(create_app(quiet, db)) as admin:
+        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        for key in ("steady", "written"):
+            make_project(admin, key)
+            admin.get(f"/api/v1/projects/{key}/readiness")
+            admin.put(f"/api/v1/projects/{key}/facts/ops.monitoring_enabled", json={"value": True})
+        scored = db.work(service.score_due, write=False)(limit=10)
+        admin.put("/api/v1/projects/written/facts/ops.logging_enabled", json={"value": True})
+        assert scored is not None
+
+        stored = db.work(service.store_scored, write=True)(scored)
+        waiting = admin.get("/api/v1/rubrics/ai-production-readiness/rescoring").json()
+        again = db.work(service.rescore_due, write=True)(limit=10)
+        history = admin.get("/api/v1/projects/written/readiness/history").json()["items"]
+
+    assert len(scored.fresh) == 2
+    assert (stored, waiting["pending"], again) == (1, 1, 1)
+    assert history[0]["cause"] == [
+        {"kind": "fact", "name": "ops.monitoring_enabled"},
+        {"kind": "fact", "name": "ops.logging_enabled"},
+    ]
+
+
+def test_projects_a_restore_left_unscored_are_found_by_the_full_sweep(settings: Settings, db: Database) -> None:
+    quiet = settings.model_copy(update={"rescorer": False})
+    with TestClient(create_app(quiet, db)) as admin:
+        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        make_project(admin)
+        admin.get(READINESS)
+        db.work(lambda session: session.execute(delete(ProjectReadiness)), write=True)()
+        rescorer = Rescorer(db)
+
+        after_wake = asyncio.run(rescorer.catch_up())
+        after_full_sweep = asyncio.run(rescorer.catch_up(full=True))
+        history = admin.get(HISTORY).json()["items"]
+
+    assert (after_wake, after_full_sweep) == (0, 1)
+    assert history[0]["cause"] == [{"kind": "readiness", "name": "first score"}]
