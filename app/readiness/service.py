@@ -20,15 +20,10 @@ from typing import Any
 
 import pydantic_core
 from sqlalchemy import (
-    Boolean,
     Connection,
-    Float,
     Insert,
-    String,
     Table,
-    Uuid,
     bindparam,
-    column,
     delete,
     exists,
     func,
@@ -37,7 +32,6 @@ from sqlalchemy import (
     select,
     text,
     update,
-    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -353,22 +347,24 @@ def _upsert(dialect: str) -> Insert:
     return statement.on_conflict_do_update(index_elements=[READINESS_TABLE.c.project_id], set_=kept)
 
 
+# The scores the portfolio sorts and filters on, from four arrays: one statement, compiled once,
+# whatever the number of projects.
+STATUS_SCORES = text(
+    f"UPDATE {STATUS_TABLE.name} SET rank_score = fresh.score, score = fresh.score, level = fresh.level, "
+    "gate_passed = fresh.gate_passed "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:scores AS float8[]), CAST(:levels AS varchar[]), "
+    "CAST(:gates AS boolean[])) AS fresh (project_id, score, level, gate_passed) "
+    f"WHERE {STATUS_TABLE.name}.project_id = fresh.project_id"
+)
+
+
 def _store_status_scores(connection: Connection, status: list[tuple[uuid.UUID, float, str, bool]]) -> None:
-    """The scores the portfolio sorts and filters on, on the projects' status rows. PostgreSQL
-    takes them in one `UPDATE ... FROM (VALUES ...)`; SQLite, which has no round trips to save and
-    cannot name the columns of a `VALUES` list, one prepared `UPDATE` run for every row."""
+    """The scores on the projects' status rows: one `UPDATE` over arrays on PostgreSQL; on SQLite,
+    which has no round trips to save, one prepared `UPDATE` run for every row."""
     if connection.dialect.name == "postgresql":
-        fresh = values(
-            column("project_id", Uuid),
-            column("score", Float),
-            column("level", String),
-            column("gate_passed", Boolean),
-            name="fresh",
-        ).data(status)
+        ids, scores, levels, gates = zip(*status, strict=True)
         connection.execute(
-            update(STATUS_TABLE)
-            .where(STATUS_TABLE.c.project_id == fresh.c.project_id)
-            .values(rank_score=fresh.c.score, score=fresh.c.score, level=fresh.c.level, gate_passed=fresh.c.gate_passed)
+            STATUS_SCORES, {"ids": list(ids), "scores": list(scores), "levels": list(levels), "gates": list(gates)}
         )
         return
     connection.execute(
