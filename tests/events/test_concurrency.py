@@ -28,11 +28,17 @@ from app.events.dispatcher import Dispatcher, DispatcherMetrics
 from app.events.models import Event, Webhook
 from app.events.outbox import envelope
 from app.events.schemas import Ping
+from app.events.watch import has_due as kpis_or_risks_due
 from app.main import create_app
+from app.readiness.service import has_due_work as rescores_due
 from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory, issue_key
 from tests.events.receiver import Receiver, running_receiver
 from tests.projects.factories import make_project
 from tests.readiness.test_api import eventually
+
+
+def readiness_due(session: Session) -> bool:
+    return rescores_due(session) or kpis_or_risks_due(session)
 
 
 @pytest.fixture
@@ -92,6 +98,8 @@ def test_a_feed_follower_misses_no_event_committed_by_concurrent_writers(
             thread.start()
         for thread in threads:
             thread.join()
+        # The re-scorer tells the readiness these writes changed in commits of its own, after them.
+        assert eventually(lambda: not database.work(readiness_due, write=False)(), seconds=30)
         writers_done.set()
         follower.join(timeout=60)
 
