@@ -11,9 +11,9 @@ not flood receivers).
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from app.core import changes
@@ -34,6 +34,7 @@ JUST_AFTER = timedelta(microseconds=1)
 # The moment a write sets: due at once, and the change it reveals was caused by a write.
 WRITTEN = datetime(1970, 1, 1, tzinfo=UTC)
 SWEEP_BATCH = 2000
+SweptQuery = TypeVar("SweptQuery", bound=Select[*tuple[Any, ...]])
 # Rewritten when the app or the worker is built from its settings.
 _limits: dict[Stage, int] = dict(stall.DEFAULT_STAGE_LIMITS_DAYS)
 
@@ -66,7 +67,7 @@ def tell_kpi_statuses(
     if first_of is not None:
         query = query.where(Kpi.project_id.in_(first_of), Kpi.told_status.is_(None))
     else:
-        query = query.where(_kpi_due(now, full=full)).limit(SWEEP_BATCH)
+        query = _swept(query.where(_kpi_due(now, full=full)), Kpi)
     updates = []
     rows = session.execute(query.order_by(Kpi.id)).all()
     for row in rows:
@@ -104,6 +105,14 @@ def tell_kpi_statuses(
     return len(rows)
 
 
+def _swept(query: SweptQuery, table: type[Kpi] | type[ProjectStatus]) -> SweptQuery:
+    """A sweep's batch, its rows locked on PostgreSQL and those a write holds skipped: the sweep
+    takes KPI rows before status rows and writes take them in either order, so waiting could
+    deadlock; and a row read unlocked could be stored over a write committed meanwhile, losing the
+    change that write made due. A skipped row is due again once its write commits."""
+    return query.limit(SWEEP_BATCH).with_for_update(of=table, skip_locked=True)
+
+
 def _inactive_from(row: Any) -> datetime | None:
     """When the inactivity signal sets in: quiet too long, or longer in the stage than its limit."""
     moments = [row.quiet_from] if row.quiet_from is not None else []
@@ -136,7 +145,7 @@ def tell_stall_risks(
     if first_of is not None:
         query = query.where(ProjectStatus.project_id.in_(first_of), ProjectStatus.told_risk.is_(None))
     else:
-        query = query.where(_risk_due(now, full=full)).limit(SWEEP_BATCH)
+        query = _swept(query.where(_risk_due(now, full=full)), ProjectStatus)
     updates = []
     rows = session.execute(query.order_by(ProjectStatus.project_id)).all()
     for row in rows:

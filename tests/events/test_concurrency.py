@@ -23,13 +23,14 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from app.core.db import Database, make_engine
 from app.core.migrations import upgrade
 from app.core.settings import Settings
+from app.events import watch
 from app.events.destinations import AllowList
 from app.events.dispatcher import Dispatcher, DispatcherMetrics
 from app.events.models import Event, Webhook
 from app.events.outbox import envelope
 from app.events.schemas import Ping
-from app.events.watch import has_due as kpis_or_risks_due
 from app.main import create_app
+from app.portfolio.models import ProjectStatus
 from app.readiness.service import has_due_work as rescores_due
 from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory, issue_key
 from tests.events.receiver import Receiver, running_receiver
@@ -38,7 +39,7 @@ from tests.readiness.test_api import eventually
 
 
 def readiness_due(session: Session) -> bool:
-    return rescores_due(session) or kpis_or_risks_due(session)
+    return rescores_due(session) or watch.has_due(session)
 
 
 @pytest.fixture
@@ -106,6 +107,43 @@ def test_a_feed_follower_misses_no_event_committed_by_concurrent_writers(
     committed = database.work(lambda session: [str(i) for i in session.scalars(select(Event.id))], write=False)()
     assert len(committed) >= 8 * 26
     assert Counter(seen) == Counter(committed)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_sweep_neither_waits_behind_a_write_nor_stores_over_it(own_database: tuple[str, Database]) -> None:
+    url, database = own_database
+    settings = Settings(
+        database_url=url, bootstrap_admin_key=ADMIN_SECRET, api_key_cache_seconds=0, rescorer=False, dispatcher=False
+    )
+    with TestClient(create_app(settings, database)) as admin:
+        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        for key in ("held", "free"):
+            make_project(admin, key)
+            admin.patch(
+                f"/api/v1/projects/{key}",
+                json={"description": "changed"},
+                headers={"content-type": "application/merge-patch+json"},
+            )
+
+    def due_keys(session: Session) -> set[str]:
+        return set(session.scalars(select(ProjectStatus.key).where(ProjectStatus.risk_changes_at == watch.WRITTEN)))
+
+    assert database.work(due_keys, write=False)() == {"held", "free"}
+    holder = database.engine.connect()
+    try:
+        # A write in flight on "held": its row locked until it commits.
+        holder.execute(select(ProjectStatus.key).where(ProjectStatus.key == "held").with_for_update())
+        sweep = threading.Thread(target=database.work(watch.tell_due, write=True))
+        sweep.start()
+        sweep.join(timeout=10)
+        assert not sweep.is_alive(), "the sweep waited for the write's lock"
+        assert database.work(due_keys, write=False)() == {"held"}
+    finally:
+        holder.rollback()
+        holder.close()
+        sweep.join()
+    database.work(watch.tell_due, write=True)()
+    assert database.work(due_keys, write=False)() == set()
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
