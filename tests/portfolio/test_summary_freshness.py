@@ -11,14 +11,16 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, exists, select, text
 
 from app.core.clock import Clock
 from app.core.db import make_engine
 from app.core.migrations import upgrade
 from app.core.settings import Settings
 from app.main import create_app
+from app.readiness.models import ReadinessMark
 from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory
+from tests.readiness.test_api import eventually
 
 SUMMARY = "/api/v1/portfolio/summary"
 
@@ -75,6 +77,11 @@ HANDLING_COST = {
 }
 
 
+def rescorer_idle(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return not connection.scalar(select(exists().select_from(ReadinessMark)))
+
+
 def project(key: str, department: str) -> dict[str, object]:
     return {"name": key.title(), "department": department, "region": "emea"}
 
@@ -105,6 +112,8 @@ def test_a_write_outside_the_service_shows_too(own_database: str, replicas: tupl
     assert first.get(SUMMARY).json()["overall"]["go_live_ready"] == 0
 
     engine = make_engine(own_database, pool_size=1)
+    # Once re-scored, so that the re-scorer cannot store its result over the write below.
+    assert eventually(lambda: rescorer_idle(engine), seconds=10)
     with engine.begin() as connection:
         connection.execute(text("UPDATE project_status SET gate_passed = true WHERE key = 'claims-triage'"))
     engine.dispose()
