@@ -20,3 +20,13 @@ def among(
     if connection.dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(list(values))
+
+
+def among_parameter(
+    dialect: str, column: ColumnElement[Any] | InstrumentedAttribute[Any], name: str
+) -> ColumnElement[bool]:
+    """`among` with the values left to a named parameter, for a statement built once and run with
+    different values: given as a list in the parameters of each execution."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))

@@ -11,12 +11,14 @@ not flood receivers).
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from app.core import changes
+from app.core.among import among_parameter
 from app.core.changes import Change
 from app.core.db import utcnow
 from app.engine import stall
@@ -39,6 +41,64 @@ SweptQuery = TypeVar("SweptQuery", bound=Select[*tuple[Any, ...]])
 _limits: dict[Stage, int] = dict(stall.DEFAULT_STAGE_LIMITS_DAYS)
 
 
+KPI_STATES = select(
+    Kpi.id,
+    Kpi.key,
+    Kpi.baseline,
+    Kpi.target,
+    Kpi.latest_value,
+    Kpi.created_at,
+    Kpi.target_date,
+    Kpi.told_status,
+    Kpi.status_changes_at,
+    Kpi.project_id,
+    Project.key.label("project_key"),
+    Project.department,
+).join(Project, Project.id == Kpi.project_id)
+RISK_STATES = select(
+    ProjectStatus.project_id,
+    ProjectStatus.key,
+    ProjectStatus.department,
+    ProjectStatus.stage,
+    ProjectStatus.stage_entered_at,
+    ProjectStatus.quiet_from,
+    ProjectStatus.risk_active,
+    ProjectStatus.risk_inactive,
+    ProjectStatus.signals,
+    ProjectStatus.told_risk,
+    ProjectStatus.risk_changes_at,
+)
+PROJECT_IDS = "watched_project_ids"
+
+
+# The statements every write runs are built once per dialect, their values given as parameters:
+# for a write of one project, building and keying them would cost more than running them.
+@cache
+def _new_kpis(dialect: str) -> Select[*tuple[Any, ...]]:
+    return KPI_STATES.where(among_parameter(dialect, Kpi.project_id, PROJECT_IDS), Kpi.told_status.is_(None)).order_by(
+        Kpi.id
+    )
+
+
+@cache
+def _new_risks(dialect: str) -> Select[*tuple[Any, ...]]:
+    return RISK_STATES.where(
+        among_parameter(dialect, ProjectStatus.project_id, PROJECT_IDS), ProjectStatus.told_risk.is_(None)
+    ).order_by(ProjectStatus.project_id)
+
+
+@cache
+def _made_due(dialect: str) -> tuple[Update, Update]:
+    return (
+        update(KPI_TABLE)
+        .where(among_parameter(dialect, KPI_TABLE.c.project_id, PROJECT_IDS))
+        .values(status_changes_at=WRITTEN),
+        update(STATUS_TABLE)
+        .where(among_parameter(dialect, STATUS_TABLE.c.project_id, PROJECT_IDS))
+        .values(risk_changes_at=WRITTEN),
+    )
+
+
 def configure(limits: Mapping[Stage, int]) -> None:
     _limits.clear()
     _limits.update(limits)
@@ -50,26 +110,13 @@ def tell_kpi_statuses(
     """The KPIs whose moment passed or that a write changed, a batch of them, and with `full` those
     never settled; or, with `first_of`, the first state of those projects' new KPIs. Returns how
     many were looked at."""
-    query = select(
-        Kpi.id,
-        Kpi.key,
-        Kpi.baseline,
-        Kpi.target,
-        Kpi.latest_value,
-        Kpi.created_at,
-        Kpi.target_date,
-        Kpi.told_status,
-        Kpi.status_changes_at,
-        Kpi.project_id,
-        Project.key.label("project_key"),
-        Project.department,
-    ).join(Project, Project.id == Kpi.project_id)
     if first_of is not None:
-        query = query.where(Kpi.project_id.in_(first_of), Kpi.told_status.is_(None))
+        query = _new_kpis(session.get_bind().dialect.name)
+        parameters = {PROJECT_IDS: sorted(first_of)}
     else:
-        query = _swept(query.where(_kpi_due(now, full=full)), Kpi)
+        query, parameters = _swept(KPI_STATES.where(_kpi_due(now, full=full)), Kpi).order_by(Kpi.id), {}
     updates = []
-    rows = session.execute(query.order_by(Kpi.id)).all()
+    rows = session.execute(query, parameters).all()
     for row in rows:
         current = progress(row.baseline, row.target, row.latest_value)
         schedule = Schedule(row.created_at, row.target_date)
@@ -129,25 +176,14 @@ def tell_stall_risks(
     with `full` those never settled, as the portfolio reads it (with inactivity once its moment has
     passed); or, with `first_of`, the first risk of those of these projects that are new. Returns
     how many were looked at."""
-    query = select(
-        ProjectStatus.project_id,
-        ProjectStatus.key,
-        ProjectStatus.department,
-        ProjectStatus.stage,
-        ProjectStatus.stage_entered_at,
-        ProjectStatus.quiet_from,
-        ProjectStatus.risk_active,
-        ProjectStatus.risk_inactive,
-        ProjectStatus.signals,
-        ProjectStatus.told_risk,
-        ProjectStatus.risk_changes_at,
-    )
     if first_of is not None:
-        query = query.where(ProjectStatus.project_id.in_(first_of), ProjectStatus.told_risk.is_(None))
+        query = _new_risks(session.get_bind().dialect.name)
+        parameters = {PROJECT_IDS: sorted(first_of)}
     else:
-        query = _swept(query.where(_risk_due(now, full=full)), ProjectStatus)
+        query = _swept(RISK_STATES.where(_risk_due(now, full=full)), ProjectStatus).order_by(ProjectStatus.project_id)
+        parameters = {}
     updates = []
-    rows = session.execute(query.order_by(ProjectStatus.project_id)).all()
+    rows = session.execute(query, parameters).all()
     for row in rows:
         inactive_from = _inactive_from(row)
         inactive = inactive_from is not None and inactive_from < now
@@ -203,8 +239,8 @@ def keep_told(session: Session, written: list[Change]) -> None:
     tell_kpi_statuses(session, now, first_of=ids)
     tell_stall_risks(session, now, first_of=ids)
     connection = session.connection()
-    connection.execute(update(KPI_TABLE).where(KPI_TABLE.c.project_id.in_(ids)).values(status_changes_at=WRITTEN))
-    connection.execute(update(STATUS_TABLE).where(STATUS_TABLE.c.project_id.in_(ids)).values(risk_changes_at=WRITTEN))
+    for statement in _made_due(connection.dialect.name):
+        connection.execute(statement, {PROJECT_IDS: sorted(ids)})
     session.info[RESCORE_WANTED] = True
 
 

@@ -65,6 +65,23 @@ ADVANCE_LATEST_PG = text(
 )
 
 
+ADVANCE_LATEST = (
+    update(KPI_TABLE)
+    .where(
+        KPI_TABLE.c.id == bindparam("b_kpi_id"),
+        or_(
+            KPI_TABLE.c.latest_measured_at.is_(None),
+            KPI_TABLE.c.latest_measured_at <= bindparam("b_measured_at", type_=UTCDateTime()),
+        ),
+    )
+    .values(
+        latest_value=bindparam("b_value"),
+        latest_measured_at=bindparam("b_measured_at"),
+        version=KPI_TABLE.c.version + 1,
+    )
+)
+
+
 def advance_latest(session: Session, newest: Collection[Newest]) -> None:
     """Move each KPI's latest measurement forward; a later or equal measured_at wins.
 
@@ -81,23 +98,8 @@ def advance_latest(session: Session, newest: Collection[Newest]) -> None:
             },
         )
         return
-    statement = (
-        update(KPI_TABLE)
-        .where(
-            KPI_TABLE.c.id == bindparam("b_kpi_id"),
-            or_(
-                KPI_TABLE.c.latest_measured_at.is_(None),
-                KPI_TABLE.c.latest_measured_at <= bindparam("b_measured_at", type_=UTCDateTime()),
-            ),
-        )
-        .values(
-            latest_value=bindparam("b_value"),
-            latest_measured_at=bindparam("b_measured_at"),
-            version=KPI_TABLE.c.version + 1,
-        )
-    )
     connection.execute(
-        statement,
+        ADVANCE_LATEST,
         [{"b_kpi_id": point.kpi_id, "b_measured_at": point.measured_at, "b_value": point.value} for point in newest],
     )
 

@@ -8,13 +8,11 @@ engine's. PostgreSQL computes money in `numeric` from each reading's shortest de
 as the engine does; SQLite, which stores money as a double anyway, computes in doubles.
 """
 
-import uuid
-from collections.abc import Collection
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     DateTime,
     Numeric,
     String,
@@ -30,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from app.core.among import among
+from app.core.among import among_parameter
 from app.engine.kpi import Direction
 from app.engine.stall import EVALUATION_QUIET_DAYS, EXPECTS_ACTIVITY, MEASUREMENT_QUIET_DAYS
 from app.kpis.models import Kpi
@@ -139,10 +137,16 @@ def _benefit(reading: ColumnElement[Any], currency: ColumnElement[Any]) -> Colum
     return case((counted, improvement * KPI.c.value_per_unit))
 
 
-def refresh_measured(connection: Connection, project_ids: Collection[uuid.UUID]) -> Update:
-    """The UPDATE of these projects' status rows after measurements: last measured, benefit,
-    currency and when inactivity sets in. The stall signals and the evaluation stay as they are.
-    Projects without a status row are left out; its row count says how many were updated."""
+PROJECT_IDS = "measured_project_ids"
+
+
+@cache
+def refresh_measured(dialect: str) -> Update:
+    """The UPDATE of the status rows of the projects given as `PROJECT_IDS` (a list, sorted) after
+    measurements: last measured, benefit, currency and when inactivity sets in. The stall signals
+    and the evaluation stay as they are. Projects without a status row are left out; its row count
+    says how many were updated. Built once per dialect: building and keying a statement of this
+    size costs more than running it for a single measurement."""
     # The project's own currency: its costs', else that of its first priced KPI by key.
     first_priced = (
         select(KPI.c.currency)
@@ -167,7 +171,7 @@ def refresh_measured(connection: Connection, project_ids: Collection[uuid.UUID])
             func.coalesce(PROJECT.c.currency, first_priced).label("currency"),
         )
         .join(STATUS, STATUS.c.project_id == PROJECT.c.id)
-        .where(among(connection, PROJECT.c.id, sorted(project_ids)))
+        .where(among_parameter(dialect, PROJECT.c.id, PROJECT_IDS))
         .order_by(PROJECT.c.id)
         .with_for_update(of=STATUS)
         .cte("measured_project")

@@ -157,7 +157,9 @@ def refresh_measured(session: Session, project_ids: Collection[uuid.UUID]) -> No
         # stale (each leaves dead row versions behind); priced high, it would be JIT-compiled, which
         # costs seconds for a statement that runs in milliseconds.
         connection.exec_driver_sql("SET LOCAL jit = off")
-    updated = connection.execute(measured.refresh_measured(connection, ids)).rowcount
+    updated = connection.execute(
+        measured.refresh_measured(connection.dialect.name), {measured.PROJECT_IDS: sorted(ids)}
+    ).rowcount
     if updated < len(ids):
         have_rows = set(session.scalars(select(ProjectStatus.project_id).where(ProjectStatus.project_id.in_(ids))))
         refresh(session, ids - have_rows)

@@ -16,12 +16,14 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import pydantic_core
 from sqlalchemy import (
     Connection,
     Insert,
+    Select,
     Table,
     bindparam,
     delete,
@@ -37,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.auth import scope
+from app.core.among import among_parameter
 from app.core.changes import Cause, Change
 from app.core.db import utcnow
 from app.core.errors import NotFound
@@ -422,13 +425,22 @@ def _tell(
         )
 
 
+MARKED_IDS = "marked_project_ids"
+
+
+@cache
+def _existing(dialect: str) -> Select[uuid.UUID]:
+    """Which of the projects given as `MARKED_IDS` exist: built once, as every write runs it."""
+    return select(Project.id).where(among_parameter(dialect, Project.id, MARKED_IDS))
+
+
 def mark(session: Session, causes: Mapping[uuid.UUID, Iterable[Cause]]) -> None:
     """Leave these projects to the re-scorer, which wakes once the transaction commits."""
     if not causes:
         return
     now = utcnow()
     # A project deleted in the same transaction has nothing left to score.
-    existing = set(session.scalars(select(Project.id).where(Project.id.in_(list(causes)))))
+    existing = set(session.scalars(_existing(session.get_bind().dialect.name), {MARKED_IDS: list(causes)}))
     rows = [
         {"project_id": project_id, "kind": cause.kind, "name": cause.name[:200], "marked_at": now}
         for project_id, given in causes.items()
