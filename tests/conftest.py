@@ -5,6 +5,7 @@ transaction that is rolled back, with the app's sessions joined to it through sa
 """
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from app.core.clock import Clock
 from app.core.clock import clock as service_clock
 from app.core.db import Database, make_engine
 from app.core.migrations import upgrade
 from app.core.settings import Settings
+from app.events import watch
 from app.main import create_app
+from app.readiness.service import has_due_work
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ADMIN_SECRET = "test-admin-secret-0123456789abcdef"
@@ -132,6 +136,23 @@ def client(settings: Settings, db: Database) -> Iterator[TestClient]:
     """An anonymous client; use `admin`, `writer` or `reader` for authenticated ones."""
     with TestClient(create_app(settings, db)) as client:
         yield client
+
+
+def _background_due(session: Session) -> bool:
+    return has_due_work(session) or watch.has_due(session)
+
+
+def settled(db: Database, seconds: float = 30) -> bool:
+    """Whether the re-scorer is done with every write within `seconds`: each marked project
+    re-scored, each KPI status and stall risk a write made due told. A test comparing two reads
+    waits for it first, or a commit of the re-scorer's between them changes the second."""
+    due = db.work(_background_due, write=False)
+    deadline = time.monotonic() + seconds
+    while due():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _client_with_key(client: TestClient, secret: str) -> TestClient:

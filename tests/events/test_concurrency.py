@@ -31,15 +31,10 @@ from app.events.outbox import envelope
 from app.events.schemas import Ping
 from app.main import create_app
 from app.portfolio.models import ProjectStatus
-from app.readiness.service import has_due_work as rescores_due
-from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory, issue_key
+from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory, issue_key, settled
 from tests.events.receiver import Receiver, running_receiver
 from tests.projects.factories import make_project
 from tests.readiness.test_api import eventually
-
-
-def readiness_due(session: Session) -> bool:
-    return rescores_due(session) or watch.has_due(session)
 
 
 @pytest.fixture
@@ -100,7 +95,7 @@ def test_a_feed_follower_misses_no_event_committed_by_concurrent_writers(
         for thread in threads:
             thread.join()
         # The re-scorer tells the readiness these writes changed in commits of its own, after them.
-        assert eventually(lambda: not database.work(readiness_due, write=False)(), seconds=30)
+        assert settled(database)
         writers_done.set()
         follower.join(timeout=60)
 

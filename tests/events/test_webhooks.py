@@ -20,7 +20,7 @@ from app.events.dispatcher import Dispatcher, claim, fan_out
 from app.events.service import purge
 from app.main import create_app
 from app.readiness.service import rescore_due
-from tests.conftest import ADMIN_SECRET, issue_key
+from tests.conftest import ADMIN_SECRET, issue_key, settled
 from tests.evaluations.test_api import PROJECT
 from tests.events.receiver import Receiver, running_receiver
 from tests.kpis.factories import cost_kpi, make_kpi
@@ -390,8 +390,9 @@ def test_the_feed_long_polls_until_an_event_arrives(writer_of: TestClient) -> No
 def test_a_cursor_older_than_the_retention_is_gone(writer_of: TestClient, clock: Clock) -> None:
     start = follow(writer_of)["next_cursor"]
     make_project(writer_of)
-    clock.advance(timedelta(days=31))
     db: Database = writer_of.app.state.db  # type: ignore[attr-defined]
+    assert settled(db)  # its readiness is told before the clock moves, and purged with the project's events
+    clock.advance(timedelta(days=31))
     db.work(purge, write=True)(older_than=clock.now() - timedelta(days=30))
 
     assert_problem(writer_of.get("/api/v1/events", params={"after": start}), 410)

@@ -4,6 +4,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app.core.db import Database
+from tests.conftest import settled
 from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project, project_body
 from tests.projects.test_api import assert_problem
@@ -154,8 +156,11 @@ def test_a_project_batch_is_all_or_nothing_and_names_the_bad_items(writer: TestC
     assert writer.get("/api/v1/projects").json()["items"] == []
 
 
-def test_portfolio_pollers_get_304_until_something_changes(writer: TestClient, reader: TestClient) -> None:
+def test_portfolio_pollers_get_304_until_something_changes(
+    writer: TestClient, reader: TestClient, db: Database
+) -> None:
     make_project(writer)
+    assert settled(db)
     for path in ("/api/v1/portfolio/readiness", "/api/v1/portfolio/summary", "/api/v1/portfolio/stalled"):
         first = reader.get(path)
         tag = first.headers["etag"]
