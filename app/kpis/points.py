@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, or_, select, text, tuple_, update
+from sqlalchemy import Connection, Table, and_, bindparam, column, insert, or_, select, text, update, values
 from sqlalchemy.orm import Session
 
 from app.core.db import UTCDateTime
@@ -21,7 +21,7 @@ KPI_TABLE: Table = Kpi.__table__  # type: ignore[assignment]
 MEASUREMENT_TABLE: Table = Measurement.__table__  # type: ignore[assignment]
 POINT_COLUMNS = ("id", "kpi_id", "value", "measured_at", "keyed", "source", "note", "recorded_at")
 POINT_TYPES = ("uuid", "uuid", "float8", "timestamptz", "bool", "varchar", "varchar", "timestamptz")
-# Row values in an IN list on SQLite: two parameters a key, well under its limit of 32,766.
+# Keys a statement on SQLite: two parameters a key, well under its limit of 32,766.
 NATURAL_KEY_CHUNK = 5000
 
 
@@ -135,6 +135,17 @@ def keyed_points(session: Session, keys: Collection[tuple[uuid.UUID, datetime]])
     found: dict[tuple[Any, Any], Any] = {}
     ordered = list(keys)
     for start in range(0, len(ordered), NATURAL_KEY_CHUNK):
+        # Joined from a list of the keys: SQLite uses no index for `(a, b) IN (VALUES ...)` and
+        # would scan every stored measurement, for each batch.
+        sent = (
+            values(
+                column("kpi_id", MEASUREMENT_TABLE.c.kpi_id.type),
+                column("measured_at", MEASUREMENT_TABLE.c.measured_at.type),
+                name="sent",
+            )
+            .data(ordered[start : start + NATURAL_KEY_CHUNK])
+            .cte("sent")
+        )
         rows = connection.execute(
             select(
                 MEASUREMENT_TABLE.c.id,
@@ -143,12 +154,17 @@ def keyed_points(session: Session, keys: Collection[tuple[uuid.UUID, datetime]])
                 MEASUREMENT_TABLE.c.value,
                 MEASUREMENT_TABLE.c.source,
                 MEASUREMENT_TABLE.c.note,
-            ).where(
-                MEASUREMENT_TABLE.c.keyed.is_(True),
-                tuple_(MEASUREMENT_TABLE.c.kpi_id, MEASUREMENT_TABLE.c.measured_at).in_(
-                    ordered[start : start + NATURAL_KEY_CHUNK]
-                ),
             )
+            .select_from(
+                sent.join(
+                    MEASUREMENT_TABLE,
+                    and_(
+                        MEASUREMENT_TABLE.c.kpi_id == sent.c.kpi_id,
+                        MEASUREMENT_TABLE.c.measured_at == sent.c.measured_at,
+                    ),
+                )
+            )
+            .where(MEASUREMENT_TABLE.c.keyed)
         )
         found.update({(row.kpi_id, row.measured_at): row for row in rows})
     return found
