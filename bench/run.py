@@ -535,9 +535,9 @@ def targets(results: list[Result], fastapi: float, load_connections: int) -> lis
         cold = find(f"{scenario}, first after a write", database, large).p50_ms
         return kept <= 150, f"{kept:.1f} ms ({cold:,.0f} ms)"
 
-    def rescore(database: str) -> tuple[bool, str]:
+    def rescore(database: str) -> tuple[bool | None, str]:
         seconds = find("rubric version → every project re-scored", database, large).p50_ms / 1000
-        return seconds <= 60 or database == "sqlite", f"{seconds:,.1f} s"
+        return (None if database == "sqlite" else seconds <= 60), f"{seconds:,.1f} s"
 
     def page(database: str) -> tuple[bool, str]:
         at_large = find("GET /portfolio/readiness page (single client)", database, large).p50_ms
@@ -548,7 +548,8 @@ def targets(results: list[Result], fastapi: float, load_connections: int) -> lis
         "| target | sqlite | postgresql |",
         "|---|---|---|",
     ]
-    checks: list[tuple[str, Callable[[str], tuple[bool, str]]]] = [
+    # A check answers None where the target names the other database only.
+    checks: list[tuple[str, Callable[[str], tuple[bool | None, str]]]] = [
         (
             f"GET /projects/{{key}} ≥ 0.25 × FastAPI, p99 < 50 ms at c{load_connections} ({small:,} projects)",
             lambda db: ratio("GET /projects/{key}", db, 0.25, p99_below=50),
@@ -604,7 +605,8 @@ def targets(results: list[Result], fastapi: float, load_connections: int) -> lis
         cells = []
         for database in ("sqlite", "postgresql"):
             met, figure = check(database)
-            cells.append(f"{'met' if met else '**missed**'}: {figure}")
+            verdict = "no target" if met is None else "met" if met else "**missed**"
+            cells.append(f"{verdict}: {figure}")
         rows.append(f"| {label} | {' | '.join(cells)} |")
     return rows
 
