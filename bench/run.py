@@ -466,6 +466,12 @@ def main() -> int:
                     progress(
                         f"{database}: grown to {size:,} projects (+{measurements:,} measurements) in {seconds:.0f} s"
                     )
+                    # The clones carry the templates' results as first scored: once a scenario has
+                    # published a new rubric version, they are all behind it, and measuring while the
+                    # worker catches up would measure the catch-up.
+                    with httpx.Client(base_url=base, headers=AUTH, timeout=300) as api:
+                        seconds = rescored_within(api, limit=1800)
+                    progress(f"{database}: every project re-scored against the current rubric in {seconds:.0f} s")
                     results += measure_service(base, pid, database, size, load, work)
                 data.close()
                 rss[database] = peak_rss_mb(pid)
