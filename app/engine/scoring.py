@@ -292,6 +292,13 @@ def evaluate(
         judge(criterion, project, answers.get(criterion.key), exemptions.get(criterion.key), now, deadlines)
         for criterion in rubric.criteria
     )
+    return aggregate(rubric, project.stage, results, deadlines)
+
+
+def aggregate(
+    rubric: Rubric, stage: Stage, results: tuple[CriterionResult, ...], deadlines: list[Deadline] | tuple[Deadline, ...]
+) -> Evaluation:
+    """The scores, level and gate that follow from the criteria's results under this rubric."""
     sections = section_scores(rubric, results)
     score = round(overall(rubric, sections), 2)
     scored = [s for s in sections if s.score is not None]
@@ -309,11 +316,24 @@ def evaluate(
         ),
         score=score,
         weakest_section=weakest,
-        level=level(score, gate_passed, project.stage, {s.key: s.score for s in sections}),
+        level=level(score, gate_passed, stage, {s.key: s.score for s in sections}),
         gate_passed=gate_passed,
         blockers=blockers,
         deadlines=tuple(sorted(deadlines, key=lambda deadline: deadline.at)),
     )
+
+
+def same_statuses(before: Rubric, after: Rubric) -> bool:
+    """Whether every project's criteria have the same results under both versions: they may differ
+    in weights and aggregation only, which move scores and levels but decide no criterion."""
+
+    def deciding(rubric: Rubric) -> tuple[Any, ...]:
+        return (
+            tuple((section.key, section.title) for section in rubric.sections),
+            tuple((c.key, c.section, c.title, c.gate, c.applies_from, c.check) for c in rubric.criteria),
+        )
+
+    return before.key == after.key and deciding(before) == deciding(after)
 
 
 def rubric_problems(rubric: Rubric) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.among import among
 from app.engine import stall
 from app.engine.checks import FactObservation, KpiSnapshot, ProjectSnapshot
 from app.engine.kpi import Direction, KpiCategory
@@ -141,7 +142,7 @@ def stall_profile(project: Project, kpis: list[Kpi], last_evaluated_at: datetime
 
 def kpis_by_project(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[Kpi]]:
     kpis: dict[uuid.UUID, list[Kpi]] = defaultdict(list)
-    for kpi in session.scalars(select(Kpi).where(Kpi.project_id.in_(ids)).order_by(Kpi.key)):
+    for kpi in session.scalars(select(Kpi).where(among(session.connection(), Kpi.project_id, ids)).order_by(Kpi.key)):
         kpis[kpi.project_id].append(kpi)
     return kpis
 
@@ -150,6 +151,7 @@ def load(session: Session, projects: Collection[Project], now: datetime) -> dict
     """The inputs of every project given, in five queries whatever their number. Rows, not ORM
     objects: re-scoring a whole portfolio reads millions of values that nothing will change."""
     ids = [project.id for project in projects]
+    connection = session.connection()
     kpis: dict[uuid.UUID, list[KpiSnapshot]] = defaultdict(list)
     for row in session.execute(
         select(
@@ -165,31 +167,33 @@ def load(session: Session, projects: Collection[Project], now: datetime) -> dict
             Kpi.latest_value,
             Kpi.latest_measured_at,
         )
-        .where(Kpi.project_id.in_(ids))
+        .where(among(connection, Kpi.project_id, ids))
         .order_by(Kpi.key)
     ):
         kpis[row.project_id].append(kpi_snapshot(row))
     facts: dict[uuid.UUID, dict[str, FactObservation]] = defaultdict(dict)
     for project_id, name, value, observed_at in session.execute(
-        select(Fact.project_id, Fact.name, Fact.value, Fact.observed_at).where(Fact.project_id.in_(ids))
+        select(Fact.project_id, Fact.name, Fact.value, Fact.observed_at).where(among(connection, Fact.project_id, ids))
     ):
         facts[project_id][name] = FactObservation(value, observed_at)
     entered: dict[uuid.UUID, list[tuple[Stage, datetime]]] = defaultdict(list)
     for project_id, stage, at in session.execute(
         select(StageTransition.project_id, StageTransition.to_stage, StageTransition.transitioned_at)
-        .where(StageTransition.project_id.in_(ids))
+        .where(among(connection, StageTransition.project_id, ids))
         .order_by(StageTransition.transitioned_at, StageTransition.id)
     ):
         entered[project_id].append((Stage(stage), at))
     attestations: dict[uuid.UUID, dict[str, Answer]] = defaultdict(dict)
-    for attestation in session.execute(select(*Attestation.__table__.columns).where(Attestation.project_id.in_(ids))):
+    for attestation in session.execute(
+        select(*Attestation.__table__.columns).where(among(connection, Attestation.project_id, ids))
+    ):
         if attestation.expires_at is None or attestation.expires_at > now:
             attestations[attestation.project_id][attestation.criterion] = answer(attestation)
     exemptions: dict[uuid.UUID, dict[str, Exemption]] = defaultdict(dict)
     for project_id, criterion, justification, expires_at in session.execute(
         select(
             ExemptionRow.project_id, ExemptionRow.criterion, ExemptionRow.justification, ExemptionRow.expires_at
-        ).where(ExemptionRow.project_id.in_(ids), ExemptionRow.expires_at > now)
+        ).where(among(connection, ExemptionRow.project_id, ids), ExemptionRow.expires_at > now)
     ):
         current = exemptions[project_id].get(criterion)
         if current is None or expires_at > current.expires_at:

@@ -39,12 +39,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.auth import scope
-from app.core.among import among_parameter
+from app.core.among import among, among_parameter
 from app.core.changes import Cause, Change
 from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.pagination import keyset_page
 from app.engine import scoring
+from app.engine.checks import Deadline
 from app.engine.stages import Stage
 from app.engine.stall import Diagnosis
 from app.events import outbox
@@ -143,18 +144,34 @@ class Scored:
     blockers: list[list[str]]
 
 
-def score(session: Session, projects: Collection[Project], now: datetime) -> dict[uuid.UUID, Scored]:
-    """Each project scored against its governing rubric's latest version, as its data is now."""
-    loaded = inputs.load(session, projects, now)
+@dataclass(frozen=True)
+class Judged:
+    """A stored result's criteria and deadlines, still true of the project's data now."""
+
+    criteria: tuple[scoring.CriterionResult, ...]
+    deadlines: tuple[Deadline, ...]
+
+
+def score(
+    session: Session, projects: Collection[Project], now: datetime, judged: Mapping[uuid.UUID, Judged] | None = None
+) -> dict[uuid.UUID, Scored]:
+    """Each project scored against its governing rubric's latest version, as its data is now. A
+    project in `judged` keeps those criteria results and is only weighed again."""
+    judged = judged or {}
+    loaded = inputs.load(session, [project for project in projects if project.id not in judged], now)
     governing: dict[str, scoring.Rubric] = {}
     scored = {}
     for project in projects:
         rubric = governing.get(project.rubric)
         if rubric is None:
             rubric = governing[project.rubric] = rubrics.latest_engine_rubric(session, project.rubric)
-        given = loaded[project.id]
+        kept = judged.get(project.id)
         try:
-            result = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
+            if kept is not None:
+                result = scoring.aggregate(rubric, Stage(project.stage), kept.criteria, kept.deadlines)
+            else:
+                given = loaded[project.id]
+                result = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
         except Exception:
             # One project's data must not hold up everyone else's re-scoring: it stays marked,
             # and a read of it fails loudly.
@@ -174,12 +191,19 @@ def score(session: Session, projects: Collection[Project], now: datetime) -> dic
     return scored
 
 
-def _lock(session: Session, ids: Collection[uuid.UUID], *, skip_locked: bool) -> list[Project]:
+def _lock(session: Session, ids: Collection[uuid.UUID], *, skip_locked: bool, most: int | None = None) -> list[Project]:
     """The projects, their rows locked until commit (PostgreSQL), so that two transactions scoring
     one project take turns and the later one sees the earlier one's writes. SQLite writers already
-    take turns. With `skip_locked`, projects another transaction holds are left for later."""
+    take turns. With `skip_locked`, projects another transaction holds are left for later; with
+    `most`, no more than that many are taken."""
     # Loaded again even if this session holds them: what counts is what is committed once locked.
-    query = select(Project).where(Project.id.in_(ids)).order_by(Project.id).execution_options(populate_existing=True)
+    query = (
+        select(Project)
+        .where(among(session.connection(), Project.id, ids))
+        .order_by(Project.id)
+        .limit(most)
+        .execution_options(populate_existing=True)
+    )
     if session.get_bind().dialect.name == "postgresql":
         # FOR NO KEY UPDATE: writers inserting rows that refer to the project (marks, facts) take
         # a key-share lock on it, which this one must not wait for, or deadlock with.
@@ -211,7 +235,7 @@ def _rescore(
     marks = list(
         session.execute(
             select(ReadinessMark.id, ReadinessMark.project_id, ReadinessMark.kind, ReadinessMark.name).where(
-                ReadinessMark.project_id.in_(ids)
+                among(session.connection(), ReadinessMark.project_id, ids)
             )
         )
     )
@@ -222,6 +246,8 @@ def _rescore(
         for row in session.execute(
             select(
                 ProjectReadiness.project_id,
+                ProjectReadiness.rubric_key,
+                ProjectReadiness.rubric_version,
                 ProjectReadiness.score,
                 ProjectReadiness.level,
                 ProjectReadiness.gate_passed,
@@ -230,15 +256,95 @@ def _rescore(
                 ProjectReadiness.changes_at,
                 ProjectReadiness.deadlines,
                 ProjectReadiness.computed_at,
-            ).where(ProjectReadiness.project_id.in_(ids))
+            ).where(among(session.connection(), ProjectReadiness.project_id, ids))
         )
     }
     for project_id, row in stored.items():
         for at, cause in row.deadlines:
             if datetime.fromisoformat(at) <= now:
                 why[project_id][Cause("time", cause)] = None
-    fresh = score(session, projects, now)
+    fresh = score(session, projects, now, _still_judged(session, projects, stored, why, now))
     return Rescore({project.id: project for project in projects}, marks, stored, why, fresh, now)
+
+
+def _still_judged(
+    session: Session,
+    projects: Collection[Project],
+    stored: Mapping[uuid.UUID, Any],
+    why: Mapping[uuid.UUID, Mapping[Cause, None]],
+    now: datetime,
+) -> dict[uuid.UUID, Judged]:
+    """The stored criteria results that a new version of the governing rubric leaves as they are:
+    of projects marked for nothing but that version, whose result has not reached a deadline, and
+    whose rubric changed only in weights or aggregation. Re-weighing them takes neither the
+    projects' data nor the checks, which are most of the work of re-scoring a whole portfolio."""
+    weighed_only: dict[tuple[str, int], bool] = {}
+    candidates = []
+    for project in projects:
+        row = stored.get(project.id)
+        causes = why.get(project.id)
+        if (
+            row is None
+            or not causes
+            or any(cause.kind != "rubric" for cause in causes)
+            or row.rubric_key != project.rubric
+            or (row.changes_at is not None and row.changes_at <= now)
+        ):
+            continue
+        version = (row.rubric_key, row.rubric_version)
+        if version not in weighed_only:
+            before = rubrics.engine_rubric(session, *version)
+            weighed_only[version] = scoring.same_statuses(before, rubrics.latest_engine_rubric(session, project.rubric))
+        if weighed_only[version]:
+            candidates.append(project.id)
+    if not candidates:
+        return {}
+    results = session.execute(
+        select(ProjectReadiness.project_id, ProjectReadiness.result).where(
+            among(session.connection(), ProjectReadiness.project_id, candidates)
+        )
+    )
+    return {
+        project_id: Judged(
+            tuple(_criterion_result(shown) for shown in pydantic_core.from_json(text)["criteria"]),
+            tuple(Deadline(datetime.fromisoformat(at), cause) for at, cause in stored[project_id].deadlines),
+        )
+        for project_id, text in results
+    }
+
+
+STATUSES = {status.value: status for status in scoring.Status}
+SOURCES = {source.value: source for source in scoring.Source}
+
+
+def _criterion_result(shown: Mapping[str, Any]) -> scoring.CriterionResult:
+    """A criterion's result from its stored document: the inverse of `document`."""
+    attestation = shown["attestation"]
+    return scoring.CriterionResult(
+        shown["key"],
+        shown["section"],
+        shown["title"],
+        shown["gate"],
+        STATUSES[shown["status"]],
+        SOURCES[shown["source"]],
+        shown["reason"],
+        shown["observed"],
+        shown["evidence_url"],
+        None
+        if attestation is None
+        else scoring.Answer(
+            status=attestation["status"],
+            evidence_url=attestation["evidence_url"],
+            note=attestation["note"],
+            attested_by=attestation["attested_by"],
+            attested_at=_moment(attestation["attested_at"]),
+            expires_at=_moment(attestation["expires_at"]),
+        ),
+    )
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
 
 
 def _apply(session: Session, rescore: Rescore) -> int:
@@ -246,7 +352,7 @@ def _apply(session: Session, rescore: Rescore) -> int:
     _tell(session, rescore.projects, rescore.fresh, rescore.stored, rescore.why)
     taken = [mark.id for mark in rescore.marks if mark.project_id in rescore.fresh]
     if taken:
-        session.execute(delete(ReadinessMark).where(ReadinessMark.id.in_(taken)))
+        session.execute(delete(ReadinessMark).where(among(session.connection(), ReadinessMark.id, taken)))
     return len(rescore.fresh)
 
 
@@ -256,13 +362,14 @@ def refresh(
     causes: Mapping[uuid.UUID, Iterable[Cause]] | None = None,
     *,
     skip_locked: bool = False,
+    most: int | None = None,
 ) -> int:
     """Bring these projects' current readiness up to date, with a history row for each whose score,
     level, gate or blockers changed. Marks left for them are taken with their causes; deadlines
     that passed become `time` causes. Returns how many projects were scored."""
     if not project_ids:
         return 0
-    projects = _lock(session, set(project_ids), skip_locked=skip_locked)
+    projects = _lock(session, set(project_ids), skip_locked=skip_locked, most=most)
     if not projects:
         return 0
     return _apply(session, _rescore(session, projects, causes))
@@ -640,7 +747,7 @@ def _due(session: Session, limit: int, *, sweep: bool) -> list[uuid.UUID]:
     """Projects to re-score: marked or past a deadline, both found through an index; with `sweep`,
     also behind their rubric's latest version, which takes a scan of every current result."""
     now = utcnow()
-    marked = select(ReadinessMark.project_id).order_by(ReadinessMark.id).limit(limit * 4)
+    marked = select(ReadinessMark.project_id).order_by(ReadinessMark.id).limit(limit * 2)
     expired = (
         select(ProjectReadiness.project_id)
         .where(ProjectReadiness.changes_at <= now)
@@ -676,7 +783,7 @@ def _due_causes(session: Session, limit: int, *, sweep: bool) -> dict[uuid.UUID,
             select(ProjectReadiness.project_id, Project.rubric, Rubric.latest_version)
             .join(Project, Project.id == ProjectReadiness.project_id)
             .join(Rubric, Rubric.key == Project.rubric)
-            .where(ProjectReadiness.project_id.in_(ids), BEHIND)
+            .where(among(session.connection(), ProjectReadiness.project_id, ids), BEHIND)
         )
         causes.update({row.project_id: [Cause("rubric", f"{row.rubric} v{row.latest_version}")] for row in behind})
     return causes
@@ -684,8 +791,10 @@ def _due_causes(session: Session, limit: int, *, sweep: bool) -> dict[uuid.UUID,
 
 def rescore_due(session: Session, *, limit: int, sweep: bool = False) -> int:
     """Re-score up to `limit` projects that are due, in this transaction; returns how many."""
-    causes = _due_causes(session, limit, sweep=sweep)
-    return refresh(session, list(causes), causes, skip_locked=True)
+    # Twice as many candidates as taken: batches running at once (here or on other replicas) lock
+    # their projects, and each takes the first it finds free.
+    causes = _due_causes(session, limit * 2, sweep=sweep)
+    return refresh(session, list(causes), causes, skip_locked=True, most=limit)
 
 
 def score_due(session: Session, *, limit: int, sweep: bool = False) -> Rescore | None:
@@ -694,7 +803,9 @@ def score_due(session: Session, *, limit: int, sweep: bool = False) -> Rescore |
     causes = _due_causes(session, limit, sweep=sweep)
     if not causes:
         return None
-    projects = session.scalars(select(Project).where(Project.id.in_(list(causes))).order_by(Project.id)).all()
+    projects = session.scalars(
+        select(Project).where(among(session.connection(), Project.id, causes)).order_by(Project.id)
+    ).all()
     return _rescore(session, projects, causes)
 
 
@@ -705,7 +816,9 @@ def store_scored(session: Session, rescore: Rescore) -> int:
     ids = list(rescore.fresh)
     marks: dict[uuid.UUID, set[int]] = defaultdict(set)
     for mark_id, project_id in session.execute(
-        select(ReadinessMark.id, ReadinessMark.project_id).where(ReadinessMark.project_id.in_(ids))
+        select(ReadinessMark.id, ReadinessMark.project_id).where(
+            among(session.connection(), ReadinessMark.project_id, ids)
+        )
     ):
         marks[project_id].add(mark_id)
     read: dict[uuid.UUID, set[int]] = defaultdict(set)
@@ -714,7 +827,7 @@ def store_scored(session: Session, rescore: Rescore) -> int:
     computed: dict[uuid.UUID, datetime] = dict(
         session.execute(
             select(ProjectReadiness.project_id, ProjectReadiness.computed_at).where(
-                ProjectReadiness.project_id.in_(ids)
+                among(session.connection(), ProjectReadiness.project_id, ids)
             )
         ).all()
     )

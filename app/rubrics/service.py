@@ -41,6 +41,11 @@ def latest_engine_rubric(session: Session, key: str) -> scoring.Rubric:
     return parsed if parsed is not None else to_engine(*get_version(session, key=key))
 
 
+def engine_rubric(session: Session, key: str, number: int) -> scoring.Rubric:
+    """The engine's view of one published version of a rubric."""
+    return to_engine(*get_version(session, key=key, number=number))
+
+
 def version_read(rubric: Rubric, version: RubricVersion) -> RubricVersionRead:
     return RubricVersionRead.model_validate(
         {

@@ -1,4 +1,6 @@
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -16,9 +18,11 @@ from app.engine.scoring import (
     Section,
     Source,
     Status,
+    aggregate,
     evaluate,
     level,
     rubric_problems,
+    same_statuses,
 )
 from app.engine.stages import Stage
 from tests.engine.snapshots import NOW, facts, kpi, snapshot
@@ -251,3 +255,46 @@ def test_exempt_criteria_never_block_the_gate(picked: list[str], exempt: set[str
 
     assert not {b.criterion for b in result.blockers} & exempt
     assert result.gate_passed == ("b.gate" in exempt or picked[3] == "met")
+
+
+def _reweighed(rubric: Rubric) -> Rubric:
+    return replace(
+        rubric,
+        version=rubric.version + 1,
+        aggregation=Aggregation.min_section,
+        sections=tuple(replace(section, weight=section.weight + 2) for section in rubric.sections),
+        criteria=tuple(replace(criterion, weight=criterion.weight * 3, guidance="") for criterion in rubric.criteria),
+    )
+
+
+def test_a_version_changing_only_weights_and_aggregation_decides_every_criterion_alike() -> None:
+    assert same_statuses(DEFAULT_RUBRIC, _reweighed(DEFAULT_RUBRIC))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"title": "Renamed"},
+        {"gate": True},
+        {"applies_from": Stage.production},
+        {"section": "scaling"},
+        {"check": FieldCheck("description", "present")},
+    ],
+)
+def test_a_version_changing_what_decides_a_criterion_or_what_it_shows_is_scored_afresh(change: dict[str, Any]) -> None:
+    first, *rest = DEFAULT_RUBRIC.criteria
+    changed = replace(DEFAULT_RUBRIC, criteria=(replace(first, **change), *rest))
+
+    assert not same_statuses(DEFAULT_RUBRIC, changed)
+
+
+def test_reweighing_stored_results_gives_what_a_fresh_evaluation_gives() -> None:
+    project = snapshot(
+        production_since=NOW - timedelta(days=90),
+        stage=Stage.production,
+        facts=facts(security__review_completed=True, ops__monitoring_enabled=True),
+    )
+    before = evaluate(DEFAULT_RUBRIC, project, {}, {}, NOW)
+    after = _reweighed(DEFAULT_RUBRIC)
+
+    assert aggregate(after, project.stage, before.criteria, before.deadlines) == evaluate(after, project, {}, {}, NOW)

@@ -9,15 +9,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from app.core.clock import Clock
-from app.core.db import Database
+from app.core.db import Database, make_engine
+from app.core.migrations import upgrade
 from app.core.settings import Settings
 from app.main import create_app
-from app.readiness import service
+from app.readiness import inputs, service
 from app.readiness.models import ProjectReadiness
 from app.readiness.rescorer import Rescorer
-from tests.conftest import ADMIN_SECRET
+from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory
 from tests.evaluations.test_api import GO_LIVE_FACTS, PROJECT, decide, evaluate, iso
 from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project
@@ -385,3 +387,115 @@ def test_projects_a_restore_left_unscored_are_found_by_the_full_sweep(settings: 
 
     assert (after_wake, after_full_sweep) == (0, 1)
     assert history[0]["cause"] == [{"kind": "readiness", "name": "first score"}]
+
+
+def _copy_of_the_default_rubric(admin: TestClient, key: str) -> dict[str, Any]:
+    """A rubric like the default one under another key, and its definition to publish again."""
+    definition = admin.get("/api/v1/rubrics/ai-production-readiness").json()
+    spec = {name: definition[name] for name in ("name", "description", "aggregation", "sections", "criteria")}
+    assert admin.post("/api/v1/rubrics", json={"key": key, **spec}).status_code == 201
+    return spec
+
+
+def _heavier_go_live(spec: dict[str, Any]) -> dict[str, Any]:
+    sections = [
+        {**section, "weight": section["weight"] + 3} if section["key"] == "go_live" else section
+        for section in spec["sections"]
+    ]
+    return {**spec, "sections": sections}
+
+
+def _as_shown(readiness: dict[str, Any]) -> dict[str, Any]:
+    shown = ("rubric_version", "score", "level", "weakest_section", "gate", "recommendation", "sections", "criteria")
+    return {name: readiness[name] for name in shown}
+
+
+@pytest.mark.usefixtures("ready")
+def test_a_version_changing_only_weights_reweighs_stored_results_as_a_fresh_evaluation_would(
+    admin: TestClient, writer: TestClient, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _copy_of_the_default_rubric(admin, "reweighed")
+    assert admin.patch(PROJECT, json={"rubric": "reweighed"}).status_code == 200
+    attested = {
+        "status": "met",
+        "note": "Reviewed by the CISO",
+        "evidence_url": "https://wiki.example.com/architecture",
+        "expires_at": iso(datetime.now(UTC) + timedelta(days=20)),
+    }
+    assert writer.put(f"{PROJECT}/attestations/stakeholders.security_in_architecture", json=attested).status_code in (
+        200,
+        201,
+    )
+    before = writer.get(READINESS).json()
+    loaded: list[str] = []
+    load = inputs.load
+
+    def recording_load(session: Any, projects: Any, now: datetime) -> Any:
+        loaded.extend(project.key for project in projects)
+        return load(session, projects, now)
+
+    monkeypatch.setattr(inputs, "load", recording_load)
+    assert admin.post("/api/v1/rubrics/reweighed/versions", json=_heavier_go_live(spec)).status_code == 201
+    after = writer.get(READINESS).json()
+    monkeypatch.undo()
+    fresh = writer.post(f"{PROJECT}/evaluations:preview", json={}).json()
+    clock.advance(timedelta(days=25))
+    expired = writer.get(READINESS).json()
+    history = writer.get(HISTORY).json()["items"]
+    clock.reset()
+
+    assert "claims-triage" not in loaded
+    assert (before["rubric_version"], after["rubric_version"]) == (1, 2)
+    assert after["score"] != before["score"]
+    assert _as_shown(after) == _as_shown(fresh)
+    security = next(c for c in expired["criteria"] if c["key"] == "stakeholders.security_in_architecture")
+    assert (security["status"], security["source"]) == ("not_met", "unanswered")
+    assert history[0]["cause"] == [
+        {"kind": "time", "name": "attestation of stakeholders.security_in_architecture expired"}
+    ]
+    assert history[1]["cause"] == [{"kind": "rubric", "name": "reweighed v2"}]
+
+
+def test_a_project_whose_data_changed_too_is_scored_afresh_under_a_reweighed_version(
+    settings: Settings, db: Database
+) -> None:
+    quiet = settings.model_copy(update={"rescorer": False})
+    with TestClient(create_app(quiet, db)) as admin:
+        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        spec = _copy_of_the_default_rubric(admin, "reweighed")
+        make_project(admin, rubric="reweighed")
+        admin.get(READINESS)
+        admin.post("/api/v1/rubrics/reweighed/versions", json=_heavier_go_live(spec))
+        for name in ("security.review_completed", "compliance.review_completed"):
+            admin.put(f"{PROJECT}/facts/{name}", json={"value": True})
+
+        after = admin.get(READINESS).json()
+        fresh = admin.post(f"{PROJECT}/evaluations:preview", json={}).json()
+        history = admin.get(HISTORY).json()["items"]
+
+    security = next(c for c in after["criteria"] if c["key"] == "go_live.security_review")
+    assert (security["status"], security["source"]) == ("met", "check")
+    assert _as_shown(after) == _as_shown(fresh)
+    assert {"kind": "fact", "name": "compliance.review_completed"} in history[0]["cause"]
+
+
+def test_batches_running_at_once_take_different_projects(database_url_factory: DatabaseUrlFactory) -> None:
+    engine = make_engine(database_url_factory("postgresql"), pool_size=3)
+    upgrade(engine)
+    database = Database(engine)
+    settings = Settings(
+        database_url=str(engine.url), bootstrap_admin_key=ADMIN_SECRET, rescorer=False, dispatcher=False
+    )
+    with TestClient(create_app(settings, database)) as admin:
+        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        for i in range(10):
+            make_project(admin, f"shared-{i}")
+        with Session(engine) as first, Session(engine) as second, first.begin():
+            taken_first = service.rescore_due(first, limit=5)
+            with second.begin():
+                taken_second = service.rescore_due(second, limit=5)
+        left = admin.get("/api/v1/rubrics/ai-production-readiness/rescoring").json()
+    engine.dispose()
+
+    assert (taken_first, taken_second) == (5, 5)
+    assert left["pending"] == 0
