@@ -71,10 +71,8 @@ def rescorer_for(database: Database, *, sweep_seconds: float) -> Rescorer:
     epilogue.install()
     # SQLite has one writer at a time: smaller batches keep request writers from waiting long
     # behind the re-scorer.
-    if database.engine.dialect.name == "sqlite":
-        return Rescorer(database, batch=100, sweep_seconds=sweep_seconds)
-    # Two batches in flight on PostgreSQL: one is scored while the other waits for the database.
-    return Rescorer(database, batch=500, concurrency=2, sweep_seconds=sweep_seconds)
+    batch = 100 if database.engine.dialect.name == "sqlite" else 500
+    return Rescorer(database, batch=batch, sweep_seconds=sweep_seconds)
 
 
 def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMetrics) -> Dispatcher:

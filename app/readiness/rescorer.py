@@ -27,14 +27,12 @@ class Rescorer:
         db: Database,
         *,
         batch: int = 500,
-        concurrency: int = 1,
         sweep_seconds: float = 5.0,
         gather_seconds: float = 0.05,
         full_sweep_seconds: float = 60.0,
     ) -> None:
         self.db = db
         self.batch = batch
-        self.concurrency = concurrency
         self.sweep_seconds = sweep_seconds
         # Looking for what only a restore leaves behind scans every project, about a second at
         # 100,000 on PostgreSQL: done when the re-scorer starts and then this seldom.
@@ -74,7 +72,7 @@ class Rescorer:
             while not self._stopping and await self.db.write(watch.tell_due, full=full):
                 pass
         while not self._stopping and await self.db.read(service.has_due_work, sweep=full):
-            scored = sum(await asyncio.gather(*(self._rescore_batch(full=full) for _ in range(self.concurrency))))
+            scored = await self._rescore_batch(full=full)
             total += scored
             if scored == 0:
                 break
