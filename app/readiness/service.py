@@ -791,8 +791,8 @@ def _due_causes(session: Session, limit: int, *, sweep: bool) -> dict[uuid.UUID,
 
 def rescore_due(session: Session, *, limit: int, sweep: bool = False) -> int:
     """Re-score up to `limit` projects that are due, in this transaction; returns how many."""
-    # Twice as many candidates as taken: batches running at once (here or on other replicas) lock
-    # their projects, and each takes the first it finds free.
+    # Twice as many candidates as taken: batches of other replicas running at once lock their
+    # projects, and each batch takes the first it finds free.
     causes = _due_causes(session, limit * 2, sweep=sweep)
     return refresh(session, list(causes), causes, skip_locked=True, most=limit)
 

@@ -2,7 +2,8 @@
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,14 @@ def eventually(check: Callable[[], bool], seconds: float = 2.0) -> bool:
             return True
         time.sleep(0.02)
     return check()
+
+
+@contextmanager
+def without_rescorer(settings: Settings, db: Database) -> Iterator[TestClient]:
+    """An admin client of a service that leaves marked projects to reads (and to a worker)."""
+    with TestClient(create_app(settings.model_copy(update={"rescorer": False}), db)) as admin:
+        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        yield admin
 
 
 def portfolio_row(client: TestClient, key: str = "claims-triage") -> dict[str, Any]:
@@ -291,9 +300,7 @@ def test_a_batch_over_many_projects_is_read_at_once_and_reaches_the_portfolio(wr
 def test_without_the_rescorer_a_published_version_waits_but_reads_are_never_stale(
     settings: Settings, db: Database
 ) -> None:
-    quiet = settings.model_copy(update={"rescorer": False})
-    with TestClient(create_app(quiet, db)) as admin:
-        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+    with without_rescorer(settings, db) as admin:
         admin.post("/api/v1/rubrics", json=weakest_link_rubric())
         for i in range(3):
             make_project(admin, f"waiting-{i}", rubric="weakest-link")
@@ -348,9 +355,7 @@ def test_a_fact_past_its_checks_maximum_age_stops_counting_with_time_as_the_caus
 def test_results_scored_in_a_read_are_stored_only_for_projects_no_write_changed_meanwhile(
     settings: Settings, db: Database
 ) -> None:
-    quiet = settings.model_copy(update={"rescorer": False})
-    with TestClient(create_app(quiet, db)) as admin:
-        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+    with without_rescorer(settings, db) as admin:
         for key in ("steady", "written"):
             make_project(admin, key)
             admin.get(f"/api/v1/projects/{key}/readiness")
@@ -373,9 +378,7 @@ def test_results_scored_in_a_read_are_stored_only_for_projects_no_write_changed_
 
 
 def test_projects_a_restore_left_unscored_are_found_by_the_full_sweep(settings: Settings, db: Database) -> None:
-    quiet = settings.model_copy(update={"rescorer": False})
-    with TestClient(create_app(quiet, db)) as admin:
-        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+    with without_rescorer(settings, db) as admin:
         make_project(admin)
         admin.get(READINESS)
         db.work(lambda session: session.execute(delete(ProjectReadiness)), write=True)()
@@ -459,9 +462,7 @@ def test_a_version_changing_only_weights_reweighs_stored_results_as_a_fresh_eval
 def test_a_project_whose_data_changed_too_is_scored_afresh_under_a_reweighed_version(
     settings: Settings, db: Database
 ) -> None:
-    quiet = settings.model_copy(update={"rescorer": False})
-    with TestClient(create_app(quiet, db)) as admin:
-        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+    with without_rescorer(settings, db) as admin:
         spec = _copy_of_the_default_rubric(admin, "reweighed")
         make_project(admin, rubric="reweighed")
         admin.get(READINESS)
