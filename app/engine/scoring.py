@@ -246,15 +246,20 @@ def judge(
 def section_scores(rubric: Rubric, results: tuple[CriterionResult, ...]) -> tuple[SectionScore, ...]:
     """Criterion-weighted mean within each section: met 1, partial 0.5, not_met 0; the rest left out."""
     weights = {criterion.key: criterion.weight for criterion in rubric.criteria}
-    scores = []
-    for section in rubric.sections:
-        counted = [
-            (weights[r.key], CREDIT[r.status]) for r in results if r.section == section.key and r.status in CREDIT
-        ]
-        total = sum(weight for weight, _ in counted)
-        score = 100 * sum(weight * credit for weight, credit in counted) / total if total > 0 else None
-        scores.append(SectionScore(section.key, section.title, score))
-    return tuple(scores)
+    # One pass over the results, summed in their order: a re-score weighs every project of a
+    # portfolio, and the sums must come out as they always have, to the last bit.
+    totals: dict[str, list[float]] = {section.key: [0, 0] for section in rubric.sections}
+    for r in results:
+        credit, sums = CREDIT.get(r.status), totals.get(r.section)
+        if credit is not None and sums is not None:
+            weight = weights[r.key]
+            sums[0] += weight
+            sums[1] += weight * credit
+    return tuple(
+        SectionScore(section.key, section.title, 100 * weighed / total if total > 0 else None)
+        for section in rubric.sections
+        for total, weighed in [totals[section.key]]
+    )
 
 
 def overall(rubric: Rubric, sections: tuple[SectionScore, ...]) -> float:

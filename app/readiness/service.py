@@ -85,7 +85,13 @@ def _attestation_document(answer: scoring.Answer | None) -> dict[str, Any] | Non
 
 def document(rubric: scoring.Rubric, result: scoring.Evaluation) -> dict[str, Any]:
     """A result as the API shows it and as it is stored: plain JSON, the same bytes for the same
-    result whenever it is computed (reasons carry dates, not ages)."""
+    result whenever it is computed (reasons carry dates, not ages). The criteria come last, so that
+    a result weighed again can keep their stored text (`CRITERIA`)."""
+    return {**_weighed_document(rubric, result), "criteria": _criteria_document(result.criteria)}
+
+
+def _weighed_document(rubric: scoring.Rubric, result: scoring.Evaluation) -> dict[str, Any]:
+    """What weighing the criteria's results decides: scores, level, gate, recommendation."""
     return {
         "rubric": rubric.key,
         "rubric_version": rubric.version,
@@ -101,22 +107,30 @@ def document(rubric: scoring.Rubric, result: scoring.Evaluation) -> dict[str, An
         },
         "recommendation": result.recommendation,
         "sections": [{"key": s.key, "title": s.title, "score": s.score} for s in result.sections],
-        "criteria": [
-            {
-                "key": c.key,
-                "section": c.section,
-                "title": c.title,
-                "gate": c.gate,
-                "status": c.status.value,
-                "source": c.source.value,
-                "reason": c.reason,
-                "observed": c.observed,
-                "evidence_url": c.evidence_url,
-                "attestation": _attestation_document(c.attestation),
-            }
-            for c in result.criteria
-        ],
     }
+
+
+def _criteria_document(criteria: tuple[scoring.CriterionResult, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": c.key,
+            "section": c.section,
+            "title": c.title,
+            "gate": c.gate,
+            "status": c.status.value,
+            "source": c.source.value,
+            "reason": c.reason,
+            "observed": c.observed,
+            "evidence_url": c.evidence_url,
+            "attestation": _attestation_document(c.attestation),
+        }
+        for c in criteria
+    ]
+
+
+# Where the criteria start in a stored result's text: compact JSON escapes every quote inside a
+# string, so this can only be the document's own last key.
+CRITERIA = ',"criteria":'
 
 
 def serialized(result: Mapping[str, Any]) -> str:
@@ -138,7 +152,6 @@ class Scored:
     project_id: uuid.UUID
     rubric: scoring.Rubric
     result: scoring.Evaluation
-    document: dict[str, Any]
     text: str
     etag: str
     blockers: list[list[str]]
@@ -149,6 +162,8 @@ class Judged:
     """A stored result's criteria and deadlines, still true of the project's data now."""
 
     criteria: tuple[scoring.CriterionResult, ...]
+    # The stored text from `CRITERIA` on: the same bytes `document` would render for `criteria`.
+    criteria_text: str
     deadlines: tuple[Deadline, ...]
 
 
@@ -169,21 +184,21 @@ def score(
         try:
             if kept is not None:
                 result = scoring.aggregate(rubric, Stage(project.stage), kept.criteria, kept.deadlines)
+                # Rendering and serializing the criteria again would give their stored text back.
+                text = serialized(_weighed_document(rubric, result))[:-1] + kept.criteria_text
             else:
                 given = loaded[project.id]
                 result = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
+                text = serialized(document(rubric, result))
         except Exception:
             # One project's data must not hold up everyone else's re-scoring: it stays marked,
             # and a read of it fails loudly.
             log.exception("scoring project %s failed", project.key)
             continue
-        shown = document(rubric, result)
-        text = serialized(shown)
         scored[project.id] = Scored(
             project.id,
             rubric,
             result,
-            shown,
             text,
             text_etag(text),
             sorted([b.criterion, b.status.value] for b in result.blockers),
@@ -304,13 +319,18 @@ def _still_judged(
             among(session.connection(), ProjectReadiness.project_id, candidates)
         )
     )
-    return {
-        project_id: Judged(
-            tuple(_criterion_result(shown) for shown in pydantic_core.from_json(text)["criteria"]),
+    judged = {}
+    for project_id, stored_text in results:
+        start = stored_text.find(CRITERIA)
+        if start < 0:
+            continue
+        criteria_text = stored_text[start:]
+        judged[project_id] = Judged(
+            tuple(_criterion_result(shown) for shown in pydantic_core.from_json(criteria_text[len(CRITERIA) : -1])),
+            criteria_text,
             tuple(Deadline(datetime.fromisoformat(at), cause) for at, cause in stored[project_id].deadlines),
         )
-        for project_id, text in results
-    }
+    return judged
 
 
 STATUSES = {status.value: status for status in scoring.Status}

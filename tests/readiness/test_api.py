@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.core.clock import Clock
-from app.core.db import Database, make_engine
+from app.core.db import Database, make_engine, utcnow
 from app.core.migrations import upgrade
 from app.core.settings import Settings
 from app.main import create_app
+from app.projects.models import Project
 from app.readiness import inputs, service
 from app.readiness.models import ProjectReadiness
 from app.readiness.rescorer import Rescorer
@@ -413,9 +414,15 @@ def _as_shown(readiness: dict[str, Any]) -> dict[str, Any]:
     return {name: readiness[name] for name in shown}
 
 
+def _stored_and_fresh_text(session: Session, key: str) -> tuple[str, str]:
+    project = session.scalars(select(Project).where(Project.key == key)).one()
+    stored = session.scalars(select(ProjectReadiness.result).where(ProjectReadiness.project_id == project.id)).one()
+    return stored, service.score(session, [project], utcnow())[project.id].text
+
+
 @pytest.mark.usefixtures("ready")
 def test_a_version_changing_only_weights_reweighs_stored_results_as_a_fresh_evaluation_would(
-    admin: TestClient, writer: TestClient, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    admin: TestClient, writer: TestClient, clock: Clock, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
     spec = _copy_of_the_default_rubric(admin, "reweighed")
     assert admin.patch(PROJECT, json={"rubric": "reweighed"}).status_code == 200
@@ -442,6 +449,7 @@ def test_a_version_changing_only_weights_reweighs_stored_results_as_a_fresh_eval
     after = writer.get(READINESS).json()
     monkeypatch.undo()
     fresh = writer.post(f"{PROJECT}/evaluations:preview", json={}).json()
+    stored_text, scored_afresh = db.work(_stored_and_fresh_text, write=False)("claims-triage")
     clock.advance(timedelta(days=25))
     expired = writer.get(READINESS).json()
     history = writer.get(HISTORY).json()["items"]
@@ -451,6 +459,8 @@ def test_a_version_changing_only_weights_reweighs_stored_results_as_a_fresh_eval
     assert (before["rubric_version"], after["rubric_version"]) == (1, 2)
     assert after["score"] != before["score"]
     assert _as_shown(after) == _as_shown(fresh)
+    # The same bytes, hence the same ETag, as the project scored afresh.
+    assert stored_text == scored_afresh
     security = next(c for c in expired["criteria"] if c["key"] == "stakeholders.security_in_architecture")
     assert (security["status"], security["source"]) == ("not_met", "unanswered")
     assert history[0]["cause"] == [
