@@ -1,5 +1,6 @@
 """The migrations build the schema the models describe, and undo it, on both databases."""
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -7,17 +8,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, insert, inspect, select
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, insert, inspect, select, text
 
 import app.models  # noqa: F401  (registers every table)
 from app.cli import main
-from app.core.db import Base, make_engine
+from app.core.db import Base, Database, make_engine
 from app.core.migrations import SchemaState, downgrade, head_revision, schema_state, upgrade
-from app.core.settings import get_settings
+from app.core.settings import Settings, get_settings
 from app.evaluations.models import Attestation, Evaluation
+from app.main import create_app
 from app.projects.models import Project, StageTransition
 from app.readiness.models import ReadinessMark
-from tests.conftest import DatabaseUrlFactory
+from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory
+from tests.projects.factories import make_project
 
 
 @pytest.fixture
@@ -180,3 +184,41 @@ def test_0007_keeps_attested_answers_as_attestations_and_marks_every_project(emp
         marked = connection.execute(select(ReadinessMark.project_id, ReadinessMark.kind)).all()
     assert [tuple(row) for row in attested] == [("stakeholders.weekly_sync", "met", "steering review")]
     assert [tuple(row) for row in marked] == [(project_id, "migration")]
+
+
+def test_0013_keeps_results_whole_for_the_previous_release(
+    backend: str, database_url_factory: DatabaseUrlFactory
+) -> None:
+    engine = make_engine(database_url_factory(backend), pool_size=3)
+    upgrade(engine)
+    settings = Settings(
+        database_url=str(engine.url), bootstrap_admin_key=ADMIN_SECRET, rescorer=False, dispatcher=False
+    )
+    with TestClient(create_app(settings, Database(engine))) as admin:
+        admin.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        make_project(admin, "kept")
+        shown = admin.get("/api/v1/projects/kept/readiness").json()
+    downgrade(engine, "0012")
+    with engine.connect() as connection:
+        stored = json.loads(connection.execute(text("SELECT result FROM project_readiness")).scalar_one())
+    upgrade(engine)
+    engine.dispose()
+
+    assert {name: stored[name] for name in ("score", "gate", "sections", "criteria")} == {
+        name: shown[name] for name in ("score", "gate", "sections", "criteria")
+    }
+
+
+def test_stored_results_are_compressed_with_lz4_on_postgresql(database_url_factory: DatabaseUrlFactory) -> None:
+    engine = make_engine(database_url_factory("postgresql"), pool_size=1)
+    upgrade(engine)
+    with engine.connect() as connection:
+        compression = connection.execute(
+            text(
+                "SELECT attcompression FROM pg_attribute "
+                "WHERE attrelid = 'project_readiness'::regclass AND attname = 'result'"
+            )
+        ).scalar_one()
+    engine.dispose()
+
+    assert compression == "l"

@@ -155,9 +155,10 @@ class Blocker:
     reason: str
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    criteria: tuple[CriterionResult, ...]
+@dataclass(frozen=True, kw_only=True)
+class Weighing:
+    """What the criteria's results weigh up to under a rubric: scores, level and gate."""
+
     sections: tuple[SectionScore, ...]
     score: float
     weakest_section: str | None
@@ -174,6 +175,11 @@ class Evaluation:
     def changes_at(self) -> datetime | None:
         """The earliest moment this result could change with time alone."""
         return self.deadlines[0].at if self.deadlines else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evaluation(Weighing):
+    criteria: tuple[CriterionResult, ...]
 
 
 def judge(
@@ -243,18 +249,16 @@ def judge(
     )
 
 
-def section_scores(rubric: Rubric, results: tuple[CriterionResult, ...]) -> tuple[SectionScore, ...]:
+def section_scores(rubric: Rubric, statuses: Mapping[str, Status]) -> tuple[SectionScore, ...]:
     """Criterion-weighted mean within each section: met 1, partial 0.5, not_met 0; the rest left out."""
-    weights = {criterion.key: criterion.weight for criterion in rubric.criteria}
-    # One pass over the results, summed in their order: a re-score weighs every project of a
-    # portfolio, and the sums must come out as they always have, to the last bit.
+    # One pass over the criteria: a re-score weighs every project of a portfolio.
     totals: dict[str, list[float]] = {section.key: [0, 0] for section in rubric.sections}
-    for r in results:
-        credit, sums = CREDIT.get(r.status), totals.get(r.section)
+    for criterion in rubric.criteria:
+        status, sums = statuses.get(criterion.key), totals.get(criterion.section)
+        credit = CREDIT.get(status) if status is not None else None
         if credit is not None and sums is not None:
-            weight = weights[r.key]
-            sums[0] += weight
-            sums[1] += weight * credit
+            sums[0] += criterion.weight
+            sums[1] += criterion.weight * credit
     return tuple(
         SectionScore(section.key, section.title, 100 * weighed / total if total > 0 else None)
         for section in rubric.sections
@@ -304,18 +308,39 @@ def aggregate(
     rubric: Rubric, stage: Stage, results: tuple[CriterionResult, ...], deadlines: list[Deadline] | tuple[Deadline, ...]
 ) -> Evaluation:
     """The scores, level and gate that follow from the criteria's results under this rubric."""
-    sections = section_scores(rubric, results)
-    score = round(overall(rubric, sections), 2)
-    scored = [s for s in sections if s.score is not None]
-    weakest = min(scored, key=lambda s: s.score or 0.0).key if scored else None
     blockers = tuple(
         Blocker(r.key, r.title, r.status, r.reason)
         for r in results
         if r.gate and r.status not in (Status.met, Status.exempt)
     )
-    gate_passed = not blockers
+    weighed = weigh(rubric, stage, {r.key: r.status for r in results}, blockers, deadlines)
     return Evaluation(
         criteria=results,
+        sections=weighed.sections,
+        score=weighed.score,
+        weakest_section=weighed.weakest_section,
+        level=weighed.level,
+        gate_passed=weighed.gate_passed,
+        blockers=weighed.blockers,
+        deadlines=weighed.deadlines,
+    )
+
+
+def weigh(
+    rubric: Rubric,
+    stage: Stage,
+    statuses: Mapping[str, Status],
+    blockers: tuple[Blocker, ...],
+    deadlines: list[Deadline] | tuple[Deadline, ...],
+) -> Weighing:
+    """The scores and level of criteria with these statuses by key, and the gate these blockers
+    leave: what a rubric version changing only weights changes of a stored result."""
+    sections = section_scores(rubric, statuses)
+    score = round(overall(rubric, sections), 2)
+    scored = [s for s in sections if s.score is not None]
+    weakest = min(scored, key=lambda s: s.score or 0.0).key if scored else None
+    gate_passed = not blockers
+    return Weighing(
         sections=tuple(
             SectionScore(s.key, s.title, round(s.score, 2) if s.score is not None else None) for s in sections
         ),

@@ -23,8 +23,15 @@ class ProjectReadiness(Base):
     # (criterion, status) of every blocker, sorted: what the history compares as a set.
     blockers: Mapped[list[list[str]]] = mapped_column(JSONDocument)
     # Sections, criteria with status, source, reason and observed values, the gate, the recommendation:
-    # the JSON document as text, the very bytes its ETag is computed from.
+    # the JSON document as text, its criteria last.
     result: Mapped[str] = mapped_column(Text)
+    # What weighing the criteria decided (`result` up to its criteria), the criteria's own ETag, and
+    # each criterion's status by key: what a version changing only weights reads to weigh them
+    # again. The ETag is taken over the first two; a row the previous release wrote last has an
+    # ETag of its own, and these may be empty or stale there.
+    summary: Mapped[str | None] = mapped_column(Text)
+    criteria_etag: Mapped[str | None] = mapped_column(String(40))
+    statuses: Mapped[dict[str, str] | None] = mapped_column(JSONDocument)
     etag: Mapped[str] = mapped_column(String(40))
     # The earliest moment the result could change with time alone, and what changes then.
     changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -25,6 +25,8 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    Text,
+    Update,
     bindparam,
     delete,
     exists,
@@ -86,11 +88,11 @@ def _attestation_document(answer: scoring.Answer | None) -> dict[str, Any] | Non
 def document(rubric: scoring.Rubric, result: scoring.Evaluation) -> dict[str, Any]:
     """A result as the API shows it and as it is stored: plain JSON, the same bytes for the same
     result whenever it is computed (reasons carry dates, not ages). The criteria come last, so that
-    a result weighed again can keep their stored text (`CRITERIA`)."""
-    return {**_weighed_document(rubric, result), "criteria": _criteria_document(result.criteria)}
+    a result weighed again keeps their stored text (`CRITERIA`)."""
+    return {**_summary_document(rubric, result), "criteria": _criteria_document(result.criteria)}
 
 
-def _weighed_document(rubric: scoring.Rubric, result: scoring.Evaluation) -> dict[str, Any]:
+def _summary_document(rubric: scoring.Rubric, result: scoring.Weighing) -> dict[str, Any]:
     """What weighing the criteria's results decides: scores, level, gate, recommendation."""
     return {
         "rubric": rubric.key,
@@ -128,12 +130,17 @@ def _criteria_document(criteria: tuple[scoring.CriterionResult, ...]) -> list[di
     ]
 
 
-# Where the criteria start in a stored result's text: compact JSON escapes every quote inside a
-# string, so this can only be the document's own last key.
+# Where the criteria start in a result's text: compact JSON escapes every quote inside a string,
+# so this can only be the document's own last key.
 CRITERIA = ',"criteria":'
 
 
-def serialized(result: Mapping[str, Any]) -> str:
+def _joined(summary: str, criteria: str) -> str:
+    """The text of `document` from the texts of its two parts: the same bytes."""
+    return f"{summary[:-1]}{CRITERIA}{criteria}}}"
+
+
+def serialized(result: Mapping[str, Any] | list[Any]) -> str:
     """Compact JSON, keys in the order the document was built: the same text for the same result."""
     return pydantic_core.to_json(result).decode()
 
@@ -142,28 +149,45 @@ def text_etag(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+def result_etag(summary: str, criteria_etag: str) -> str:
+    """A result's ETag, from its summary and its criteria's ETag: a result weighed again is tagged
+    without reading its criteria."""
+    return text_etag(f"{criteria_etag}:{summary}")
+
+
 def _significant(score: float, level: str, gate_passed: bool, blockers: list[list[str]]) -> tuple[Any, ...]:
     """What the history records a change of: score, level, gate, and blockers as a set."""
     return score, level, gate_passed, sorted(tuple(b) for b in blockers)
 
 
 @dataclass(frozen=True)
+class Criteria:
+    """A result's criteria: their JSON text, its ETag, and each one's status by key."""
+
+    text: str
+    etag: str
+    statuses: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Scored:
     project_id: uuid.UUID
     rubric: scoring.Rubric
-    result: scoring.Evaluation
-    text: str
+    result: scoring.Weighing
+    summary: str
+    # None when the stored criteria stand as they are and the result was only weighed again.
+    criteria: Criteria | None
     etag: str
     blockers: list[list[str]]
 
 
 @dataclass(frozen=True)
 class Judged:
-    """A stored result's criteria and deadlines, still true of the project's data now."""
+    """What a stored result's criteria decided, still true of the project's data now."""
 
-    criteria: tuple[scoring.CriterionResult, ...]
-    # The stored text from `CRITERIA` on: the same bytes `document` would render for `criteria`.
-    criteria_text: str
+    statuses: dict[str, scoring.Status]
+    blockers: tuple[scoring.Blocker, ...]
+    criteria_etag: str
     deadlines: tuple[Deadline, ...]
 
 
@@ -171,7 +195,7 @@ def score(
     session: Session, projects: Collection[Project], now: datetime, judged: Mapping[uuid.UUID, Judged] | None = None
 ) -> dict[uuid.UUID, Scored]:
     """Each project scored against its governing rubric's latest version, as its data is now. A
-    project in `judged` keeps those criteria results and is only weighed again."""
+    project in `judged` keeps its stored criteria and is only weighed again."""
     judged = judged or {}
     loaded = inputs.load(session, [project for project in projects if project.id not in judged], now)
     governing: dict[str, scoring.Rubric] = {}
@@ -181,26 +205,32 @@ def score(
         if rubric is None:
             rubric = governing[project.rubric] = rubrics.latest_engine_rubric(session, project.rubric)
         kept = judged.get(project.id)
+        result: scoring.Weighing
         try:
             if kept is not None:
-                result = scoring.aggregate(rubric, Stage(project.stage), kept.criteria, kept.deadlines)
-                # Rendering and serializing the criteria again would give their stored text back.
-                text = serialized(_weighed_document(rubric, result))[:-1] + kept.criteria_text
+                result = scoring.weigh(rubric, Stage(project.stage), kept.statuses, kept.blockers, kept.deadlines)
+                criteria, criteria_etag = None, kept.criteria_etag
             else:
                 given = loaded[project.id]
                 result = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
-                text = serialized(document(rubric, result))
+                criteria_text = serialized(_criteria_document(result.criteria))
+                criteria = Criteria(
+                    criteria_text, text_etag(criteria_text), {c.key: c.status.value for c in result.criteria}
+                )
+                criteria_etag = criteria.etag
         except Exception:
             # One project's data must not hold up everyone else's re-scoring: it stays marked,
             # and a read of it fails loudly.
             log.exception("scoring project %s failed", project.key)
             continue
+        summary = serialized(_summary_document(rubric, result))
         scored[project.id] = Scored(
             project.id,
             rubric,
             result,
-            text,
-            text_etag(text),
+            summary,
+            criteria,
+            result_etag(summary, criteria_etag),
             sorted([b.criterion, b.status.value] for b in result.blockers),
         )
     return scored
@@ -289,10 +319,11 @@ def _still_judged(
     why: Mapping[uuid.UUID, Mapping[Cause, None]],
     now: datetime,
 ) -> dict[uuid.UUID, Judged]:
-    """The stored criteria results that a new version of the governing rubric leaves as they are:
-    of projects marked for nothing but that version, whose result has not reached a deadline, and
-    whose rubric changed only in weights or aggregation. Re-weighing them takes neither the
-    projects' data nor the checks, which are most of the work of re-scoring a whole portfolio."""
+    """What the stored criteria decided, where a new version of the governing rubric leaves it as
+    it is: for projects marked for nothing but that version, whose result has not reached a
+    deadline, and whose rubric changed only in weights or aggregation. Weighing them again takes
+    neither the projects' data nor the checks, which are most of the work of re-scoring a whole
+    portfolio, nor the criteria's text."""
     weighed_only: dict[tuple[str, int], bool] = {}
     candidates = []
     for project in projects:
@@ -314,57 +345,43 @@ def _still_judged(
             candidates.append(project.id)
     if not candidates:
         return {}
-    results = session.execute(
-        select(ProjectReadiness.project_id, ProjectReadiness.result).where(
-            among(session.connection(), ProjectReadiness.project_id, candidates)
-        )
+    kept = session.execute(
+        select(
+            ProjectReadiness.project_id,
+            ProjectReadiness.summary,
+            ProjectReadiness.statuses,
+            ProjectReadiness.criteria_etag,
+            ProjectReadiness.etag,
+        ).where(among(session.connection(), ProjectReadiness.project_id, candidates))
     )
-    judged = {}
-    for project_id, stored_text in results:
-        start = stored_text.find(CRITERIA)
-        if start < 0:
-            continue
-        criteria_text = stored_text[start:]
-        judged[project_id] = Judged(
-            tuple(_criterion_result(shown) for shown in pydantic_core.from_json(criteria_text[len(CRITERIA) : -1])),
-            criteria_text,
-            tuple(Deadline(datetime.fromisoformat(at), cause) for at, cause in stored[project_id].deadlines),
+    return {
+        row.project_id: Judged(
+            {key: STATUSES[status] for key, status in row.statuses.items()},
+            tuple(
+                scoring.Blocker(b["criterion"], b["title"], STATUSES[b["status"]], b["reason"])
+                for b in pydantic_core.from_json(row.summary)["gate"]["blockers"]
+            ),
+            row.criteria_etag,
+            tuple(Deadline(datetime.fromisoformat(at), cause) for at, cause in stored[row.project_id].deadlines),
         )
-    return judged
+        for row in kept
+        if _tagged_by_its_parts(row)
+    }
+
+
+def _tagged_by_its_parts(row: Any) -> bool:
+    """Whether the row's summary, criteria ETag and statuses are those of its result: not so in a
+    row stored before they were kept, or written last by the previous release during an upgrade
+    (it leaves them as they were), whose ETag is then its own."""
+    return (
+        row.summary is not None
+        and row.criteria_etag is not None
+        and row.statuses is not None
+        and row.etag == result_etag(row.summary, row.criteria_etag)
+    )
 
 
 STATUSES = {status.value: status for status in scoring.Status}
-SOURCES = {source.value: source for source in scoring.Source}
-
-
-def _criterion_result(shown: Mapping[str, Any]) -> scoring.CriterionResult:
-    """A criterion's result from its stored document: the inverse of `document`."""
-    attestation = shown["attestation"]
-    return scoring.CriterionResult(
-        shown["key"],
-        shown["section"],
-        shown["title"],
-        shown["gate"],
-        STATUSES[shown["status"]],
-        SOURCES[shown["source"]],
-        shown["reason"],
-        shown["observed"],
-        shown["evidence_url"],
-        None
-        if attestation is None
-        else scoring.Answer(
-            status=attestation["status"],
-            evidence_url=attestation["evidence_url"],
-            note=attestation["note"],
-            attested_by=attestation["attested_by"],
-            attested_at=_moment(attestation["attested_at"]),
-            expires_at=_moment(attestation["expires_at"]),
-        ),
-    )
-
-
-def _moment(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
 
 
 def _apply(session: Session, rescore: Rescore) -> int:
@@ -402,19 +419,18 @@ def _store(
     why: Mapping[uuid.UUID, Mapping[Cause, None]],
     now: datetime,
 ) -> None:
-    rows, history, status = [], [], []
+    rows, reweighed, history, status = [], [], [], []
     for project_id, scored in fresh.items():
         result = scored.result
         deadlines = [[d.at.isoformat(), d.cause] for d in result.deadlines]
-        row = {
-            "project_id": project_id,
+        weighed = {
             "rubric_key": scored.rubric.key,
             "rubric_version": scored.rubric.version,
             "score": result.score,
             "level": result.level.value,
             "gate_passed": result.gate_passed,
             "blockers": scored.blockers,
-            "result": scored.text,
+            "summary": scored.summary,
             "etag": scored.etag,
             "changes_at": result.changes_at,
             "deadlines": deadlines,
@@ -422,13 +438,31 @@ def _store(
         }
         before = stored.get(project_id)
         significant = _significant(result.score, result.level.value, result.gate_passed, scored.blockers)
-        if (
-            before is None
-            or before.etag != scored.etag
-            or before.changes_at != result.changes_at
-            or before.deadlines != deadlines
-        ):
-            rows.append(row)
+        if scored.criteria is not None:
+            criteria = scored.criteria
+            if (
+                before is None
+                or before.etag != scored.etag
+                or before.changes_at != result.changes_at
+                or before.deadlines != deadlines
+            ):
+                rows.append(
+                    {
+                        "project_id": project_id,
+                        **weighed,
+                        "result": _joined(scored.summary, criteria.text),
+                        "criteria_etag": criteria.etag,
+                        "statuses": criteria.statuses,
+                    }
+                )
+        else:
+            reweighed.append(
+                {
+                    "v_project_id": project_id,
+                    "v_opening": scored.summary[:-1],
+                    **{f"v_{name}": value for name, value in weighed.items()},
+                }
+            )
         previous = (
             _significant(before.score, before.level, before.gate_passed, before.blockers)
             if before is not None
@@ -460,6 +494,8 @@ def _store(
     connection = session.connection()
     if rows:
         connection.execute(_upsert(connection.dialect.name), rows)
+    if reweighed:
+        connection.execute(_reweighed(connection.dialect.name), reweighed)
     if history:
         connection.execute(insert(HISTORY_TABLE), history)
     if status:
@@ -475,6 +511,37 @@ def _upsert(dialect: str) -> Insert:
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(READINESS_TABLE)
     kept = {column.name: statement.excluded[column.name] for column in READINESS_TABLE.c if not column.primary_key}
     return statement.on_conflict_do_update(index_elements=[READINESS_TABLE.c.project_id], set_=kept)
+
+
+@cache
+def _reweighed(dialect: str) -> Update:
+    """A result weighed again: its new summary, and in its text the criteria kept as stored,
+    spliced in by the database, so that they are neither read nor sent back."""
+    result = READINESS_TABLE.c.result
+    criteria = func.strpos(result, CRITERIA) if dialect == "postgresql" else func.instr(result, CRITERIA)
+    weighed = (
+        "rubric_key",
+        "rubric_version",
+        "score",
+        "level",
+        "gate_passed",
+        "blockers",
+        "summary",
+        "etag",
+        "changes_at",
+        "deadlines",
+        "computed_at",
+    )
+    return (
+        update(READINESS_TABLE)
+        .where(READINESS_TABLE.c.project_id == bindparam("v_project_id"))
+        .values(
+            {
+                **{name: bindparam(f"v_{name}", type_=READINESS_TABLE.c[name].type) for name in weighed},
+                "result": bindparam("v_opening", type_=Text()) + func.substr(result, criteria),
+            }
+        )
+    )
 
 
 # The scores the portfolio sorts and filters on, from four arrays: one statement, compiled once,
@@ -628,7 +695,13 @@ class CurrentReadiness:
 
 def _shown(project: Project, row: ProjectReadiness) -> CurrentReadiness:
     return CurrentReadiness(
-        project.id, project.key, project.stage, json.loads(row.result), row.etag, row.computed_at, row.changes_at
+        project.id,
+        project.key,
+        project.stage,
+        json.loads(row.result),
+        row.etag,
+        row.computed_at,
+        row.changes_at,
     )
 
 
@@ -795,8 +868,12 @@ def has_due_work(session: Session, *, sweep: bool = False) -> bool:
 
 
 def _due_causes(session: Session, limit: int, *, sweep: bool) -> dict[uuid.UUID, list[Cause]]:
-    """The projects due, each with the causes its marks do not tell: a rubric it is behind."""
-    ids = _due(session, limit, sweep=sweep)
+    """The projects due, each with the causes its marks do not tell."""
+    return _behind(session, _due(session, limit, sweep=sweep))
+
+
+def _behind(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[Cause]]:
+    """Each project with the cause its marks do not tell: the rubric version it is behind, if any."""
     causes: dict[uuid.UUID, list[Cause]] = dict.fromkeys(ids, [])
     if ids:
         behind = session.execute(
@@ -813,8 +890,10 @@ def rescore_due(session: Session, *, limit: int, sweep: bool = False) -> int:
     """Re-score up to `limit` projects that are due, in this transaction; returns how many."""
     # Twice as many candidates as taken: batches of other replicas running at once lock their
     # projects, and each batch takes the first it finds free.
-    causes = _due_causes(session, limit * 2, sweep=sweep)
-    return refresh(session, list(causes), causes, skip_locked=True, most=limit)
+    projects = _lock(session, _due(session, limit * 2, sweep=sweep), skip_locked=True, most=limit)
+    if not projects:
+        return 0
+    return _apply(session, _rescore(session, projects, _behind(session, [project.id for project in projects])))
 
 
 def score_due(session: Session, *, limit: int, sweep: bool = False) -> Rescore | None:

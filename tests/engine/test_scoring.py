@@ -1,4 +1,4 @@
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any
 
@@ -18,11 +18,13 @@ from app.engine.scoring import (
     Section,
     Source,
     Status,
+    Weighing,
     aggregate,
     evaluate,
     level,
     rubric_problems,
     same_statuses,
+    weigh,
 )
 from app.engine.stages import Stage
 from tests.engine.snapshots import NOW, facts, kpi, snapshot
@@ -298,3 +300,19 @@ def test_reweighing_stored_results_gives_what_a_fresh_evaluation_gives() -> None
     after = _reweighed(DEFAULT_RUBRIC)
 
     assert aggregate(after, project.stage, before.criteria, before.deadlines) == evaluate(after, project, {}, {}, NOW)
+
+
+def test_weighing_stored_statuses_again_gives_what_a_fresh_evaluation_gives() -> None:
+    project = snapshot(
+        production_since=NOW - timedelta(days=90),
+        stage=Stage.production,
+        facts=facts(security__review_completed=True, ops__monitoring_enabled=True),
+    )
+    before = evaluate(DEFAULT_RUBRIC, project, {}, {}, NOW)
+    after = _reweighed(DEFAULT_RUBRIC)
+    fresh = evaluate(after, project, {}, {}, NOW)
+
+    statuses = {result.key: result.status for result in before.criteria}
+    weighed = weigh(after, project.stage, statuses, before.blockers, before.deadlines)
+    assert weighed == Weighing(**{field.name: getattr(fresh, field.name) for field in fields(Weighing)})
+    assert weighed.score != before.score

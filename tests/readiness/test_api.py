@@ -9,18 +9,20 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.core.clock import Clock
 from app.core.db import Database, make_engine, utcnow
 from app.core.migrations import upgrade
 from app.core.settings import Settings
+from app.engine import scoring
 from app.main import create_app
 from app.projects.models import Project
 from app.readiness import inputs, service
 from app.readiness.models import ProjectReadiness
 from app.readiness.rescorer import Rescorer
+from app.rubrics import service as rubrics
 from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory
 from tests.evaluations.test_api import GO_LIVE_FACTS, PROJECT, decide, evaluate, iso
 from tests.kpis.factories import cost_kpi, make_kpi
@@ -414,10 +416,18 @@ def _as_shown(readiness: dict[str, Any]) -> dict[str, Any]:
     return {name: readiness[name] for name in shown}
 
 
-def _stored_and_fresh_text(session: Session, key: str) -> tuple[str, str]:
+def _stored_and_fresh(session: Session, key: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The stored result's text and ETag, and those of the project evaluated afresh now."""
     project = session.scalars(select(Project).where(Project.key == key)).one()
-    stored = session.scalars(select(ProjectReadiness.result).where(ProjectReadiness.project_id == project.id)).one()
-    return stored, service.score(session, [project], utcnow())[project.id].text
+    stored = session.execute(
+        select(ProjectReadiness.result, ProjectReadiness.etag).where(ProjectReadiness.project_id == project.id)
+    ).one()
+    now = utcnow()
+    rubric = rubrics.latest_engine_rubric(session, project.rubric)
+    given = inputs.load(session, [project], now)[project.id]
+    evaluation = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
+    fresh_text = service.serialized(service.document(rubric, evaluation))
+    return (stored.result, stored.etag), (fresh_text, service.score(session, [project], now)[project.id].etag)
 
 
 @pytest.mark.usefixtures("ready")
@@ -449,7 +459,7 @@ def test_a_version_changing_only_weights_reweighs_stored_results_as_a_fresh_eval
     after = writer.get(READINESS).json()
     monkeypatch.undo()
     fresh = writer.post(f"{PROJECT}/evaluations:preview", json={}).json()
-    stored_text, scored_afresh = db.work(_stored_and_fresh_text, write=False)("claims-triage")
+    stored, scored_afresh = db.work(_stored_and_fresh, write=False)("claims-triage")
     clock.advance(timedelta(days=25))
     expired = writer.get(READINESS).json()
     history = writer.get(HISTORY).json()["items"]
@@ -459,8 +469,8 @@ def test_a_version_changing_only_weights_reweighs_stored_results_as_a_fresh_eval
     assert (before["rubric_version"], after["rubric_version"]) == (1, 2)
     assert after["score"] != before["score"]
     assert _as_shown(after) == _as_shown(fresh)
-    # The same bytes, hence the same ETag, as the project scored afresh.
-    assert stored_text == scored_afresh
+    # The same bytes, and the same ETag, as the project evaluated afresh.
+    assert stored == scored_afresh
     security = next(c for c in expired["criteria"] if c["key"] == "stakeholders.security_in_architecture")
     assert (security["status"], security["source"]) == ("not_met", "unanswered")
     assert history[0]["cause"] == [
@@ -488,6 +498,33 @@ def test_a_project_whose_data_changed_too_is_scored_afresh_under_a_reweighed_ver
     assert (security["status"], security["source"]) == ("met", "check")
     assert _as_shown(after) == _as_shown(fresh)
     assert {"kind": "fact", "name": "compliance.review_completed"} in history[0]["cause"]
+
+
+def test_a_result_the_previous_release_wrote_last_is_scored_afresh_under_a_reweighed_version(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded: list[str] = []
+    load = inputs.load
+
+    def recording_load(session: Any, projects: Any, now: datetime) -> Any:
+        loaded.extend(project.key for project in projects)
+        return load(session, projects, now)
+
+    with without_rescorer(settings, db) as admin:
+        spec = _copy_of_the_default_rubric(admin, "reweighed")
+        make_project(admin, rubric="reweighed")
+        admin.get(READINESS)
+        # The previous release writes results with an ETag of its own, leaving the statuses and
+        # summary this release keeps beside them as they were.
+        db.work(lambda session: session.execute(update(ProjectReadiness).values(etag="0" * 40)), write=True)()
+        admin.post("/api/v1/rubrics/reweighed/versions", json=_heavier_go_live(spec))
+        monkeypatch.setattr(inputs, "load", recording_load)
+        after = admin.get(READINESS).json()
+        monkeypatch.undo()
+        fresh = admin.post(f"{PROJECT}/evaluations:preview", json={}).json()
+
+    assert loaded == ["claims-triage"]
+    assert _as_shown(after) == _as_shown(fresh)
 
 
 def test_batches_running_at_once_take_different_projects(database_url_factory: DatabaseUrlFactory) -> None:
