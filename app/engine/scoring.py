@@ -314,16 +314,7 @@ def aggregate(
         if r.gate and r.status not in (Status.met, Status.exempt)
     )
     weighed = weigh(rubric, stage, {r.key: r.status for r in results}, blockers, deadlines)
-    return Evaluation(
-        criteria=results,
-        sections=weighed.sections,
-        score=weighed.score,
-        weakest_section=weighed.weakest_section,
-        level=weighed.level,
-        gate_passed=weighed.gate_passed,
-        blockers=weighed.blockers,
-        deadlines=weighed.deadlines,
-    )
+    return Evaluation(criteria=results, **vars(weighed))
 
 
 def weigh(

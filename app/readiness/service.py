@@ -495,7 +495,8 @@ def _store(
     if rows:
         connection.execute(_upsert(connection.dialect.name), rows)
     if reweighed:
-        connection.execute(_reweighed(connection.dialect.name), reweighed)
+        # The columns weighing decides, as every row of the loop above names them.
+        connection.execute(_reweighed(connection.dialect.name, tuple(weighed)), reweighed)
     if history:
         connection.execute(insert(HISTORY_TABLE), history)
     if status:
@@ -514,24 +515,11 @@ def _upsert(dialect: str) -> Insert:
 
 
 @cache
-def _reweighed(dialect: str) -> Update:
-    """A result weighed again: its new summary, and in its text the criteria kept as stored,
-    spliced in by the database, so that they are neither read nor sent back."""
+def _reweighed(dialect: str, weighed: tuple[str, ...]) -> Update:
+    """A result weighed again: the `weighed` columns, and in its text the criteria kept as stored,
+    spliced in by the database behind the new summary, so that they are neither read nor sent back."""
     result = READINESS_TABLE.c.result
     criteria = func.strpos(result, CRITERIA) if dialect == "postgresql" else func.instr(result, CRITERIA)
-    weighed = (
-        "rubric_key",
-        "rubric_version",
-        "score",
-        "level",
-        "gate_passed",
-        "blockers",
-        "summary",
-        "etag",
-        "changes_at",
-        "deadlines",
-        "computed_at",
-    )
     return (
         update(READINESS_TABLE)
         .where(READINESS_TABLE.c.project_id == bindparam("v_project_id"))
@@ -695,13 +683,7 @@ class CurrentReadiness:
 
 def _shown(project: Project, row: ProjectReadiness) -> CurrentReadiness:
     return CurrentReadiness(
-        project.id,
-        project.key,
-        project.stage,
-        json.loads(row.result),
-        row.etag,
-        row.computed_at,
-        row.changes_at,
+        project.id, project.key, project.stage, json.loads(row.result), row.etag, row.computed_at, row.changes_at
     )
 
 

@@ -416,6 +416,19 @@ def _as_shown(readiness: dict[str, Any]) -> dict[str, Any]:
     return {name: readiness[name] for name in shown}
 
 
+def _recording_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys of the projects whose data scoring loads from now on (until `monkeypatch.undo`)."""
+    loaded: list[str] = []
+    load = inputs.load
+
+    def recording_load(session: Any, projects: Any, now: datetime) -> Any:
+        loaded.extend(project.key for project in projects)
+        return load(session, projects, now)
+
+    monkeypatch.setattr(inputs, "load", recording_load)
+    return loaded
+
+
 def _stored_and_fresh(session: Session, key: str) -> tuple[tuple[str, str], tuple[str, str]]:
     """The stored result's text and ETag, and those of the project evaluated afresh now."""
     project = session.scalars(select(Project).where(Project.key == key)).one()
@@ -447,14 +460,7 @@ def test_a_version_changing_only_weights_reweighs_stored_results_as_a_fresh_eval
         201,
     )
     before = writer.get(READINESS).json()
-    loaded: list[str] = []
-    load = inputs.load
-
-    def recording_load(session: Any, projects: Any, now: datetime) -> Any:
-        loaded.extend(project.key for project in projects)
-        return load(session, projects, now)
-
-    monkeypatch.setattr(inputs, "load", recording_load)
+    loaded = _recording_loads(monkeypatch)
     assert admin.post("/api/v1/rubrics/reweighed/versions", json=_heavier_go_live(spec)).status_code == 201
     after = writer.get(READINESS).json()
     monkeypatch.undo()
@@ -503,13 +509,6 @@ def test_a_project_whose_data_changed_too_is_scored_afresh_under_a_reweighed_ver
 def test_a_result_the_previous_release_wrote_last_is_scored_afresh_under_a_reweighed_version(
     settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loaded: list[str] = []
-    load = inputs.load
-
-    def recording_load(session: Any, projects: Any, now: datetime) -> Any:
-        loaded.extend(project.key for project in projects)
-        return load(session, projects, now)
-
     with without_rescorer(settings, db) as admin:
         spec = _copy_of_the_default_rubric(admin, "reweighed")
         make_project(admin, rubric="reweighed")
@@ -518,7 +517,7 @@ def test_a_result_the_previous_release_wrote_last_is_scored_afresh_under_a_rewei
         # summary this release keeps beside them as they were.
         db.work(lambda session: session.execute(update(ProjectReadiness).values(etag="0" * 40)), write=True)()
         admin.post("/api/v1/rubrics/reweighed/versions", json=_heavier_go_live(spec))
-        monkeypatch.setattr(inputs, "load", recording_load)
+        loaded = _recording_loads(monkeypatch)
         after = admin.get(READINESS).json()
         monkeypatch.undo()
         fresh = admin.post(f"{PROJECT}/evaluations:preview", json={}).json()
