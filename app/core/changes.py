@@ -12,12 +12,16 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 CHANGES_KEY = "changes"
+# The moment a write sets on a KPI's status or a project's stall risk: due at once, and the change
+# the re-scorer then finds was caused by a write.
+WRITTEN = datetime(1970, 1, 1, tzinfo=UTC)
 # A handler may write tracked rows itself; their changes are handled in another round.
 MAX_ROUNDS = 4
 
@@ -64,7 +68,8 @@ class Change:
     governed_by: str | None = None
     audit: AuditEntry | None = None
     # What the project's status row may need again: "full", "measured" (measurements change only
-    # their own columns) or "none" (facts and attestations are not on it).
+    # their own columns, and the statements writing them make due, as WRITTEN, what they may
+    # change of KPI statuses and stall risks) or "none" (facts and attestations are not on it).
     status: str = "full"
     # Whether the project's readiness may change; a snapshot or a decision changes none.
     readiness: bool = True

@@ -10,7 +10,7 @@ not flood receivers).
 
 import uuid
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.core import changes
 from app.core.among import among_parameter
-from app.core.changes import Change
+from app.core.changes import WRITTEN, Change
 from app.core.db import utcnow
 from app.engine import stall
 from app.engine.kpi import Schedule, progress, status, status_changes_at
@@ -33,8 +33,6 @@ from app.readiness.service import RESCORE_WANTED
 KPI_TABLE: Table = Kpi.__table__  # type: ignore[assignment]
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
 JUST_AFTER = timedelta(microseconds=1)
-# The moment a write sets: due at once, and the change it reveals was caused by a write.
-WRITTEN = datetime(1970, 1, 1, tzinfo=UTC)
 SWEEP_BATCH = 2000
 SweptQuery = TypeVar("SweptQuery", bound=Select[*tuple[Any, ...]])
 # Rewritten when the app or the worker is built from its settings.
@@ -230,17 +228,21 @@ def tell_stall_risks(
 def keep_told(session: Session, written: list[Change]) -> None:
     """The epilogue's step: the KPI statuses and stall risks of the projects the writes changed
     are due at once; the re-scorer, woken by the same commit, settles them and tells what changed.
-    Two set-based statements, so that a batch over 1,000 projects pays almost nothing here."""
-    ids = {project_id for change in written if change.status != "none" for project_id in change.project_ids}
-    if not ids:
+    Two set-based statements, so that a batch over 1,000 projects pays almost nothing here.
+    Measurements made their rows due as they wrote them, which spares a batch a second version of
+    each of its KPI and status rows."""
+    full = {project_id for change in written if change.status == "full" for project_id in change.project_ids}
+    measured = {project_id for change in written if change.status == "measured" for project_id in change.project_ids}
+    if not full and not measured:
         return
     # New KPIs and projects start from their state now, so that what is told later is a change.
     now = utcnow()
-    tell_kpi_statuses(session, now, first_of=ids)
-    tell_stall_risks(session, now, first_of=ids)
-    connection = session.connection()
-    for statement in _made_due(connection.dialect.name):
-        connection.execute(statement, {PROJECT_IDS: sorted(ids)})
+    tell_kpi_statuses(session, now, first_of=full | measured)
+    tell_stall_risks(session, now, first_of=full | measured)
+    if full:
+        connection = session.connection()
+        for statement in _made_due(connection.dialect.name):
+            connection.execute(statement, {PROJECT_IDS: sorted(full)})
     session.info[RESCORE_WANTED] = True
 
 

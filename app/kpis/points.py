@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, bindparam, column, insert, or_, select, text, update, values
 from sqlalchemy.orm import Session
 
+from app.core.changes import WRITTEN
 from app.core.db import UTCDateTime
 from app.kpis.models import Kpi, Measurement
 
@@ -56,7 +57,8 @@ def insert_points(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 ADVANCE_LATEST_PG = text(
     """
     UPDATE kpi
-    SET latest_value = newest.value, latest_measured_at = newest.measured_at, version = kpi.version + 1
+    SET latest_value = newest.value, latest_measured_at = newest.measured_at, version = kpi.version + 1,
+        status_changes_at = CAST(:written AS timestamptz)
     FROM unnest(CAST(:kpi_ids AS uuid[]), CAST(:measured_ats AS timestamptz[]), CAST(:readings AS float8[]))
         AS newest (kpi_id, measured_at, value)
     WHERE kpi.id = newest.kpi_id
@@ -78,12 +80,14 @@ ADVANCE_LATEST = (
         latest_value=bindparam("b_value"),
         latest_measured_at=bindparam("b_measured_at"),
         version=KPI_TABLE.c.version + 1,
+        status_changes_at=bindparam("b_written", type_=UTCDateTime()),
     )
 )
 
 
 def advance_latest(session: Session, newest: Collection[Newest]) -> None:
-    """Move each KPI's latest measurement forward; a later or equal measured_at wins.
+    """Move each KPI's latest measurement forward; a later or equal measured_at wins, and makes
+    the KPI's status due (`WRITTEN`), the one status a measurement can change.
 
     Conditional, so that concurrent writers never lose the newest value and never conflict.
     """
@@ -95,12 +99,16 @@ def advance_latest(session: Session, newest: Collection[Newest]) -> None:
                 "kpi_ids": [point.kpi_id for point in newest],
                 "measured_ats": [point.measured_at for point in newest],
                 "readings": [point.value for point in newest],
+                "written": WRITTEN,
             },
         )
         return
     connection.execute(
         ADVANCE_LATEST,
-        [{"b_kpi_id": point.kpi_id, "b_measured_at": point.measured_at, "b_value": point.value} for point in newest],
+        [
+            {"b_kpi_id": point.kpi_id, "b_measured_at": point.measured_at, "b_value": point.value, "b_written": WRITTEN}
+            for point in newest
+        ],
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal,
     or_,
     select,
     update,
@@ -29,6 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.core.among import among_parameter
+from app.core.changes import WRITTEN
 from app.engine.kpi import Direction
 from app.engine.stall import EVALUATION_QUIET_DAYS, EXPECTS_ACTIVITY, MEASUREMENT_QUIET_DAYS
 from app.kpis.models import Kpi
@@ -143,7 +145,8 @@ PROJECT_IDS = "measured_project_ids"
 @cache
 def refresh_measured(dialect: str) -> Update:
     """The UPDATE of the status rows of the projects given as `PROJECT_IDS` (a list, sorted) after
-    measurements: last measured, benefit, currency and when inactivity sets in. The stall signals
+    measurements: last measured, benefit, currency and when inactivity sets in, with the stall risk
+    made due. The stall signals
     and the evaluation stay as they are. Projects without a status row are left out; its row count
     says how many were updated. Built once per dialect: building and keying a statement of this
     size costs more than running it for a single measurement."""
@@ -210,5 +213,7 @@ def refresh_measured(dialect: str) -> Update:
             projected_monthly_benefit=totals.c.projected,
             currency=totals.c.currency,
             quiet_from=quiet_from,
+            # The stall risk may change with `quiet_from`: due for the re-scorer, in this same row version.
+            risk_changes_at=literal(WRITTEN, STATUS.c.risk_changes_at.type),
         )
     )

@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook as Verifier
 
+from app.core.changes import WRITTEN
 from app.core.db import Database, make_engine
 from app.core.migrations import upgrade
 from app.core.settings import Settings
@@ -123,7 +124,7 @@ def test_a_sweep_neither_waits_behind_a_write_nor_stores_over_it(own_database: t
             )
 
     def due_keys(session: Session) -> set[str]:
-        return set(session.scalars(select(ProjectStatus.key).where(ProjectStatus.risk_changes_at == watch.WRITTEN)))
+        return set(session.scalars(select(ProjectStatus.key).where(ProjectStatus.risk_changes_at == WRITTEN)))
 
     assert database.work(due_keys, write=False)() == {"held", "free"}
     holder = database.engine.connect()

@@ -23,7 +23,7 @@ from app.readiness.service import rescore_due
 from tests.conftest import ADMIN_SECRET, issue_key, settled
 from tests.evaluations.test_api import PROJECT
 from tests.events.receiver import Receiver, running_receiver
-from tests.kpis.factories import cost_kpi, make_kpi
+from tests.kpis.factories import cost_kpi, make_kpi, time_kpi
 from tests.projects.factories import make_project
 from tests.projects.test_api import assert_problem
 from tests.readiness.test_api import eventually, ready
@@ -456,6 +456,36 @@ def test_a_project_quiet_past_its_stage_limit_is_told_its_stall_risk_rose_once(
     assert risen["data"]["signals"][-1]["pattern"] == "stalled"
     stalled = writer_of.get("/api/v1/portfolio/stalled").json()["items"]
     assert [row["key"] for row in stalled] == ["claims-triage"]
+
+
+def test_a_batch_of_measurements_tells_what_it_changed_as_caused_by_a_write(
+    writer_of: TestClient, clock: Clock
+) -> None:
+    make_project(writer_of)
+    writer_of.post(f"{PROJECT}/stage-transitions", json={"to": "poc"})  # a stage that expects measurements
+    make_kpi(writer_of, "claims-triage", cost_kpi())
+    make_kpi(writer_of, "claims-triage", time_kpi())
+    batch = {"items": [{"project": "claims-triage", "kpi": "handling-cost", "value": 37}]}
+    assert writer_of.post("/api/v1/measurements:batch", json=batch).status_code == 201
+    sweep(writer_of)
+    clock.advance(timedelta(days=50))  # behind its schedule, and no measurement for 50 days
+    sweep(writer_of)
+    start = follow(writer_of)["next_cursor"]
+    stalled = writer_of.get("/api/v1/portfolio/stalled").json()["items"]
+    assert [row["key"] for row in stalled] == ["claims-triage"]
+
+    batch = {"items": [{"project": "claims-triage", "kpi": "handling-cost", "value": 25}]}
+    assert writer_of.post("/api/v1/measurements:batch", json=batch).status_code == 201
+    sweep(writer_of)
+
+    told = follow(writer_of, start, types="kpi.*,project.stall_risk_changed")["items"]
+    assert [
+        (event["type"], event["data"]["before"], event["data"]["after"], event["data"]["cause"]) for event in told
+    ] == [
+        ("kpi.status_changed", "at_risk", "on_track", "write"),
+        ("project.stall_risk_changed", "medium", "low", "write"),
+    ]
+    assert writer_of.get("/api/v1/portfolio/stalled").json()["items"] == []
 
 
 def test_a_fact_ageing_out_is_a_readiness_change_told_once(writer_of: TestClient, clock: Clock) -> None:
