@@ -166,7 +166,7 @@ def refresh_measured(dialect: str) -> Update:
     # Status rows are locked in project order, as every writer of them takes them, so that two
     # writers never deadlock; SQLite, with one writer at a time, takes no row locks. Being locked,
     # the rows are read once, before the KPIs are summed per project.
-    projects = (
+    measured_projects = (
         select(
             PROJECT.c.id,
             PROJECT.c.stage,
@@ -175,9 +175,13 @@ def refresh_measured(dialect: str) -> Update:
         )
         .join(STATUS, STATUS.c.project_id == PROJECT.c.id)
         .where(among_parameter(dialect, PROJECT.c.id, PROJECT_IDS))
-        .order_by(PROJECT.c.id)
-        .with_for_update(of=STATUS)
-        .cte("measured_project")
+    )
+    # Python's sqlite3 counts no rows for a statement that begins with WITH, and a row count of -1
+    # would send every batch to look for projects without a status row.
+    projects = (
+        measured_projects.order_by(PROJECT.c.id).with_for_update(of=STATUS).cte("measured_project")
+        if dialect == "postgresql"
+        else measured_projects.subquery("measured_project")
     )
     totals = (
         select(

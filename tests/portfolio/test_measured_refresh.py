@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.core.db import Database
@@ -98,3 +98,22 @@ def test_a_batch_leaves_the_status_of_a_project_without_kpis_measured_elsewhere_
 
     assert measured_columns(db)["bystander"] == before
     assert measured_columns(db)["measured"][1] is not None
+
+
+def test_a_batch_gives_a_project_restored_without_its_status_row_a_whole_one(writer: TestClient, db: Database) -> None:
+    for key in ("restored", "kept"):
+        make_project(writer, key)
+        make_kpi(writer, key, cost_kpi())
+
+    def lose_status_row(session: Session) -> None:
+        session.execute(delete(ProjectStatus).where(ProjectStatus.key == "restored"))
+
+    db.work(lose_status_row, write=True)()
+
+    items = [{"project": key, "kpi": "handling-cost", "value": 30} for key in ("restored", "kept")]
+    assert writer.post("/api/v1/measurements:batch", json={"items": items}).status_code == 201
+
+    after_batch = measured_columns(db)
+    assert after_batch["restored"][:2] == after_batch["kept"][:2] != (None, 0)
+    rows = writer.get("/api/v1/portfolio/readiness").json()["items"]
+    assert sorted(row["key"] for row in rows) == ["kept", "restored"]
