@@ -5,13 +5,14 @@ in by binary `COPY`, and the lists of a batch travel as arrays (`unnest`) instea
 parameter per value; SQLite, in process, runs a prepared statement over the rows (`executemany`).
 """
 
+import json
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, column, insert, or_, select, text, update, values
+from sqlalchemy import Connection, Table, and_, bindparam, column, insert, select, text, values
 from sqlalchemy.orm import Session
 
 from app.core.changes import WRITTEN
@@ -67,22 +68,22 @@ ADVANCE_LATEST_PG = text(
 )
 
 
-ADVANCE_LATEST = (
-    update(KPI_TABLE)
-    .where(
-        KPI_TABLE.c.id == bindparam("b_kpi_id"),
-        or_(
-            KPI_TABLE.c.latest_measured_at.is_(None),
-            KPI_TABLE.c.latest_measured_at <= bindparam("b_measured_at", type_=UTCDateTime()),
-        ),
-    )
-    .values(
-        latest_value=bindparam("b_value"),
-        latest_measured_at=bindparam("b_measured_at"),
-        version=KPI_TABLE.c.version + 1,
-        status_changes_at=bindparam("b_written", type_=UTCDateTime()),
-    )
-)
+# SQLite binds the points as one JSON array of [kpi_id, measured_at, value] in their stored forms:
+# one statement instead of 1,000 executions of a prepared one, whose per-row binding cost more
+# than the B-tree updates themselves.
+ADVANCE_LATEST_SQLITE = text(
+    """
+    UPDATE kpi
+    SET latest_value = newest.value, latest_measured_at = newest.measured_at, version = kpi.version + 1,
+        status_changes_at = :written
+    FROM (
+        SELECT point.value ->> 0 AS kpi_id, point.value ->> 1 AS measured_at, point.value ->> 2 AS value
+        FROM json_each(:newest) AS point
+    ) AS newest
+    WHERE kpi.id = newest.kpi_id
+        AND (kpi.latest_measured_at IS NULL OR kpi.latest_measured_at <= newest.measured_at)
+    """
+).bindparams(bindparam("written", type_=UTCDateTime()))
 
 
 def advance_latest(session: Session, newest: Collection[Newest]) -> None:
@@ -103,13 +104,14 @@ def advance_latest(session: Session, newest: Collection[Newest]) -> None:
             },
         )
         return
-    connection.execute(
-        ADVANCE_LATEST,
-        [
-            {"b_kpi_id": point.kpi_id, "b_measured_at": point.measured_at, "b_value": point.value, "b_written": WRITTEN}
-            for point in newest
-        ],
+    stored_id = KPI_TABLE.c.id.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    stored_moment = KPI_TABLE.c.latest_measured_at.type.dialect_impl(connection.dialect).bind_processor(
+        connection.dialect
     )
+    assert stored_id is not None
+    assert stored_moment is not None
+    points = [[stored_id(point.kpi_id), stored_moment(point.measured_at), point.value] for point in newest]
+    connection.execute(ADVANCE_LATEST_SQLITE, {"newest": json.dumps(points), "written": WRITTEN})
 
 
 KEYED_POINTS_PG = text(
