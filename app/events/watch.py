@@ -3,9 +3,10 @@ its schedule, a project's stall risk.
 
 Each row keeps the state last told and the moment time alone would change it next. The write
 epilogue makes the rows of the projects a transaction wrote due at once (measurements, the rows
-they change, in the statements that write them); the re-scorer settles due rows in the background, as it does readiness, and tells what changed. A row's first state is
-recorded without an event (a new project or KPI is news of its own, and a migrated database should
-not flood receivers).
+they change, in the statements that write them); the re-scorer settles due rows in the
+background, as it does readiness, and tells what changed. A row's first state is recorded without
+an event (a new project or KPI is news of its own, and a migrated database should not flood
+receivers).
 """
 
 import uuid
