@@ -232,14 +232,14 @@ def keep_told(session: Session, written: list[Change]) -> None:
     Two set-based statements, so that a batch over 1,000 projects pays almost nothing here.
     Measurements made their rows due as they wrote them, which spares a batch a second version of
     each of its KPI and status rows."""
-    full = {project_id for change in written if change.status == "full" for project_id in change.project_ids}
-    measured = {project_id for change in written if change.status == "measured" for project_id in change.project_ids}
-    if not full and not measured:
+    ids = {project_id for change in written if change.status != "none" for project_id in change.project_ids}
+    if not ids:
         return
     # New KPIs and projects start from their state now, so that what is told later is a change.
     now = utcnow()
-    tell_kpi_statuses(session, now, first_of=full | measured)
-    tell_stall_risks(session, now, first_of=full | measured)
+    tell_kpi_statuses(session, now, first_of=ids)
+    tell_stall_risks(session, now, first_of=ids)
+    full = {project_id for change in written if change.status == "full" for project_id in change.project_ids}
     if full:
         connection = session.connection()
         for statement in _made_due(connection.dialect.name):

@@ -2,7 +2,8 @@
 
 A batch of 1,000 points is one statement each way whatever its size: on PostgreSQL the points go
 in by binary `COPY`, and the lists of a batch travel as arrays (`unnest`) instead of one bound
-parameter per value; SQLite, in process, runs a prepared statement over the rows (`executemany`).
+parameter per value; SQLite, in process, runs a prepared statement over the rows (`executemany`),
+except for the latest values, which it reads from one JSON array.
 """
 
 import json

@@ -146,10 +146,9 @@ PROJECT_IDS = "measured_project_ids"
 def refresh_measured(dialect: str) -> Update:
     """The UPDATE of the status rows of the projects given as `PROJECT_IDS` (a list, sorted) after
     measurements: last measured, benefit, currency and when inactivity sets in, with the stall risk
-    made due. The stall signals
-    and the evaluation stay as they are. Projects without a status row are left out; its row count
-    says how many were updated. Built once per dialect: building and keying a statement of this
-    size costs more than running it for a single measurement."""
+    made due. The stall signals and the evaluation stay as they are. Projects without a status row
+    are left out; its row count says how many were updated. Built once per dialect: building and
+    keying a statement of this size costs more than running it for a single measurement."""
     # The project's own currency: its costs', else that of its first priced KPI by key.
     first_priced = (
         select(KPI.c.currency)
