@@ -10,9 +10,9 @@ from pathlib import Path
 
 import uvicorn
 
-from app.auth.schemas import Role
-from app.auth.service import SYSTEM, create_api_key
+from app.auth.service import create_api_key
 from app.core.db import Database, make_engine
+from app.core.identity import SYSTEM, Role
 from app.core.logging import configure_logging
 from app.core.migrations import downgrade, upgrade
 from app.core.settings import get_settings

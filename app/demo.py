@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiKey
-from app.auth.schemas import Role
-from app.auth.service import SYSTEM, create_api_key, rotate_api_key
+from app.auth.service import create_api_key, rotate_api_key
 from app.core.clock import clock
 from app.core.db import Database, make_engine
+from app.core.identity import SYSTEM, Role
 from app.core.settings import Settings
 from app.main import create_app
 

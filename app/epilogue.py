@@ -2,10 +2,10 @@
 classes whose writes are collected even if a service forgot to say so. Measurements carry no
 project of their own and are written by Core statements: the KPI service says what it wrote."""
 
+from app.attestations.models import Attestation, Exemption
 from app.audit import service as audit
 from app.core import changes
 from app.core.changes import Cause, Change
-from app.evaluations.models import Attestation, Exemption
 from app.events import outbox, watch
 from app.facts.models import Fact
 from app.kpis.models import Kpi

@@ -19,21 +19,20 @@ from app.api import ROUTERS
 from app.auth.authenticator import Authenticator
 from app.auth.dependencies import authenticate_scope
 from app.auth.oidc import OidcVerifier
-from app.auth.schemas import Role
 from app.auth.service import ensure_bootstrap_key
 from app.core import contract
 from app.core.db import Database, make_engine
-from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.http import RequestMiddleware
+from app.core.identity import Role
 from app.core.metrics import Metrics
 from app.core.migrations import alembic_config
 from app.core.settings import Settings, get_settings
+from app.docs import install_docs
 from app.events import outbox, watch
 from app.events.dispatcher import Dispatcher, DispatcherMetrics
 from app.events.router import NewEvents
 from app.events.schemas import EVENT_ENVELOPES
-from app.portfolio.router import stage_limits
 from app.readiness import service as readiness
 from app.readiness.rescorer import Rescorer
 from app.ui.router import install_ui
@@ -78,7 +77,7 @@ def rescorer_for(database: Database, *, sweep_seconds: float) -> Rescorer:
 def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMetrics) -> Dispatcher:
     """The dispatcher, and what events say of this installation (its source, its stage limits)."""
     outbox.configure(settings.event_source)
-    watch.configure(stage_limits(settings))
+    watch.configure(settings.stage_limits)
     return Dispatcher(
         database,
         allowed=settings.webhook_destinations,

@@ -1,15 +1,16 @@
 """Every ORM model in one place, so that the metadata Alembic compares against is complete."""
 
+from app.attestations.models import Attestation, Exemption
 from app.audit.models import AuditEvent
+from app.auth.idempotency import IdempotencyRecord
 from app.auth.models import ApiKey
-from app.core.idempotency import IdempotencyRecord
-from app.evaluations.models import Attestation, Decision, Evaluation, Exemption
+from app.decisions.models import Decision
 from app.events.models import Attempt, Delivery, Event, EventFeed, Webhook
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
-from app.readiness.models import ProjectReadiness, ReadinessHistory, ReadinessMark
+from app.readiness.models import Evaluation, ProjectReadiness, ReadinessHistory, ReadinessMark
 from app.rubrics.models import Rubric, RubricVersion
 from app.ui.models import UiSession
 

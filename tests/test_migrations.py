@@ -12,14 +12,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, inspect, select, text
 
 import app.models  # noqa: F401  (registers every table)
+from app.attestations.models import Attestation
 from app.cli import main
 from app.core.db import Base, Database, make_engine
 from app.core.migrations import SchemaState, downgrade, head_revision, schema_state, upgrade
 from app.core.settings import Settings, get_settings
-from app.evaluations.models import Attestation, Evaluation
 from app.main import create_app
 from app.projects.models import Project, StageTransition
-from app.readiness.models import ReadinessMark
+from app.readiness.models import Evaluation, ReadinessMark
 from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory
 from tests.projects.factories import make_project
 

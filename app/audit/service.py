@@ -1,24 +1,22 @@
 """The audit trail: one event per mutation, written in the mutation's own transaction."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
+from app.core.changes import Change
+from app.core.identity import Caller
 from app.core.logging import client_request_id_var, request_id_var
 from app.core.pagination import keyset_page
-
-if TYPE_CHECKING:
-    from app.auth.service import Caller
-    from app.core.changes import Change
 
 
 def record(
     session: Session,
     *,
-    actor: "Caller",
+    actor: Caller,
     action: str,
     entity_type: str,
     entity_key: str,
@@ -41,7 +39,7 @@ def record(
     )
 
 
-def record_changes(session: Session, written: "list[Change]") -> None:
+def record_changes(session: Session, written: list[Change]) -> None:
     """The epilogue's audit step: one event for each write that asked for one."""
     for change in written:
         entry = change.audit

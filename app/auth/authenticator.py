@@ -7,9 +7,10 @@ from collections.abc import MutableMapping
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any, NoReturn, Protocol
 
-from app.auth.service import Caller, CallerCache, KeyHolder, find_caller, hash_secret, note_use
+from app.auth.service import CallerCache, KeyHolder, find_caller, hash_secret, note_use
 from app.core.db import Database, utcnow
 from app.core.errors import TooManyRequests, Unauthorized
+from app.core.identity import Caller
 from app.core.ratelimit import RATE_LIMIT_HEADERS_KEY, TokenBuckets, Verdict
 from app.core.settings import Settings
 

@@ -14,11 +14,10 @@ from starlette.types import Scope
 
 from app.auth import scope
 from app.auth.authenticator import Authenticator
-from app.auth.schemas import Role
-from app.auth.service import Caller
 from app.core.db import Database
 from app.core.errors import Forbidden, NotFound
 from app.core.http import API_PREFIX, CALLER_STATE_KEY
+from app.core.identity import Caller, Role
 from app.core.settings import Settings
 from app.core.strict import refuse_unknown_query_parameters
 from app.projects.models import Project

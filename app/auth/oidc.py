@@ -13,9 +13,8 @@ import httpx
 import jwt
 
 from app.auth.authenticator import InvalidToken
-from app.auth.schemas import Role
-from app.auth.service import Caller
 from app.core.errors import Forbidden
+from app.core.identity import Caller, Role
 from app.core.settings import ASYMMETRIC_ALGORITHMS, Settings
 
 logger = logging.getLogger(__name__)

@@ -10,12 +10,12 @@ from starlette.responses import Response
 from app.auth import service
 from app.auth.authenticator import Authenticator
 from app.auth.dependencies import Admin
+from app.auth.idempotency import IdempotencyDep, respond
 from app.auth.models import ApiKey
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyRotate
 from app.core.deps import DbDep
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
-from app.core.idempotency import IdempotencyDep, respond
 from app.core.pagination import Cursor, Limit, Page
 
 router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api-keys"])

@@ -1,30 +1,11 @@
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
+from app.core.identity import Role
 from app.core.schemas import ReadModel, UTCTimestamp, WriteModel
-
-
-class Role(StrEnum):
-    """What a caller may do, each role including the ones before it: `reader` reads, `writer` posts
-    state, `approver` (the steering committee) decides go/no-go, attests gate criteria, retires
-    projects and switches their rubric, `admin` manages keys, webhooks, rubrics and exemptions."""
-
-    reader = "reader"
-    writer = "writer"
-    approver = "approver"
-    admin = "admin"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-    def allows(self, needed: "Role") -> bool:
-        return self.rank >= needed.rank
-
 
 Department = Annotated[str, Field(min_length=1, max_length=100)]
 DEPARTMENTS_DESCRIPTION = (

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.models import ApiKey
-from app.auth.schemas import Role
 from app.core.db import serialize_startup_chores, utcnow
 from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.identity import SYSTEM, Caller, Role
 from app.core.pagination import keyset_page
 
 logger = logging.getLogger(__name__)
@@ -26,25 +26,6 @@ logger = logging.getLogger(__name__)
 SECRET_PREFIX = "rdy_"
 LAST_USED_PRECISION = timedelta(minutes=1)
 BOOTSTRAP_KEY_NAME = "bootstrap-admin"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is making a request.
-
-    `identity` is what audit entries, idempotency records and rate limits are keyed by: the API key's
-    id, or the token issuer and subject. `name` is for people to read. `departments` is the scope:
-    None for every department, otherwise the only departments whose projects the caller can see.
-    """
-
-    identity: str
-    name: str
-    role: Role
-    departments: frozenset[str] | None = None
-    key_id: uuid.UUID | None = None
-
-
-SYSTEM = Caller(identity="system", name="system", role=Role.admin)
 
 
 def hash_secret(secret: str) -> str:

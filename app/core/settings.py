@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.auth.schemas import Role
+from app.core.destinations import AllowList
+from app.core.identity import Role
+from app.engine.stages import Stage
 from app.engine.stall import DEFAULT_STAGE_LIMITS_DAYS
-from app.events.destinations import AllowList
 
 MIN_BOOTSTRAP_KEY_LENGTH = 24
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -204,6 +205,11 @@ class Settings(BaseSettings):
     @property
     def docs_are_public(self) -> bool:
         return self.public_docs if self.public_docs is not None else self.environment == "development"
+
+    @property
+    def stage_limits(self) -> dict[Stage, int]:
+        """How many days each stage may last before the stall diagnosis flags it."""
+        return {Stage(stage): days for stage, days in self.stage_limits_days.items()}
 
     @property
     def webhook_destinations(self) -> AllowList:

@@ -33,7 +33,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 
 from app.audit.models import AuditEvent
 from app.core.db import Database, utcnow
-from app.events.destinations import AllowList, CheckingResolver, DestinationRefused, check_url, refusal_of
+from app.core.destinations import AllowList, CheckingResolver, DestinationRefused, check_url, refusal_of
 from app.events.models import Attempt, Delivery, Event, Webhook
 from app.events.schemas import PING, type_matches
 from app.events.service import purge

@@ -10,14 +10,14 @@ from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth import scope
-from app.auth.service import Caller
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
 from app.core.db import utcnow
+from app.core.destinations import AllowList, DestinationRefused, check_url
 from app.core.errors import BadRequest, FieldError, Gone, NotFound, Unprocessable
+from app.core.identity import Caller
 from app.core.pagination import keyset_page
 from app.events import outbox, schemas
-from app.events.destinations import AllowList, DestinationRefused, check_url
 from app.events.models import Attempt, Delivery, Event, EventFeed, Webhook
 
 SECRET_PREFIX = "whsec_"

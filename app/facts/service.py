@@ -8,11 +8,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth import scope
-from app.auth.service import Caller
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
 from app.core.db import utcnow
 from app.core.errors import FieldError, NotFound, Unprocessable
+from app.core.identity import Caller
 from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.facts.models import Fact

@@ -5,11 +5,11 @@ from fastapi import APIRouter, Body, Path, Query
 from starlette.responses import Response
 
 from app.auth.dependencies import Admin, Reader, Writer, WriterAccess
+from app.auth.idempotency import IdempotencyDep, idempotent
 from app.core.db import utcnow
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
-from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.core.schemas import UTCTimestamp

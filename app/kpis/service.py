@@ -9,12 +9,12 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import scope
-from app.auth.service import Caller
 from app.core import changes
 from app.core.among import among
 from app.core.changes import AuditEntry, Cause
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
+from app.core.identity import Caller
 from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422

@@ -73,10 +73,6 @@ def _polled(model: BaseModel, if_none_match: str | None) -> Response:
     return Response(content=body, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
-def stage_limits(settings: Settings) -> dict[Stage, int]:
-    return {Stage(stage): days for stage, days in settings.stage_limits_days.items()}
-
-
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
@@ -90,7 +86,7 @@ async def _csv_rows(
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     cursor: str | None = None
-    now, limits = utcnow(), stage_limits(settings)
+    now, limits = utcnow(), settings.stage_limits
     while True:
         rows, cursor = await db.read(
             service.readiness_rows, filters=filters, sort=sort, limit=CSV_PAGE, cursor=cursor, now=now, limits=limits
@@ -142,7 +138,7 @@ async def portfolio_readiness(
         limit=limit,
         cursor=cursor,
         now=utcnow(),
-        limits=stage_limits(settings),
+        limits=settings.stage_limits,
     )
     return _polled(
         Page[PortfolioRow](items=[PortfolioRow.model_validate(r) for r in rows], next_cursor=next_cursor),
@@ -168,7 +164,7 @@ async def portfolio_summary(
     conversion, median days per stage and monthly benefit by currency: overall, and per group, of
     the projects that match the filters."""
     summary = await db.read(
-        service.summary, filters=filters, group_by=group_by, now=utcnow(), limits=stage_limits(settings)
+        service.summary, filters=filters, group_by=group_by, now=utcnow(), limits=settings.stage_limits
     )
     return _polled(SummaryRead.model_validate(summary), if_none_match)
 
@@ -191,7 +187,7 @@ async def portfolio_stalled(
     """Projects at medium or high stall risk, high first, each with the signals that put it there;
     of the projects that match the filters."""
     rows, next_cursor = await db.read(
-        service.stalled, filters=filters, limit=limit, cursor=cursor, now=utcnow(), limits=stage_limits(settings)
+        service.stalled, filters=filters, limit=limit, cursor=cursor, now=utcnow(), limits=settings.stage_limits
     )
     return _polled(
         Page[StalledRow](items=[StalledRow.model_validate(r) for r in rows], next_cursor=next_cursor),
@@ -241,7 +237,7 @@ async def portfolio_trend(
         first=first,
         last=last,
         now=utcnow(),
-        limits=stage_limits(settings),
+        limits=settings.stage_limits,
     )
     return _polled(TrendRead.model_validate(result), if_none_match)
 
@@ -282,7 +278,7 @@ async def portfolio_framework(
         rubric_key=rubric,
         filters=filters,
         now=utcnow(),
-        limits=stage_limits(settings),
+        limits=settings.stage_limits,
     )
     read = FrameworkCoverageRead.model_validate(coverage)
     if _wants_csv(accept):
@@ -325,7 +321,7 @@ async def portfolio_blockers(
     with the playbook's guidance, the count, and the first `keys` project keys; the rest through
     `GET /portfolio/blockers/{criterion}/projects`. Retired projects are left out."""
     found = await db.read(
-        governance.blockers, rubric_key=rubric, filters=filters, keys=keys, now=utcnow(), limits=stage_limits(settings)
+        governance.blockers, rubric_key=rubric, filters=filters, keys=keys, now=utcnow(), limits=settings.stage_limits
     )
     return _polled(BlockersRead.model_validate(found), if_none_match)
 
@@ -361,7 +357,7 @@ async def portfolio_blocked_projects(
         limit=limit,
         cursor=cursor,
         now=utcnow(),
-        limits=stage_limits(settings),
+        limits=settings.stage_limits,
     )
     return _polled(
         Page[BlockedProject](items=[BlockedProject.model_validate(r) for r in rows], next_cursor=next_cursor),

@@ -7,27 +7,14 @@ from pydantic import Field, PlainSerializer, WithJsonSchema
 from app.core.schemas import SIGNED_MONEY_JSON_SCHEMA, ReadModel
 from app.engine.scoring import Level
 from app.engine.stages import Stage
-from app.engine.stall import Pattern, Risk
+from app.engine.stall import Risk
+from app.readiness.schemas import SignalRead
 
 Money = Annotated[
     Decimal,
     PlainSerializer(lambda v: float(round(v, 2)), return_type=float, when_used="json"),
     WithJsonSchema(SIGNED_MONEY_JSON_SCHEMA),
 ]
-
-
-class SignalRead(ReadModel):
-    dimension: str = Field(description="scope, success_metric, ownership, infrastructure or inactivity.")
-    pattern: Pattern = Field(description="Which way it points: the playbook's successful or stalled teams.")
-    reason: str
-
-
-class StallRead(ReadModel):
-    risk: Risk = Field(
-        description="`high` with two or more stalled signals; `medium` with one, or three or more unknown; "
-        "`low` otherwise (and for retired projects)."
-    )
-    signals: list[SignalRead]
 
 
 class PortfolioRow(ReadModel):

@@ -22,11 +22,11 @@ from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.core.snapshots import ReadCache
 from app.engine import stall
 from app.engine.stages import FORWARD_ORDER, Stage
-from app.evaluations.models import Evaluation
 from app.kpis.models import Kpi
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness.inputs import stall_profile
+from app.readiness.models import Evaluation
 
 Sort = Literal["score", "-score", "days_in_stage", "-days_in_stage", "name", "key"]
 GroupBy = Literal["department", "region", "stage"]

@@ -14,13 +14,12 @@ from app.core.db import serialize_startup_chores, utcnow
 from app.engine import stall
 from app.engine.roi import compute_roi
 from app.engine.stages import Stage
-from app.evaluations.models import Evaluation
 from app.kpis.models import Kpi
 from app.portfolio import measured
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness import inputs
-from app.readiness.models import ProjectReadiness
+from app.readiness.models import Evaluation, ProjectReadiness
 
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
 

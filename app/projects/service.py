@@ -7,17 +7,16 @@ from sqlalchemy import Connection, Row, Select, Table, bindparam, func, or_, sel
 from sqlalchemy.orm import Session
 
 from app.auth import scope
-from app.auth.schemas import Role
-from app.auth.service import Caller
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
 from app.core.db import contains_element, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, ProblemError, Unprocessable
+from app.core.identity import Caller, Role
 from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
+from app.decisions.models import Decision
 from app.engine.stages import FORWARD_ORDER, IN_PRODUCTION, Stage
-from app.evaluations.models import Decision
 from app.projects.models import Project, StageTransition
 from app.projects.schemas import (
     ProjectCreate,

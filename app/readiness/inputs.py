@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.attestations.models import Attestation
+from app.attestations.models import Exemption as ExemptionRow
 from app.core.among import among
 from app.engine import stall
 from app.engine.checks import FactObservation, KpiSnapshot, ProjectSnapshot
@@ -21,8 +23,6 @@ from app.engine.kpi import Direction, KpiCategory
 from app.engine.roi import ProjectCosts
 from app.engine.scoring import Answer, Exemption
 from app.engine.stages import Stage
-from app.evaluations.models import Attestation
-from app.evaluations.models import Exemption as ExemptionRow
 from app.facts.models import Fact
 from app.kpis.models import Kpi
 from app.projects.models import Project, StageTransition

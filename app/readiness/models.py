@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JSONDocument, SerialId, UTCDateTime, utcnow
+from app.core.db import Base, JSONDocument, SerialId, UTCDateTime, new_id, utcnow
 
 
 class ProjectReadiness(Base):
@@ -70,3 +70,26 @@ class ReadinessMark(Base):
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Evaluation(Base):
+    """A project scored against one version of a rubric. Stored once, never changed."""
+
+    __tablename__ = "evaluation"
+    __table_args__ = (Index("ix_evaluation_project_rubric_at", "project_id", "rubric_key", "evaluated_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    rubric_key: Mapped[str] = mapped_column(String(63))
+    rubric_version: Mapped[int]
+    evaluator: Mapped[str | None] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(16))
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    score: Mapped[float]
+    level: Mapped[str] = mapped_column(String(20))
+    gate_passed: Mapped[bool]
+    recommendation: Mapped[str] = mapped_column(String(8))
+    weakest_section: Mapped[str | None] = mapped_column(String(40))
+    # Every criterion's status, source, reason and what its check saw; section scores; blockers.
+    result: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    answers: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)

@@ -22,11 +22,10 @@ from app.core.errors import NotFound
 from app.engine import stall
 from app.engine.kpi import KpiCategory
 from app.engine.stages import Stage
-from app.evaluations.models import Evaluation
 from app.kpis.models import Kpi
 from app.projects.models import Project
 from app.readiness import service
-from app.readiness.models import ProjectReadiness, ReadinessMark
+from app.readiness.models import Evaluation, ProjectReadiness, ReadinessMark
 from app.rubrics.models import Rubric
 
 _LAST_EVALUATED = (

@@ -1,20 +1,23 @@
+import uuid
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from app.auth.dependencies import Reader, ReaderAccess
+from app.auth.dependencies import Reader, ReaderAccess, Writer
+from app.auth.idempotency import IdempotencyDep, idempotent
 from app.core.deps import DbDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
-from app.evaluations.schemas import ReadinessChangeRead, ReadinessRead
-from app.portfolio.router import stage_limits
 from app.projects.router import ProjectKey
-from app.readiness import reads, service
+from app.readiness import evaluations, reads, service
+from app.readiness.schemas import EvaluationCreate, EvaluationRead, ReadinessChangeRead, ReadinessRead
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["readiness"])
+evaluations_router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["evaluations"])
 
 
 @router.get(
@@ -31,7 +34,7 @@ async def get_readiness(key: ProjectKey, access: ReaderAccess, if_none_match: If
     stalled teams). Nobody has to ask for it: every write keeps it current, and after a write is
     acknowledged this read reflects it. The `ETag` changes exactly when the result does;
     `If-None-Match` answers 304."""
-    limits = stage_limits(access.settings)
+    limits = access.settings.stage_limits
     shown = await access.db.query(reads.current_view, key=key, limits=limits)
     if shown is None:
         rescored = await access.db.write(service.view, key=key, limits=limits, refresh_stale=True)
@@ -70,3 +73,101 @@ async def readiness_history(
         for entry in entries
     ]
     return json_response(Page[ReadinessChangeRead](items=items, next_cursor=next_cursor))
+
+
+EVALUATION_DESCRIPTION = """A snapshot of the project's current readiness (or, with `rubric` or
+`rubric_version`, of another rubric or version as an additional view), stored as it was and never
+changed. Answers given are stored as the project's attestations first (gate criteria need more than
+the writer role), so nothing attested is lost between evaluations.
+
+A criterion with a check is decided by the check where the data it reads
+exists; otherwise the attested answer counts, and an unanswered criterion is not met. Criteria that
+apply from a later stage are not applicable, except go-live gate criteria, which are always
+evaluated; an attested `not_applicable` does not clear a gate criterion, only an exemption does.
+Section scores are the criterion-weighted mean (met 1, partial 0.5); the score is 0–100 by the
+rubric's aggregation. Levels: `pilot_ready` from 50, `production_ready` from 75 with the gate
+passed, `scale_ready` when also in production or scaling with the scaling section at 75 or more."""
+
+
+@evaluations_router.post(
+    "/evaluations",
+    status_code=201,
+    response_model=EvaluationRead,
+    summary="Evaluate a project's readiness",
+    description=EVALUATION_DESCRIPTION,
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+)
+async def create_evaluation(
+    key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+) -> Response:
+    def created(evaluation: EvaluationRead) -> Response:
+        location = f"{API_PREFIX}/projects/{key}/evaluations/{evaluation.id}"
+        return json_response(evaluation, status_code=201, headers={"Location": location})
+
+    return await idempotent(
+        db,
+        idempotency,
+        evaluations.evaluate_project,
+        created,
+        key=key,
+        rubric_key=body.rubric,
+        rubric_version=body.rubric_version,
+        evaluator=body.evaluator,
+        answers=body.answers,
+        actor=caller,
+        store=True,
+    )
+
+
+@evaluations_router.post(
+    "/evaluations:preview",
+    response_model=EvaluationRead,
+    summary="Preview an evaluation without storing it",
+    description="The same computation as creating an evaluation; nothing is stored.\n\n" + EVALUATION_DESCRIPTION,
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+)
+async def preview_evaluation(key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Reader) -> Response:
+    evaluation = await db.read(
+        evaluations.evaluate_project,
+        key=key,
+        rubric_key=body.rubric,
+        rubric_version=body.rubric_version,
+        evaluator=body.evaluator,
+        answers=body.answers,
+        actor=caller,
+        store=False,
+    )
+    return json_response(evaluation)
+
+
+@evaluations_router.get(
+    "/evaluations",
+    response_model=Page[EvaluationRead],
+    summary="List a project's evaluations",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def list_evaluations(
+    key: ProjectKey,
+    db: DbDep,
+    caller: Reader,
+    rubric: Annotated[str | None, Query(max_length=63, description="Only those against this rubric.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """The project's evaluations, newest first."""
+    found, next_cursor = await db.read(
+        evaluations.list_evaluations, key=key, rubric_key=rubric, limit=limit, cursor=cursor
+    )
+    page = Page[EvaluationRead](items=found, next_cursor=next_cursor)
+    return json_response(page)
+
+
+@evaluations_router.get(
+    "/evaluations/{evaluation_id}",
+    response_model=EvaluationRead,
+    summary="Get an evaluation",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_evaluation(key: ProjectKey, evaluation_id: uuid.UUID, db: DbDep, caller: Reader) -> Response:
+    """A stored evaluation, as it was computed; it never changes."""
+    return json_response(await db.read(evaluations.get_evaluation, key=key, evaluation_id=evaluation_id))

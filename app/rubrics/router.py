@@ -4,10 +4,10 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from app.auth.dependencies import Admin, Reader
+from app.auth.idempotency import IdempotencyDep, idempotent
 from app.core.deps import DbDep
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
-from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.engine.frameworks import Framework
 from app.governance import service as governance

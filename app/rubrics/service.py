@@ -5,10 +5,10 @@ import uuid
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from app.auth.service import Caller
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
+from app.core.identity import Caller
 from app.core.pagination import keyset_page
 from app.engine import scoring
 from app.rubrics.models import Rubric, RubricVersion

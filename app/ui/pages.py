@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import scope
+from app.decisions.models import Decision
+from app.decisions.service import list_decisions
 from app.engine import scoring
 from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
 from app.engine.stages import Stage
-from app.evaluations import service as evaluations
-from app.evaluations.models import Decision
 from app.governance import service as governance
 from app.kpis import service as kpis
 from app.kpis.models import Kpi, Measurement
@@ -125,7 +125,7 @@ def project_page(session: Session, *, key: str, limits: Mapping[Stage, int], ref
         )
         series.append(KpiSeries(kpi, [(m.measured_at, m.value) for m in reversed(measurements)]))
     transitions, _ = projects.list_transitions(session, key=key, limit=TRANSITIONS_SHOWN, cursor=None)
-    decisions, _ = evaluations.list_decisions(session, key=key, limit=DECISIONS_SHOWN, cursor=None)
+    decisions, _ = list_decisions(session, key=key, limit=DECISIONS_SHOWN, cursor=None)
     history = readiness.history(session, key=key, limit=HISTORY_SHOWN, cursor=None, refresh_stale=False)
     result = view.current.result
     rubric = rubrics.to_engine(*rubrics.get_version(session, key=result["rubric"], number=result["rubric_version"]))

@@ -23,17 +23,15 @@ from starlette.templating import Jinja2Templates
 
 from app.auth import scope
 from app.auth.authenticator import Authenticator
-from app.auth.schemas import Role
-from app.auth.service import Caller
 from app.core.db import Database, utcnow
 from app.core.errors import NotFound, ProblemError
+from app.core.identity import Caller, Role
 from app.core.settings import Settings
 from app.engine.frameworks import Framework
 from app.engine.scoring import Level
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
-from app.portfolio.router import stage_limits
 from app.readiness import service as readiness
 from app.ui import charts, pages, sessions
 
@@ -259,12 +257,12 @@ async def portfolio_view(request: Request) -> Response:
     cursor = request.query_params.get("cursor") or None
     try:
         shown = await _db(request).read(
-            pages.portfolio_page, filters=filters, cursor=cursor, now=utcnow(), limits=stage_limits(_settings(request))
+            pages.portfolio_page, filters=filters, cursor=cursor, now=utcnow(), limits=_settings(request).stage_limits
         )
     except ProblemError:
         # A cursor that does not parse is an old or edited link: start at the first page.
         shown = await _db(request).read(
-            pages.portfolio_page, filters=filters, cursor=None, now=utcnow(), limits=stage_limits(_settings(request))
+            pages.portfolio_page, filters=filters, cursor=None, now=utcnow(), limits=_settings(request).stage_limits
         )
     summary = shown.summary
     funnel = [
@@ -348,7 +346,7 @@ async def project_view(request: Request, key: str) -> Response:
     caller = await _signed_in(request)
     if caller is None:
         return _sign_in_first(request)
-    db, limits = _db(request), stage_limits(_settings(request))
+    db, limits = _db(request), _settings(request).stage_limits
     try:
         shown = await db.read(pages.project_page, key=key, limits=limits, refresh_stale=False)
         if shown is None:

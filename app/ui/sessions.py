@@ -14,9 +14,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiKey
-from app.auth.schemas import Role
-from app.auth.service import Caller
 from app.core.db import utcnow
+from app.core.identity import Caller, Role
 from app.ui.models import UiSession
 
 LIFETIME = timedelta(hours=8)

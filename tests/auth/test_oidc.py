@@ -23,10 +23,9 @@ from jwt.algorithms import RSAAlgorithm
 
 from app.auth.authenticator import InvalidToken
 from app.auth.oidc import OidcVerifier, claim
-from app.auth.schemas import Role
-from app.auth.service import Caller
 from app.core.db import Database
 from app.core.errors import Forbidden
+from app.core.identity import Caller, Role
 from app.core.settings import Settings
 from app.main import create_app
 from tests.conftest import ADMIN_SECRET

@@ -5,8 +5,8 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, update
 
+from app.auth.idempotency import IdempotencyRecord
 from app.core.db import utcnow
-from app.core.idempotency import IdempotencyRecord
 from tests.conftest import issue_key
 from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project, project_body

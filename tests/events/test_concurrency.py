@@ -22,10 +22,10 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from app.core.changes import WRITTEN
 from app.core.db import Database, make_engine
+from app.core.destinations import AllowList
 from app.core.migrations import upgrade
 from app.core.settings import Settings
 from app.events import watch
-from app.events.destinations import AllowList
 from app.events.dispatcher import Dispatcher, DispatcherMetrics
 from app.events.models import Event, Webhook
 from app.events.outbox import envelope

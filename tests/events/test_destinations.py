@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_reqrep import ConnectionKey
 
-from app.events.destinations import (
+from app.core.destinations import (
     AllowList,
     CheckingResolver,
     DestinationRefused,

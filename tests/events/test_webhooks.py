@@ -13,9 +13,9 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from app.core.clock import Clock
 from app.core.db import Database
+from app.core.destinations import AllowList
 from app.core.settings import Settings
 from app.events import watch
-from app.events.destinations import AllowList
 from app.events.dispatcher import Dispatcher, claim, fan_out
 from app.events.service import purge
 from app.main import create_app

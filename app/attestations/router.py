@@ -1,29 +1,20 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from starlette.responses import Response
 
-from app.auth.dependencies import Admin, Approver, Reader, Writer
+from app.attestations import service
+from app.attestations.models import Attestation, Exemption
+from app.attestations.schemas import AttestationPut, AttestationRead, ExemptionCreate, ExemptionRead
+from app.auth.dependencies import Admin, Reader, Writer
+from app.auth.idempotency import IdempotencyDep, idempotent
 from app.core.db import utcnow
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
-from app.core.idempotency import IdempotencyDep, idempotent
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
-from app.evaluations import service
-from app.evaluations.models import Attestation, Exemption
-from app.evaluations.schemas import (
-    AttestationPut,
-    AttestationRead,
-    DecisionCreate,
-    DecisionRead,
-    EvaluationCreate,
-    EvaluationRead,
-    ExemptionCreate,
-    ExemptionRead,
-)
 from app.projects.router import ProjectKey
 from app.rubrics.schemas import CRITERION_PATTERN
 
@@ -31,20 +22,8 @@ CriterionPath = Annotated[
     str, Path(pattern=CRITERION_PATTERN, max_length=120, description="A criterion key, e.g. go_live.rollback_tested.")
 ]
 
+
 router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["evaluations"])
-
-EVALUATION_DESCRIPTION = """A snapshot of the project's current readiness (or, with `rubric` or
-`rubric_version`, of another rubric or version as an additional view), stored as it was and never
-changed. Answers given are stored as the project's attestations first (gate criteria need more than
-the writer role), so nothing attested is lost between evaluations.
-
-A criterion with a check is decided by the check where the data it reads
-exists; otherwise the attested answer counts, and an unanswered criterion is not met. Criteria that
-apply from a later stage are not applicable, except go-live gate criteria, which are always
-evaluated; an attested `not_applicable` does not clear a gate criterion, only an exemption does.
-Section scores are the criterion-weighted mean (met 1, partial 0.5); the score is 0–100 by the
-rubric's aggregation. Levels: `pilot_ready` from 50, `production_ready` from 75 with the gate
-passed, `scale_ready` when also in production or scaling with the scaling section at 75 or more."""
 
 
 def _exemption_read(exemption: Exemption) -> ExemptionRead:
@@ -57,90 +36,6 @@ def _exemption_read(exemption: Exemption) -> ExemptionRead:
         created_by=exemption.created_by,
         created_at=exemption.created_at,
     )
-
-
-@router.post(
-    "/evaluations",
-    status_code=201,
-    response_model=EvaluationRead,
-    summary="Evaluate a project's readiness",
-    description=EVALUATION_DESCRIPTION,
-    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
-)
-async def create_evaluation(
-    key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
-) -> Response:
-    def created(evaluation: EvaluationRead) -> Response:
-        location = f"{API_PREFIX}/projects/{key}/evaluations/{evaluation.id}"
-        return json_response(evaluation, status_code=201, headers={"Location": location})
-
-    return await idempotent(
-        db,
-        idempotency,
-        service.evaluate_project,
-        created,
-        key=key,
-        rubric_key=body.rubric,
-        rubric_version=body.rubric_version,
-        evaluator=body.evaluator,
-        answers=body.answers,
-        actor=caller,
-        store=True,
-    )
-
-
-@router.post(
-    "/evaluations:preview",
-    response_model=EvaluationRead,
-    summary="Preview an evaluation without storing it",
-    description="The same computation as creating an evaluation; nothing is stored.\n\n" + EVALUATION_DESCRIPTION,
-    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
-)
-async def preview_evaluation(key: ProjectKey, body: EvaluationCreate, db: DbDep, caller: Reader) -> Response:
-    evaluation = await db.read(
-        service.evaluate_project,
-        key=key,
-        rubric_key=body.rubric,
-        rubric_version=body.rubric_version,
-        evaluator=body.evaluator,
-        answers=body.answers,
-        actor=caller,
-        store=False,
-    )
-    return json_response(evaluation)
-
-
-@router.get(
-    "/evaluations",
-    response_model=Page[EvaluationRead],
-    summary="List a project's evaluations",
-    responses=problem_responses(400, 401, 403, 404, 422),
-)
-async def list_evaluations(
-    key: ProjectKey,
-    db: DbDep,
-    caller: Reader,
-    rubric: Annotated[str | None, Query(max_length=63, description="Only those against this rubric.")] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Response:
-    """The project's evaluations, newest first."""
-    evaluations, next_cursor = await db.read(
-        service.list_evaluations, key=key, rubric_key=rubric, limit=limit, cursor=cursor
-    )
-    page = Page[EvaluationRead](items=evaluations, next_cursor=next_cursor)
-    return json_response(page)
-
-
-@router.get(
-    "/evaluations/{evaluation_id}",
-    response_model=EvaluationRead,
-    summary="Get an evaluation",
-    responses=problem_responses(401, 403, 404, 422),
-)
-async def get_evaluation(key: ProjectKey, evaluation_id: uuid.UUID, db: DbDep, caller: Reader) -> Response:
-    """A stored evaluation, as it was computed; it never changes."""
-    return json_response(await db.read(service.get_evaluation, key=key, evaluation_id=evaluation_id))
 
 
 @router.post(
@@ -190,50 +85,6 @@ async def delete_exemption(key: ProjectKey, exemption_id: uuid.UUID, db: DbDep, 
     """The criterion counts again at once (admin)."""
     await db.write(service.delete_exemption, key=key, exemption_id=exemption_id, actor=caller)
     return Response(status_code=204)
-
-
-@router.post(
-    "/decisions",
-    status_code=201,
-    response_model=DecisionRead,
-    summary="Record a go/no-go decision",
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
-)
-async def create_decision(
-    key: ProjectKey, body: DecisionCreate, db: DbDep, caller: Approver, idempotency: IdempotencyDep
-) -> Response:
-    """The steering committee's call (approver). The decider is the caller; `on_behalf_of` says for
-    whom, and `decided_by` in the body is 422. A `go` must reference the project's latest evaluation
-    against its governing rubric (409 otherwise), and the project's gate must pass at the moment of
-    the decision (409), unless an admin gives an `override_reason`, which is recorded. Four eyes: the
-    caller who attested a gate criterion that the go relies on cannot record it (409). A `go` opens
-    production once: a project that moves back out of production needs a new evaluation and decision
-    to re-enter. An evaluation of another project is 422."""
-    return await idempotent(
-        db,
-        idempotency,
-        service.record_decision,
-        lambda decision: json_response(DecisionRead.model_validate(decision), status_code=201),
-        key=key,
-        data=body,
-        actor=caller,
-    )
-
-
-@router.get(
-    "/decisions",
-    response_model=Page[DecisionRead],
-    summary="List a project's decisions",
-    responses=problem_responses(400, 401, 403, 404, 422),
-)
-async def list_decisions(
-    key: ProjectKey, db: DbDep, caller: Reader, limit: Limit = 50, cursor: Cursor = None
-) -> Response:
-    """Decisions, newest first."""
-    decisions, next_cursor = await db.read(service.list_decisions, key=key, limit=limit, cursor=cursor)
-    return json_response(
-        Page[DecisionRead](items=[DecisionRead.model_validate(d) for d in decisions], next_cursor=next_cursor)
-    )
 
 
 def _attestation_read(attestation: Attestation) -> AttestationRead:

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from starlette.responses import Response
 
 from app.auth.dependencies import authenticate
-from app.auth.service import Caller
 from app.core.changes import forgotten_on_error
 from app.core.db import Base, Database, JSONDocument, UTCDateTime, new_id, utcnow
 from app.core.errors import Conflict, ProblemError, Unprocessable, problem_response
+from app.core.identity import Caller
 
 P = ParamSpec("P")
 T = TypeVar("T")

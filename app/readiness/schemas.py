@@ -4,13 +4,26 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictInt
 
-from app.core.schemas import CallerOnly, ReadModel, Slug, UTCTimestamp, WriteModel
+from app.attestations.schemas import AnsweredStatus
+from app.core.schemas import CallerOnly, ReadModel, Slug, WriteModel
 from app.engine.scoring import Level, Source, Status
 from app.engine.stages import Stage
-from app.portfolio.schemas import StallRead
+from app.engine.stall import Pattern, Risk
 from app.rubrics.schemas import MAX_VERSION, CriterionKey
 
-AnsweredStatus = Literal["met", "partial", "not_met", "not_applicable"]
+
+class SignalRead(ReadModel):
+    dimension: str = Field(description="scope, success_metric, ownership, infrastructure or inactivity.")
+    pattern: Pattern = Field(description="Which way it points: the playbook's successful or stalled teams.")
+    reason: str
+
+
+class StallRead(ReadModel):
+    risk: Risk = Field(
+        description="`high` with two or more stalled signals; `medium` with one, or three or more unknown; "
+        "`low` otherwise (and for retired projects)."
+    )
+    signals: list[SignalRead]
 
 
 class AnswerSpec(WriteModel):
@@ -32,25 +45,6 @@ class EvaluationCreate(WriteModel):
         max_length=500,
         description="Attested answers; they count where a criterion has no check, or its check has no data.",
     )
-
-
-class AttestationPut(WriteModel):
-    status: AnsweredStatus
-    evidence_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
-    note: str | None = Field(default=None, max_length=2000)
-    expires_at: UTCTimestamp | None = Field(default=None, description="After this moment it no longer counts.")
-    attested_by: CallerOnly
-
-
-class AttestationRead(ReadModel):
-    criterion: str
-    status: AnsweredStatus
-    evidence_url: str | None
-    note: str | None
-    expires_at: datetime | None
-    active: bool = Field(description="False once expired: it no longer counts.")
-    attested_by: str = Field(description="Who attested: the caller, never a name from the body.")
-    attested_at: datetime
 
 
 class CriterionAttestationRead(ReadModel):
@@ -165,50 +159,3 @@ class ReadinessChangeRead(ReadModel):
     previous: HistoryStateRead | None = Field(description="Null for the project's first readiness.")
     cause: list[CauseRead] = Field(description="The distinct writes (or the passing of time) that caused the change.")
     summary: str = Field(description="The cause in words: `fact ops.rollback_tested_at`, `time: ...`.")
-
-
-class ExemptionCreate(WriteModel):
-    criterion: CriterionKey
-    justification: str = Field(min_length=1, max_length=2000)
-    expires_at: UTCTimestamp
-
-
-class ExemptionRead(ReadModel):
-    id: uuid.UUID
-    criterion: str
-    justification: str
-    expires_at: datetime
-    active: bool
-    created_by: str
-    created_at: datetime
-
-
-class DecisionCreate(WriteModel):
-    evaluation_id: uuid.UUID
-    decision: Literal["go", "no_go"]
-    on_behalf_of: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=200,
-        description='For whom the caller decides, e.g. "Steering committee"; the decider is the caller.',
-    )
-    decided_by: CallerOnly
-    rationale: str | None = Field(default=None, max_length=4000)
-    override_reason: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=2000,
-        description="Admins only: why to go although the evaluation's gate did not pass. Recorded.",
-    )
-
-
-class DecisionRead(ReadModel):
-    id: uuid.UUID
-    evaluation_id: uuid.UUID
-    decision: Literal["go", "no_go"]
-    decided_by: str = Field(description="Who decided: the authenticated caller.")
-    on_behalf_of: str | None
-    rationale: str | None
-    override_reason: str | None
-    recorded_by: str
-    decided_at: datetime

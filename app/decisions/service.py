@@ -1,0 +1,146 @@
+"""Go/no-go decisions: the steering committee's call on an evaluation, with the four-eyes rule."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.attestations.models import Attestation
+from app.core import changes
+from app.core.changes import AuditEntry, Cause
+from app.core.db import utcnow
+from app.core.errors import Conflict, FieldError, Forbidden, Unprocessable
+from app.core.identity import Caller, Role
+from app.core.pagination import keyset_page
+from app.decisions.models import Decision
+from app.decisions.schemas import DecisionCreate
+from app.facts.models import Fact
+from app.projects.models import Project
+from app.projects.service import get_project
+from app.readiness import service as readiness
+from app.readiness.models import Evaluation
+
+
+def _latest_governing(session: Session, project: Project) -> Evaluation | None:
+    return session.scalar(
+        select(Evaluation)
+        .where(Evaluation.project_id == project.id, Evaluation.rubric_key == project.rubric)
+        .order_by(Evaluation.evaluated_at.desc(), Evaluation.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class GateAtDecision:
+    passed: bool
+    blockers: list[str]
+
+
+def _check_four_eyes(session: Session, project: Project, criteria: list[dict[str, Any]], actor: Caller) -> None:
+    """Whoever records a go must not be whoever supplied the evidence of a gate criterion the go
+    relies on, by attesting it or by posting a fact its check read: one caller cannot both vouch for
+    the evidence and sign off on it."""
+    met = [c for c in criteria if c["gate"] and c["status"] == "met"]
+    attested = [c["key"] for c in met if c["source"] == "attestation"]
+    facts_read = {name for c in met if c["source"] == "check" for name in c["observed"]}
+    own = sorted(
+        session.scalars(
+            select(Attestation.criterion).where(
+                Attestation.project_id == project.id,
+                Attestation.criterion.in_(attested),
+                Attestation.attested_by_identity == actor.identity,
+            )
+        )
+    )
+    posted = sorted(
+        session.scalars(
+            select(Fact.name).where(
+                Fact.project_id == project.id, Fact.name.in_(facts_read), Fact.recorded_by_identity == actor.identity
+            )
+        )
+    )
+    if own or posted:
+        evidence = [f"attested the gate criteria {', '.join(own)}"] if own else []
+        evidence += [f"posted the facts {', '.join(posted)} that gate checks read"] if posted else []
+        raise Conflict(
+            f"Four eyes: the caller {' and '.join(evidence)}, which this go relies on; "
+            "another approver must record the go."
+        )
+
+
+def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: Caller) -> Decision:
+    """A `go` must reference the latest evaluation against the governing rubric (any version), and
+    the project's current gate must pass at the moment of the decision, unless an admin overrides
+    it with a reason."""
+    project = get_project(session, key=key, for_update=True)
+    evaluation = session.get(Evaluation, data.evaluation_id)
+    if evaluation is None or evaluation.project_id != project.id:
+        raise Unprocessable(
+            f"Evaluation {data.evaluation_id} is not an evaluation of project {key!r}.",
+            errors=[FieldError(field="body.evaluation_id", message="not an evaluation of this project")],
+        )
+    gate = None
+    if data.decision == "go":
+        latest = _latest_governing(session, project)
+        if latest is None or latest.id != evaluation.id:
+            current = f" ({latest.id})" if latest else ""
+            raise Conflict(
+                f"A go must reference the latest evaluation against the governing rubric {project.rubric!r}"
+                f"{current}; evaluate again or reference that one."
+            )
+        result = readiness.current(session, key=key).result
+        gate = GateAtDecision(
+            result["gate"]["passed"], [blocker["criterion"] for blocker in result["gate"]["blockers"]]
+        )
+        _check_four_eyes(session, project, result["criteria"], actor)
+    if data.override_reason is not None and (gate is None or gate.passed):
+        raise Unprocessable(
+            "override_reason only applies to a go while the go-live gate does not pass.",
+            errors=[FieldError(field="body.override_reason", message="nothing to override")],
+        )
+    if gate is not None and not gate.passed:
+        if data.override_reason is None:
+            raise Conflict(f"The go-live gate does not pass now; blockers: {', '.join(gate.blockers)}.")
+        if not actor.role.allows(Role.admin):
+            raise Forbidden("Only an admin may override a failed go-live gate.")
+    decision = Decision(
+        project_id=project.id,
+        evaluation_id=evaluation.id,
+        decision=data.decision,
+        decided_by=actor.name,
+        decided_by_identity=actor.identity,
+        on_behalf_of=data.on_behalf_of,
+        rationale=data.rationale,
+        override_reason=data.override_reason,
+        recorded_by=actor.name,
+        decided_at=utcnow(),
+    )
+    session.add(decision)
+    session.flush()
+    changes.record(
+        session,
+        Cause("decision", data.decision),
+        audit=AuditEntry(
+            actor,
+            "decision.create",
+            "project",
+            key,
+            after={
+                "id": str(decision.id),
+                "decision": data.decision,
+                "on_behalf_of": data.on_behalf_of,
+                "evaluation_id": str(evaluation.id),
+                "override_reason": data.override_reason,
+                "gate_blockers": gate.blockers if gate else None,
+            },
+        ),
+    )
+    return decision
+
+
+def list_decisions(session: Session, *, key: str, limit: int, cursor: str | None) -> tuple[list[Decision], str | None]:
+    """Newest first."""
+    project = get_project(session, key=key)
+    query = select(Decision).where(Decision.project_id == project.id)
+    return keyset_page(session, query, [Decision.decided_at, Decision.id], limit=limit, cursor=cursor, descending=True)
