@@ -8,11 +8,13 @@ from app.auth.router import router as auth_router
 from app.decisions.router import router as decisions_router
 from app.events.router import router as events_router
 from app.facts.router import router as facts_router
+from app.governance.router import crosswalk_router
+from app.governance.router import router as governance_router
 from app.health.router import router as health_router
 from app.kpis.router import router as kpis_router
 from app.portfolio.router import router as portfolio_router
 from app.projects.router import router as projects_router
-from app.readiness.router import evaluations_router
+from app.readiness.router import evaluations_router, rescoring_router
 from app.readiness.router import router as readiness_router
 from app.rubrics.router import router as rubrics_router
 
@@ -22,11 +24,14 @@ ROUTERS: list[APIRouter] = [
     facts_router,
     kpis_router,
     rubrics_router,
+    crosswalk_router,
+    rescoring_router,
     readiness_router,
     evaluations_router,
     attestations_router,
     decisions_router,
     portfolio_router,
+    governance_router,
     events_router,
     auth_router,
     audit_router,

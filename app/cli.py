@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
+from app import epilogue
 from app.auth.service import create_api_key
 from app.core.db import Database, make_engine
 from app.core.identity import SYSTEM, Role
@@ -114,6 +115,8 @@ def cmd_worker(_args: argparse.Namespace) -> int:
 def cmd_create_api_key(args: argparse.Namespace) -> int:
     settings = get_settings()
     _migrate()
+    # The write epilogue records the key's audit event, as it does for every write.
+    epilogue.install()
     db = Database(make_engine(settings.database_url, pool_size=1), threads=1)
     try:
         create = db.work(create_api_key, write=True)

@@ -6,19 +6,20 @@ from app.attestations.models import Attestation, Exemption
 from app.audit import service as audit
 from app.core import changes
 from app.core.changes import Cause, Change
-from app.events import outbox, watch
+from app.events import outbox
 from app.facts.models import Fact
 from app.kpis.models import Kpi
-from app.portfolio import status
+from app.portfolio import status, watch
 from app.projects.models import Project, StageTransition
-from app.readiness import service as readiness
+from app.readiness import changed, marks
 
 
 def install() -> None:
     outbox.install()
     watch.install()
     changes.on_commit(order=10)(status.keep_current)
-    changes.on_commit(order=20)(readiness.keep_current)
+    changes.on_commit(order=20)(marks.keep_current)
+    changed.on_scores_stored(status.store_scores)
     changes.on_commit(order=30)(audit.record_changes)
     changes.track(Project, lambda p: Change(Cause("project", p.key), frozenset({p.id})))
     changes.track(StageTransition, lambda t: Change(Cause("stage", t.to_stage), frozenset({t.project_id})))

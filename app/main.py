@@ -17,10 +17,10 @@ from starlette.middleware.cors import CORSMiddleware
 from app import epilogue
 from app.api import ROUTERS
 from app.auth.authenticator import Authenticator
-from app.auth.dependencies import authenticate_scope
+from app.auth.dependencies import authenticate_scope, scope_projects_with
 from app.auth.oidc import OidcVerifier
 from app.auth.service import ensure_bootstrap_key
-from app.core import contract
+from app.core import changes, contract
 from app.core.db import Database, make_engine
 from app.core.errors import install_error_handlers
 from app.core.http import RequestMiddleware
@@ -28,12 +28,14 @@ from app.core.identity import Role
 from app.core.metrics import Metrics
 from app.core.migrations import alembic_config
 from app.core.settings import Settings, get_settings
+from app.decisions import service as decisions
 from app.docs import install_docs
-from app.events import outbox, watch
+from app.events import outbox
 from app.events.dispatcher import Dispatcher, DispatcherMetrics
 from app.events.router import NewEvents
 from app.events.schemas import EVENT_ENVELOPES
-from app.readiness import service as readiness
+from app.portfolio import watch
+from app.projects import service as projects
 from app.readiness.rescorer import Rescorer
 from app.ui.router import install_ui
 
@@ -71,7 +73,7 @@ def rescorer_for(database: Database, *, sweep_seconds: float) -> Rescorer:
     # SQLite has one writer at a time: smaller batches keep request writers from waiting long
     # behind the re-scorer.
     batch = 100 if database.engine.dialect.name == "sqlite" else 500
-    return Rescorer(database, batch=batch, sweep_seconds=sweep_seconds)
+    return Rescorer(database, watch=watch, batch=batch, sweep_seconds=sweep_seconds)
 
 
 def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMetrics) -> Dispatcher:
@@ -98,13 +100,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     database = db if db is not None else database_for(settings)
 
     epilogue.install()
+    scope_projects_with(projects.department_of)
+    projects.check_production_entry_with(decisions.check_production_entry)
     metrics = Metrics()
     rescorer = rescorer_for(database, sweep_seconds=settings.rescore_sweep_seconds)
     dispatcher = dispatcher_for(database, settings, DispatcherMetrics(metrics.registry))
     new_events = NewEvents()
 
     def wake_background_work(info: dict[str, Any]) -> None:
-        if info.get(readiness.RESCORE_WANTED) and settings.rescorer:
+        if info.get(changes.RESCORE_WANTED) and settings.rescorer:
             rescorer.wake()
         if info.get(outbox.WRITTEN_KEY):
             new_events.notify()

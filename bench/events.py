@@ -128,8 +128,9 @@ def outbox_cost(url: str, rounds: int) -> tuple[float, float]:
     from app.core.db import make_engine
     from app.core.migrations import upgrade
     from app.core.settings import Settings
-    from app.events import outbox, watch
+    from app.events import outbox
     from app.main import create_app
+    from app.portfolio import watch
 
     engine = make_engine(url, pool_size=1)
     upgrade(engine)

@@ -22,9 +22,9 @@ from app.core.clock import clock as service_clock
 from app.core.db import Database, make_engine
 from app.core.migrations import upgrade
 from app.core.settings import Settings
-from app.events import watch
 from app.main import create_app
-from app.readiness.service import has_due_work
+from app.portfolio import watch
+from app.readiness.marks import has_due_work
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ADMIN_SECRET = "test-admin-secret-0123456789abcdef"

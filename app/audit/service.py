@@ -1,42 +1,14 @@
 """The audit trail: one event per mutation, written in the mutation's own transaction."""
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.core.changes import Change
-from app.core.identity import Caller
 from app.core.logging import client_request_id_var, request_id_var
 from app.core.pagination import keyset_page
-
-
-def record(
-    session: Session,
-    *,
-    actor: Caller,
-    action: str,
-    entity_type: str,
-    entity_key: str,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        AuditEvent(
-            actor_key_id=actor.key_id,
-            actor_name=actor.name,
-            actor_identity=actor.identity,
-            action=action,
-            entity_type=entity_type,
-            entity_key=entity_key,
-            before=before,
-            after=after,
-            request_id=request_id_var.get(),
-            client_request_id=client_request_id_var.get(),
-        )
-    )
 
 
 def record_changes(session: Session, written: list[Change]) -> None:

@@ -1,5 +1,6 @@
 """Who is calling: the bearer credential, checked against the role an operation needs."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, cast
 
@@ -7,8 +8,6 @@ from fastapi import Depends, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.base import SecurityBase
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
@@ -20,7 +19,6 @@ from app.core.http import API_PREFIX, CALLER_STATE_KEY
 from app.core.identity import Caller, Role
 from app.core.settings import Settings
 from app.core.strict import refuse_unknown_query_parameters
-from app.projects.models import Project
 
 PROJECT_PATH = f"{API_PREFIX}/projects/{{key}}"
 SCHEME_NAME = "HTTPBearer"
@@ -64,9 +62,15 @@ async def authenticate_scope(asgi_scope: Scope, authenticator: Authenticator, ro
     return caller
 
 
-def _department_of(session: Session, *, key: str) -> tuple[bool, str | None]:
-    department = session.execute(select(Project.department).where(Project.key == key)).first()
-    return department is not None, department[0] if department is not None else None
+# A scoped caller's access to `/projects/{key}` is judged before the body is read, by the look-up of
+# a project's department that the projects domain, a layer above, registers.
+DepartmentOf = Callable[..., tuple[bool, str | None]]
+_department_of: list[DepartmentOf] = []
+
+
+def scope_projects_with(department_of: DepartmentOf) -> None:
+    """Register how a project's department is found from its key: `department_of(session, key=...)`."""
+    _department_of[:] = [department_of]
 
 
 async def _check_project_scope(request: Request, caller: Caller) -> None:
@@ -76,7 +80,8 @@ async def _check_project_scope(request: Request, caller: Caller) -> None:
     if caller.departments is None or not path_format.startswith(PROJECT_PATH):
         return
     key = request.path_params["key"]
-    exists, department = await cast(Database, request.app.state.db).read(_department_of, key=key)
+    (department_of,) = _department_of
+    exists, department = await cast(Database, request.app.state.db).read(department_of, key=key)
     # A missing project is 404 here too, so that a 404 never tells "elsewhere" from "nowhere"; only
     # PUT on the project itself may create it.
     creating = not exists and request.method == "PUT" and path_format == PROJECT_PATH

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.auth.models import ApiKey
+from app.core import changes
+from app.core.changes import AuditEntry, Cause
 from app.core.db import serialize_startup_chores, utcnow
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.identity import SYSTEM, Caller, Role
@@ -26,6 +27,21 @@ logger = logging.getLogger(__name__)
 SECRET_PREFIX = "rdy_"
 LAST_USED_PRECISION = timedelta(minutes=1)
 BOOTSTRAP_KEY_NAME = "bootstrap-admin"
+
+
+def _audited(
+    session: Session,
+    *,
+    actor: Caller,
+    action: str,
+    entity_type: str,
+    entity_key: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """An audit event for a change of keys, written by the epilogue with the transaction's others."""
+    entry = AuditEntry(actor, action, entity_type, entity_key, before, after)
+    changes.record(session, Cause("api_key", entity_key), audit=entry, status="none", readiness=False)
 
 
 def hash_secret(secret: str) -> str:
@@ -79,7 +95,7 @@ def create_api_key(
     )
     session.add(key)
     session.flush()
-    audit.record(
+    _audited(
         session, actor=actor, action="api_key.create", entity_type="api_key", entity_key=name, after=_described(key)
     )
     return key, secret
@@ -104,7 +120,7 @@ def rotate_api_key(session: Session, *, key_id: uuid.UUID, grace: timedelta, act
     key.previous_valid_until = now + grace if grace > timedelta(0) else None
     key.secret_hash, key.prefix = hash_secret(secret), _display_prefix(secret)
     session.flush()
-    audit.record(
+    _audited(
         session,
         actor=actor,
         action="api_key.rotate",
@@ -129,7 +145,7 @@ def revoke_api_key(session: Session, *, key_id: uuid.UUID, actor: Caller) -> Api
         raise NotFound(f"No API key with id {key_id}.")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        audit.record(
+        _audited(
             session,
             actor=actor,
             action="api_key.revoke",
@@ -163,7 +179,7 @@ def ensure_bootstrap_key(session: Session, *, secret: str) -> None:
                 secret_hash=digest,
             )
         )
-        audit.record(
+        _audited(
             session,
             actor=SYSTEM,
             action="api_key.create",
@@ -174,13 +190,7 @@ def ensure_bootstrap_key(session: Session, *, secret: str) -> None:
     elif key.secret_hash != digest or key.role != Role.admin.value:
         key.secret_hash, key.prefix = digest, _display_prefix(secret)
         key.role = Role.admin.value
-        audit.record(
-            session,
-            actor=SYSTEM,
-            action="api_key.rotate",
-            entity_type="api_key",
-            entity_key=BOOTSTRAP_KEY_NAME,
-        )
+        _audited(session, actor=SYSTEM, action="api_key.rotate", entity_type="api_key", entity_key=BOOTSTRAP_KEY_NAME)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ CHANGES_KEY = "changes"
 # The moment a write sets on a KPI's status or a project's stall risk: due at once, and the change
 # the re-scorer then finds was caused by a write.
 WRITTEN = datetime(1970, 1, 1, tzinfo=UTC)
+# Left in `session.info` by a write that leaves the re-scorer work (marks, states made due): its
+# commit wakes the re-scorer.
+RESCORE_WANTED = "rescore_wanted"
 # A handler may write tracked rows itself; their changes are handled in another round.
 MAX_ROUNDS = 4
 

@@ -1,7 +1,6 @@
 """Go/no-go decisions: the steering committee's call on an evaluation, with the four-eyes rule."""
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,10 +14,12 @@ from app.core.identity import Caller, Role
 from app.core.pagination import keyset_page
 from app.decisions.models import Decision
 from app.decisions.schemas import DecisionCreate
+from app.engine.stages import IN_PRODUCTION
 from app.facts.models import Fact
-from app.projects.models import Project
+from app.projects.models import Project, StageTransition
 from app.projects.service import get_project
-from app.readiness import service as readiness
+from app.readiness import reads as readiness
+from app.readiness.document import CriterionDocument
 from app.readiness.models import Evaluation
 
 
@@ -37,7 +38,7 @@ class GateAtDecision:
     blockers: list[str]
 
 
-def _check_four_eyes(session: Session, project: Project, criteria: list[dict[str, Any]], actor: Caller) -> None:
+def _check_four_eyes(session: Session, project: Project, criteria: list[CriterionDocument], actor: Caller) -> None:
     """Whoever records a go must not be whoever supplied the evidence of a gate criterion the go
     relies on, by attesting it or by posting a fact its check read: one caller cannot both vouch for
     the evidence and sign off on it."""
@@ -144,3 +145,32 @@ def list_decisions(session: Session, *, key: str, limit: int, cursor: str | None
     project = get_project(session, key=key)
     query = select(Decision).where(Decision.project_id == project.id)
     return keyset_page(session, query, [Decision.decided_at, Decision.id], limit=limit, cursor=cursor, descending=True)
+
+
+def check_production_entry(session: Session, project: Project) -> None:
+    """Entering production needs the latest decision to be `go`, taken since the project last left
+    production: a go opens production once."""
+    latest = session.scalar(
+        select(Decision)
+        .where(Decision.project_id == project.id)
+        .order_by(Decision.decided_at.desc(), Decision.id.desc())
+        .limit(1)
+    )
+    if latest is None or latest.decision != "go":
+        seen = f"the latest decision is {latest.decision}" if latest else "there is no decision"
+        raise Conflict(f"Entering production needs a go decision; {seen}. Evaluate, then record a go.")
+    last_exit = session.scalar(
+        select(StageTransition.transitioned_at)
+        .where(
+            StageTransition.project_id == project.id,
+            StageTransition.from_stage.in_([stage.value for stage in IN_PRODUCTION]),
+            StageTransition.to_stage.not_in([stage.value for stage in IN_PRODUCTION]),
+        )
+        .order_by(StageTransition.transitioned_at.desc())
+        .limit(1)
+    )
+    if last_exit is not None and latest.decided_at <= last_exit:
+        raise Conflict(
+            "The latest go decision was taken before the project left production; "
+            "re-entering needs a new evaluation and a new go decision."
+        )

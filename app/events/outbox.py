@@ -1,33 +1,30 @@
 """Writing events: each in the transaction of the change it tells of, as the exact bytes sent.
 
-Anything in a unit of work may `emit` an event; the epilogue's last step inserts them all just
-before the commit. On PostgreSQL it first takes a transaction-scoped advisory lock, so that
+Anything in a unit of work may tell an event (`app.core.news`); the epilogue's last step inserts
+them all just before the commit. On PostgreSQL it first takes a transaction-scoped advisory lock, so that
 outbox inserts commit in the order of their positions: ids from a sequence are taken before
 commit, and without the lock a feed follower reading past position 7 could miss a 6 committed
 later. The lock is held only from the insert to the commit.
 """
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pydantic_core
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from app.core import changes
+from app.core import changes, news
 from app.core.changes import Change
 from app.core.db import new_id, utcnow
-from app.events import schemas
+from app.events import schemas, storage
 from app.events.models import Event
 from app.projects.models import Project
 
-PENDING_KEY = "events"
 # Left in `session.info` once events are written: the dispatcher and feed followers wake on it.
 WRITTEN_KEY = "events_written"
-OUTBOX_LOCK_ID = 7_201_117_001
 EVENT_TABLE: Table = Event.__table__  # type: ignore[assignment]
 # Rewritten when the app or the worker is built from its settings.
 _source = {"uri": "urn:ai-readiness:local"}
@@ -35,27 +32,6 @@ _source = {"uri": "urn:ai-readiness:local"}
 
 def configure(source: str) -> None:
     _source["uri"] = source
-
-
-@dataclass(frozen=True)
-class Pending:
-    type: str
-    subject: str
-    data: BaseModel
-    project_id: uuid.UUID | None
-    department: str | None
-
-
-def emit(
-    session: Session,
-    event_type: str,
-    subject: str,
-    data: BaseModel,
-    *,
-    project_id: uuid.UUID | None = None,
-    department: str | None = None,
-) -> None:
-    session.info.setdefault(PENDING_KEY, []).append(Pending(event_type, subject, data, project_id, department))
 
 
 def envelope(event_id: uuid.UUID, event_type: str, subject: str, at: datetime, data: BaseModel) -> str:
@@ -74,11 +50,10 @@ def envelope(event_id: uuid.UUID, event_type: str, subject: str, at: datetime, d
 
 
 def write_pending(session: Session) -> None:
-    pending: list[Pending] = session.info.pop(PENDING_KEY, [])
+    pending = news.take(session)
     if not pending:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": OUTBOX_LOCK_ID})
+    storage.take_outbox_lock(session)
     now = utcnow()
     rows = []
     for event in pending:
@@ -149,7 +124,7 @@ def events_of_changes(session: Session, written: list[Change]) -> None:
             published = schemas.RubricPublished(
                 rubric=entry.after["key"], version=entry.after["version"], criteria=entry.after["criteria"]
             )
-            emit(session, "rubric.published", published.rubric, published)
+            news.emit(session, "rubric.published", published.rubric, published)
             continue
         event_type = PROJECT_ACTIONS.get(entry.action)
         if event_type is None:
@@ -158,7 +133,7 @@ def events_of_changes(session: Session, written: list[Change]) -> None:
         if project_id is None and entry.before is not None:  # deleted in this transaction
             project_id = uuid.UUID(str(entry.before["id"])) if "id" in entry.before else None
             department = entry.before.get("department")
-        emit(
+        news.emit(
             session,
             event_type,
             entry.entity_key,
@@ -170,4 +145,4 @@ def events_of_changes(session: Session, written: list[Change]) -> None:
 
 def install() -> None:
     changes.on_commit(order=40)(events_of_changes)
-    changes.register_last_step(write_pending, pending_key=PENDING_KEY)
+    changes.register_last_step(write_pending, pending_key=news.PENDING_KEY)

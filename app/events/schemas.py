@@ -7,6 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, create_model, field_validator
 
 from app.core.schemas import ReadModel, WriteModel
+from app.kpis.schemas import KpiStatusChanged
+from app.portfolio.schemas import StallRiskChanged
+from app.readiness.schemas import ReadinessChanged
 
 EVENT_TYPES = (
     "project.created",
@@ -49,30 +52,6 @@ def check_patterns(patterns: list[str]) -> list[str]:
     return list(dict.fromkeys(patterns))
 
 
-class Cause(BaseModel):
-    kind: str = Field(examples=["fact"])
-    name: str = Field(examples=["ops.rollback_tested_at"])
-
-
-class ReadinessState(BaseModel):
-    score: float
-    level: str
-    gate_passed: bool
-    blockers: list[str] = Field(description="The keys of the criteria that block the go-live gate.")
-
-
-class ReadinessChanged(BaseModel):
-    """A project's score, level, gate or blockers changed; `before` is null for its first readiness."""
-
-    project: str
-    rubric: str
-    rubric_version: int
-    before: ReadinessState | None
-    after: ReadinessState
-    cause: list[Cause]
-    summary: str = Field(description="The cause in a sentence.", examples=["fact security.review_completed"])
-
-
 class ProjectChanged(BaseModel):
     """`project.created`, `project.updated` and `project.deleted`: the project as the API shows it
     after the change (before it, for a deletion); for an update, also before it."""
@@ -110,28 +89,6 @@ class RubricPublished(BaseModel):
     rubric: str
     version: int
     criteria: int
-
-
-class KpiStatusChanged(BaseModel):
-    """A KPI's status against its target and date changed: by a measurement or edit, or because
-    time passed without the progress the schedule expects."""
-
-    project: str
-    kpi: str
-    before: str = Field(examples=["on_track"])
-    after: str = Field(examples=["at_risk"])
-    progress: float | None = Field(description="Progress from baseline to target, 0 to 1.")
-    cause: str = Field(description="`write` or `time`.")
-
-
-class StallRiskChanged(BaseModel):
-    """A project's stall risk (low, medium, high) changed, with the signals behind it now."""
-
-    project: str
-    before: str
-    after: str
-    signals: list[dict[str, Any]]
-    cause: str = Field(description="`write` or `time`.")
 
 
 class Ping(BaseModel):

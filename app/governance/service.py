@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Select, func, select, true
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.auth import scope
@@ -25,6 +24,7 @@ from app.engine.frameworks import NAMES, Framework, framework_of
 from app.engine.lift import GATE_CLEARED, lifting_criteria
 from app.engine.scoring import Criterion, Rubric, Status
 from app.engine.stages import Stage
+from app.governance.storage import criteria_statuses
 from app.portfolio import service as portfolio
 from app.portfolio.models import ProjectStatus
 from app.readiness.models import ProjectReadiness
@@ -94,22 +94,6 @@ def crosswalk(session: Session, *, key: str, framework: Framework, version: int 
 # The portfolio views.
 
 
-def _criteria_statuses(session: Session, query: Select[Any]) -> Select[Any]:
-    """The query's projects joined to one row per criterion of their current result: `criterion`
-    and `status`, read inside the database from the stored JSON."""
-    if session.get_bind().dialect.name == "postgresql":
-        elements = func.jsonb_array_elements(
-            func.cast(ProjectReadiness.result, JSONB).op("->")("criteria")
-        ).table_valued("value", joins_implicitly=True)
-        criterion: ColumnElement[str] = elements.c.value.op("->>")("key")
-        status: ColumnElement[str] = elements.c.value.op("->>")("status")
-    else:
-        elements = func.json_each(ProjectReadiness.result, "$.criteria").table_valued("value", joins_implicitly=True)
-        criterion = func.json_extract(elements.c.value, "$.key")
-        status = func.json_extract(elements.c.value, "$.status")
-    return query.add_columns(criterion.label("criterion"), status.label("status")).join(elements, true())
-
-
 def _portfolio_rows(
     session: Session, *, rubric_key: str, filters: portfolio.Filters, now: datetime, limits: Mapping[Stage, int]
 ) -> Iterator[tuple[uuid.UUID, str, Stage, dict[str, Status]]]:
@@ -120,7 +104,7 @@ def _portfolio_rows(
         .join(ProjectReadiness, ProjectReadiness.project_id == ProjectStatus.project_id)
         .where(ProjectReadiness.rubric_key == rubric_key, ProjectStatus.stage != Stage.retired.value)
     )
-    query = _criteria_statuses(session, portfolio.filtered(cast(Select[Any], projects), filters, now, limits))
+    query = criteria_statuses(session, portfolio.filtered(cast(Select[Any], projects), filters, now, limits))
     current: tuple[uuid.UUID, str, Stage] | None = None
     statuses: dict[str, Status] = {}
     for row in session.execute(query.order_by(ProjectStatus.project_id)).yield_per(5000):

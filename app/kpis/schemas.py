@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from app.core.schemas import SIGNED_MONEY_JSON_SCHEMA, IsoDate, PastTimestamp, ReadModel, Slug, WriteModel
 from app.engine.kpi import (
@@ -245,3 +245,18 @@ class KpiPut(KpiFields):
     """A KPI created or replaced by its key, which the path gives."""
 
     key: Slug | None = Field(default=None, description="If given, must equal the key in the path.")
+
+
+# What the `kpi.status_changed` event carries.
+
+
+class KpiStatusChanged(BaseModel):
+    """A KPI's status against its target and date changed: by a measurement or edit, or because
+    time passed without the progress the schedule expects."""
+
+    project: str
+    kpi: str
+    before: str = Field(examples=["on_track"])
+    after: str = Field(examples=["at_risk"])
+    progress: float | None = Field(description="Progress from baseline to target, 0 to 1.")
+    cause: str = Field(description="`write` or `time`.")

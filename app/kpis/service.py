@@ -19,7 +19,7 @@ from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422
 from app.engine.roi import ProjectCosts, RoiReport, compute_roi
-from app.kpis import points
+from app.kpis import storage as points
 from app.kpis.models import Kpi, Measurement
 from app.kpis.schemas import KpiCreate, KpiFields, KpiPut, KpiReplace, MeasurementBatchItem, MeasurementCreate
 from app.projects.models import Project

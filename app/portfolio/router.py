@@ -1,82 +1,33 @@
 import csv
 import io
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
-from app.auth import scope
 from app.auth.dependencies import Reader, ReaderAccess, authenticate, bearer
 from app.core.db import Database, utcnow
 from app.core.deps import DbDep, IfNoneMatchHeader, SettingsDep, get_settings
 from app.core.errors import problem_responses
-from app.core.http import API_PREFIX, JSON_MEDIA_TYPE
+from app.core.http import API_PREFIX
 from app.core.pagination import Cursor, Limit, Page
-from app.core.preconditions import data_etag, if_none_match_hits
+from app.core.preconditions import if_none_match_hits
 from app.core.schemas import IsoDate
 from app.core.settings import Settings
 from app.core.strict import refuse_unknown_query_parameters
-from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
-from app.engine.frameworks import Framework
 from app.engine.scoring import Level
-from app.engine.stages import Stage
-from app.engine.stall import Risk
-from app.governance import service as governance
-from app.governance.schemas import BlockedProject, BlockersRead, FrameworkCoverageRead, FrameworkCoverageRow
 from app.portfolio import badge, service, trend
+from app.portfolio.http import CSV_MEDIA_TYPE, Filters, csv_cell, polled
 from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryRead, TrendRead
-from app.projects.router import Owner, ProjectKey
-from app.readiness import service as readiness
+from app.projects.router import ProjectKey
+from app.readiness import reads as readiness
 
 router = APIRouter(prefix=API_PREFIX, tags=["portfolio"])
 
-CSV_MEDIA_TYPE = "text/csv"
 CSV_PAGE = 1000
 CSV_COLUMNS = list(PortfolioRow.model_fields)
-# Cells a spreadsheet would run as a formula (OWASP: CSV injection) are quoted with a leading '.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-Filter = Annotated[str | None, Query(max_length=100)]
-RubricFilter = Annotated[
-    str, Query(max_length=63, description="The rubric whose current results are read; projects it governs.")
-]
-COVERAGE_COLUMNS = list(FrameworkCoverageRow.model_fields)
-
-
-async def portfolio_filters(
-    department: Filter = None,
-    region: Filter = None,
-    stage: Stage | None = None,
-    level: Level | None = None,
-    risk: Risk | None = None,
-    owner: Owner = None,
-    tag: Filter = None,
-) -> service.Filters:
-    return service.Filters(department, region, stage, level.value if level else None, risk, owner, tag)
-
-
-Filters = Annotated[service.Filters, Depends(portfolio_filters)]
-# Portfolio answers depend on who asks (scope) and how (Accept): caches must keep them apart, and
-# check with the service before reusing one.
-POLLED_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Accept, Authorization"}
-
-
-def _polled(model: BaseModel, if_none_match: str | None) -> Response:
-    """The answer to a poller: 304 when its ETag still names the answer, else the answer with its ETag."""
-    body = model.model_dump_json()
-    tag = data_etag(body.encode(), audience=scope.departments())
-    headers = {**POLLED_HEADERS, "ETag": tag}
-    if if_none_match_hits(if_none_match, tag):
-        return Response(status_code=304, headers=headers)
-    return Response(content=body, headers=headers, media_type=JSON_MEDIA_TYPE)
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return "" if value is None else value
 
 
 async def _csv_rows(
@@ -93,7 +44,7 @@ async def _csv_rows(
         )
         for row in rows:
             shown = PortfolioRow.model_validate(row).model_dump(mode="json")
-            writer.writerow([_csv_cell(shown[column]) for column in CSV_COLUMNS])
+            writer.writerow([csv_cell(shown[column]) for column in CSV_COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -140,7 +91,7 @@ async def portfolio_readiness(
         now=utcnow(),
         limits=settings.stage_limits,
     )
-    return _polled(
+    return polled(
         Page[PortfolioRow](items=[PortfolioRow.model_validate(r) for r in rows], next_cursor=next_cursor),
         if_none_match,
     )
@@ -166,7 +117,7 @@ async def portfolio_summary(
     summary = await db.read(
         service.summary, filters=filters, group_by=group_by, now=utcnow(), limits=settings.stage_limits
     )
-    return _polled(SummaryRead.model_validate(summary), if_none_match)
+    return polled(SummaryRead.model_validate(summary), if_none_match)
 
 
 @router.get(
@@ -189,7 +140,7 @@ async def portfolio_stalled(
     rows, next_cursor = await db.read(
         service.stalled, filters=filters, limit=limit, cursor=cursor, now=utcnow(), limits=settings.stage_limits
     )
-    return _polled(
+    return polled(
         Page[StalledRow](items=[StalledRow.model_validate(r) for r in rows], next_cursor=next_cursor),
         if_none_match,
     )
@@ -239,130 +190,7 @@ async def portfolio_trend(
         now=utcnow(),
         limits=settings.stage_limits,
     )
-    return _polled(TrendRead.model_validate(result), if_none_match)
-
-
-def _wants_csv(accept: str | None) -> bool:
-    return accept is not None and CSV_MEDIA_TYPE in accept
-
-
-@router.get(
-    "/portfolio/frameworks/{framework}",
-    response_model=FrameworkCoverageRead,
-    summary="How the portfolio covers a governance framework",
-    responses={
-        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}, "description": "JSON, or CSV on request"},
-        304: {"description": "Not Modified"},
-        **problem_responses(401, 403, 404, 422),
-    },
-)
-async def portfolio_framework(
-    framework: Framework,
-    db: DbDep,
-    settings: SettingsDep,
-    caller: Reader,
-    filters: Filters,
-    rubric: RubricFilter = DEFAULT_RUBRIC_KEY,
-    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
-    if_none_match: IfNoneMatchHeader = None,
-) -> Response:
-    """For each identifier of the framework that the rubric maps (its latest version), how many
-    projects meet the criteria mapped to it, partially meet them, do not, or are not yet held to
-    them, from each project's current readiness: so that "how many of our production systems have
-    monitoring that answers NIST AI RMF MANAGE 4.1" is `?stage=production` and one row. `rule` says
-    how a project is counted. Retired projects are left out. With `Accept: text/csv`, one row per
-    identifier (criteria joined by spaces). The mappings are pointers, not findings of conformity."""
-    coverage = await db.read(
-        governance.framework_coverage,
-        framework=framework,
-        rubric_key=rubric,
-        filters=filters,
-        now=utcnow(),
-        limits=settings.stage_limits,
-    )
-    read = FrameworkCoverageRead.model_validate(coverage)
-    if _wants_csv(accept):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(COVERAGE_COLUMNS)
-        for row in read.identifiers:
-            shown = row.model_dump(mode="json")
-            shown["criteria"] = " ".join(row.criteria)
-            writer.writerow([_csv_cell(shown[column]) for column in COVERAGE_COLUMNS])
-        return Response(
-            buffer.getvalue(),
-            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
-            headers={
-                **POLLED_HEADERS,
-                "Content-Disposition": f'attachment; filename="portfolio-{framework.value}.csv"',
-            },
-        )
-    return _polled(read, if_none_match)
-
-
-@router.get(
-    "/portfolio/blockers",
-    response_model=BlockersRead,
-    summary="What holds the portfolio back",
-    responses={304: {"description": "Not Modified"}, **problem_responses(401, 403, 404, 422)},
-)
-async def portfolio_blockers(
-    db: DbDep,
-    settings: SettingsDep,
-    caller: Reader,
-    filters: Filters,
-    rubric: RubricFilter = DEFAULT_RUBRIC_KEY,
-    keys: Annotated[int, Query(ge=0, le=200, description="Project keys listed with each criterion.")] = 20,
-    if_none_match: IfNoneMatchHeader = None,
-) -> Response:
-    """The rubric's criteria ranked by how many projects they hold back, of the projects that match
-    the filters: as go-live gate blockers of projects in pilot or earlier, and as the one fix that
-    would lift a project to its next readiness level (`rule` says how that is worked out). Each
-    with the playbook's guidance, the count, and the first `keys` project keys; the rest through
-    `GET /portfolio/blockers/{criterion}/projects`. Retired projects are left out."""
-    found = await db.read(
-        governance.blockers, rubric_key=rubric, filters=filters, keys=keys, now=utcnow(), limits=settings.stage_limits
-    )
-    return _polled(BlockersRead.model_validate(found), if_none_match)
-
-
-@router.get(
-    "/portfolio/blockers/{criterion}/projects",
-    response_model=Page[BlockedProject],
-    summary="The projects a criterion holds back",
-    responses={304: {"description": "Not Modified"}, **problem_responses(400, 401, 403, 404, 422)},
-)
-async def portfolio_blocked_projects(
-    criterion: Annotated[str, Path(max_length=120, description="The criterion's key.")],
-    db: DbDep,
-    settings: SettingsDep,
-    caller: Reader,
-    filters: Filters,
-    kind: Annotated[
-        governance.Kind, Query(description="`gate`: blocks go-live; `next_level`: its fix lifts the project's level.")
-    ],
-    rubric: RubricFilter = DEFAULT_RUBRIC_KEY,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-    if_none_match: IfNoneMatchHeader = None,
-) -> Response:
-    """A page of the projects, by key, that the criterion holds back in the sense of `kind`, of the
-    projects that match the filters: the list behind a row of `GET /portfolio/blockers`."""
-    rows, next_cursor = await db.read(
-        governance.blocked_projects,
-        rubric_key=rubric,
-        criterion=criterion,
-        kind=kind,
-        filters=filters,
-        limit=limit,
-        cursor=cursor,
-        now=utcnow(),
-        limits=settings.stage_limits,
-    )
-    return _polled(
-        Page[BlockedProject](items=[BlockedProject.model_validate(r) for r in rows], next_cursor=next_cursor),
-        if_none_match,
-    )
+    return polled(TrendRead.model_validate(result), if_none_match)
 
 
 async def badge_access(

@@ -1,8 +1,8 @@
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from app.core.schemas import SIGNED_MONEY_JSON_SCHEMA, ReadModel
 from app.engine.scoring import Level
@@ -113,3 +113,16 @@ class TrendRead(ReadModel):
     )
     overall: list[TrendPoint] = Field(description="One point per bucket, oldest first; the last may be partial.")
     groups: list[TrendGroup] = Field(description="The same per group, when `group_by` is given.")
+
+
+# What the `project.stall_risk_changed` event carries.
+
+
+class StallRiskChanged(BaseModel):
+    """A project's stall risk (low, medium, high) changed, with the signals behind it now."""
+
+    project: str
+    before: str
+    after: str
+    signals: list[dict[str, Any]]
+    cause: str = Field(description="`write` or `time`.")

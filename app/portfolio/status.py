@@ -2,23 +2,24 @@
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.core.changes import Change
 from app.core.db import serialize_startup_chores, utcnow
+from app.core.storage import update_rows
 from app.engine import stall
 from app.engine.roi import compute_roi
 from app.engine.stages import Stage
 from app.kpis.models import Kpi
-from app.portfolio import measured
+from app.portfolio import storage
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
-from app.readiness import inputs
+from app.readiness import changed, inputs
 from app.readiness.models import Evaluation, ProjectReadiness
 
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
@@ -135,12 +136,7 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
     fresh = [row for row in rows if row["project_id"] not in existing]
     if fresh:
         connection.execute(insert(STATUS_TABLE), fresh)
-    stale = [{f"v_{name}": value for name, value in row.items()} for row in rows if row["project_id"] in existing]
-    if stale:
-        columns: dict[str, Any] = {name: bindparam(f"v_{name}") for name in rows[0] if name != "project_id"}
-        connection.execute(
-            update(STATUS_TABLE).where(STATUS_TABLE.c.project_id == bindparam("v_project_id")).values(columns), stale
-        )
+    update_rows(connection, STATUS_TABLE, "project_id", [row for row in rows if row["project_id"] in existing])
     for status in session.identity_map.values():
         if isinstance(status, ProjectStatus) and status.project_id in ids:
             session.expire(status)
@@ -150,16 +146,7 @@ def refresh_measured(session: Session, project_ids: Collection[uuid.UUID]) -> No
     """After measurements only: what they change (latest measurement, benefit, when inactivity
     would set in), in one set-based UPDATE. The stall signals and the evaluation stay as they are."""
     ids = set(project_ids)
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # The planner prices a set-based statement from statistics that a stream of batches keeps
-        # stale (each leaves dead row versions behind); priced high, it would be JIT-compiled, which
-        # costs seconds for a statement that runs in milliseconds.
-        connection.exec_driver_sql("SET LOCAL jit = off")
-    updated = connection.execute(
-        measured.refresh_measured(connection.dialect.name), {measured.PROJECT_IDS: sorted(ids)}
-    ).rowcount
-    if updated < len(ids):
+    if storage.update_measured(session.connection(), ids) < len(ids):
         have_rows = set(session.scalars(select(ProjectStatus.project_id).where(ProjectStatus.project_id.in_(ids))))
         refresh(session, ids - have_rows)
 
@@ -195,3 +182,12 @@ def refresh_missing(session: Session, batch: int = 1000) -> int:
             return refreshed
         refresh(session, missing)
         refreshed += len(missing)
+
+
+def store_scores(session: Session, scores: Sequence[changed.Scores]) -> None:
+    """Re-scoring's new scores on the status rows, which the portfolio sorts and filters on."""
+    storage.store_scores(session.connection(), [(s.project_id, s.score, s.level, s.gate_passed) for s in scores])
+    stored = {s.project_id for s in scores}
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, ProjectStatus) and instance.project_id in stored:
+            session.expire(instance)

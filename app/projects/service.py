@@ -1,6 +1,7 @@
 """Projects: the AI use cases, their owners and deployment, and the stage they are in."""
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, Table, bindparam, func, or_, select
@@ -15,8 +16,7 @@ from app.core.identity import Caller, Role
 from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
-from app.decisions.models import Decision
-from app.engine.stages import FORWARD_ORDER, IN_PRODUCTION, Stage
+from app.engine.stages import FORWARD_ORDER, Stage
 from app.projects.models import Project, StageTransition
 from app.projects.schemas import (
     ProjectCreate,
@@ -312,33 +312,21 @@ def check_transition(current: Stage, to: Stage, reason: str | None, role: Role) 
         )
 
 
-def _check_production_entry(session: Session, project: Project) -> None:
-    """Entering production needs the latest decision to be `go`, taken since the project last left
-    production: a go opens production once."""
-    latest = session.scalar(
-        select(Decision)
-        .where(Decision.project_id == project.id)
-        .order_by(Decision.decided_at.desc(), Decision.id.desc())
-        .limit(1)
-    )
-    if latest is None or latest.decision != "go":
-        seen = f"the latest decision is {latest.decision}" if latest else "there is no decision"
-        raise Conflict(f"Entering production needs a go decision; {seen}. Evaluate, then record a go.")
-    last_exit = session.scalar(
-        select(StageTransition.transitioned_at)
-        .where(
-            StageTransition.project_id == project.id,
-            StageTransition.from_stage.in_([stage.value for stage in IN_PRODUCTION]),
-            StageTransition.to_stage.not_in([stage.value for stage in IN_PRODUCTION]),
-        )
-        .order_by(StageTransition.transitioned_at.desc())
-        .limit(1)
-    )
-    if last_exit is not None and latest.decided_at <= last_exit:
-        raise Conflict(
-            "The latest go decision was taken before the project left production; "
-            "re-entering needs a new evaluation and a new go decision."
-        )
+# What entering production needs beyond the order of stages: registered by the domain that records
+# go/no-go decisions, a layer above this one.
+ProductionEntryCheck = Callable[[Session, Project], None]
+_production_entry_checks: list[ProductionEntryCheck] = []
+
+
+def check_production_entry_with(check: ProductionEntryCheck) -> None:
+    if check not in _production_entry_checks:
+        _production_entry_checks.append(check)
+
+
+def department_of(session: Session, *, key: str) -> tuple[bool, str | None]:
+    """Whether a project with this key exists, whatever the caller's scope, and its department."""
+    department = session.execute(select(Project.department).where(Project.key == key)).first()
+    return department is not None, department[0] if department is not None else None
 
 
 def transition_stage(session: Session, *, key: str, to: Stage, reason: str | None, actor: Caller) -> StageTransition:
@@ -346,7 +334,8 @@ def transition_stage(session: Session, *, key: str, to: Stage, reason: str | Non
     current = Stage(project.stage)
     check_transition(current, to, reason, actor.role)
     if to == Stage.production:
-        _check_production_entry(session, project)
+        for check in _production_entry_checks:
+            check(session, project)
     now = utcnow()
     transition = StageTransition(
         project_id=project.id,

@@ -17,7 +17,7 @@ from app.engine import scoring
 from app.projects.models import Project
 from app.projects.service import get_project
 from app.readiness import inputs
-from app.readiness import service as readiness
+from app.readiness.document import document
 from app.readiness.models import Evaluation
 from app.readiness.schemas import AnswerSpec, EvaluationRead
 from app.rubrics import service as rubrics
@@ -85,7 +85,7 @@ def evaluate_project(
         else {k: scoring.Answer(a.status, a.evidence_url, a.note, actor.name, now) for k, a in attested.items()}
     )
     result = scoring.evaluate(rubric, loaded.snapshot, {**loaded.attestations, **overlay}, loaded.exemptions, now)
-    shown = readiness.document(rubric, result)
+    shown = document(rubric, result)
     evaluation_id = uuid.uuid4() if store else None
     if store:
         session.add(

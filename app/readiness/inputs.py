@@ -5,7 +5,7 @@ Loading is set-based: the inputs of any number of projects take the same handful
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -122,7 +122,29 @@ def answer(attestation: AttestationColumns) -> Answer:
     )
 
 
-def stall_profile(project: Project, kpis: list[Kpi], last_evaluated_at: datetime | None) -> stall.ProjectProfile:
+class ProfileColumns(Protocol):
+    """The project columns the stall diagnosis reads, as an ORM object or a row."""
+
+    stage: str
+    stage_entered_at: datetime
+    workflow: str | None
+    business_owner_name: str | None
+    technical_owner_name: str | None
+    vendor_led: bool
+    stakeholders: list[dict[str, Any]]
+    deployment_target: str | None
+    deployment_same_runtime: bool | None
+
+
+class KpiActivity(Protocol):
+    category: str
+    latest_measured_at: datetime | None
+
+
+def stall_profile(
+    project: ProfileColumns, kpis: Sequence[KpiActivity], last_evaluated_at: datetime | None
+) -> stall.ProjectProfile:
+    """The project as the stall diagnosis sees it: the one mapping from stored columns to it."""
     measured = [kpi.latest_measured_at for kpi in kpis if kpi.latest_measured_at is not None]
     return stall.ProjectProfile(
         stage=Stage(project.stage),

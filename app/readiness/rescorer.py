@@ -13,12 +13,23 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
+from typing import Protocol
+
+from sqlalchemy.orm import Session
 
 from app.core.db import Database
-from app.events import watch
-from app.readiness import service
+from app.readiness import marks, service
 
 log = logging.getLogger(__name__)
+
+
+class Watch(Protocol):
+    """States that change with time alone and are told once per change (KPI statuses, stall risks),
+    settled in the same sweeps as readiness."""
+
+    def has_due(self, session: Session, *, full: bool = ...) -> bool: ...
+
+    def tell_due(self, session: Session, *, full: bool = ...) -> bool: ...
 
 
 class Rescorer:
@@ -26,12 +37,14 @@ class Rescorer:
         self,
         db: Database,
         *,
+        watch: Watch | None = None,
         batch: int = 500,
         sweep_seconds: float = 5.0,
         gather_seconds: float = 0.05,
         full_sweep_seconds: float = 60.0,
     ) -> None:
         self.db = db
+        self.watch = watch
         self.batch = batch
         self.sweep_seconds = sweep_seconds
         # Looking for what only a restore leaves behind scans every project, about a second at
@@ -68,16 +81,17 @@ class Rescorer:
         restore leaves behind, which takes scans of every project: projects behind their rubric
         without a mark, projects never scored, KPIs and stall risks never settled."""
         total = 0
-        if await self.db.read(watch.has_due, full=full):
+        watch = self.watch
+        if watch is not None and await self.db.read(watch.has_due, full=full):
             while not self._stopping and await self.db.write(watch.tell_due, full=full):
                 pass
-        while not self._stopping and await self.db.read(service.has_due_work, sweep=full):
+        while not self._stopping and await self.db.read(marks.has_due_work, sweep=full):
             scored = await self._rescore_batch(full=full)
             total += scored
             if scored == 0:
                 break
         while full and not self._stopping:
-            unscored = await self.db.read(service.without_readiness, limit=self.batch)
+            unscored = await self.db.read(marks.without_readiness, limit=self.batch)
             scored = await self.db.write(service.score_first, unscored) if unscored else 0
             total += scored
             if scored == 0:

@@ -13,11 +13,15 @@ from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.projects.router import ProjectKey
-from app.readiness import evaluations, reads, service
+from app.readiness import evaluations, reads
+from app.readiness.document import cause_summary
 from app.readiness.schemas import EvaluationCreate, EvaluationRead, ReadinessChangeRead, ReadinessRead
+from app.rubrics.router import RubricKey
+from app.rubrics.schemas import RescoringRead
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["readiness"])
 evaluations_router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["evaluations"])
+rescoring_router = APIRouter(prefix=f"{API_PREFIX}/rubrics", tags=["rubrics"])
 
 
 @router.get(
@@ -35,15 +39,24 @@ async def get_readiness(key: ProjectKey, access: ReaderAccess, if_none_match: If
     acknowledged this read reflects it. The `ETag` changes exactly when the result does;
     `If-None-Match` answers 304."""
     limits = access.settings.stage_limits
-    shown = await access.db.query(reads.current_view, key=key, limits=limits)
-    if shown is None:
-        rescored = await access.db.write(service.view, key=key, limits=limits, refresh_stale=True)
-        assert rescored is not None
-        shown = reads.shown_from_view(rescored)
-    if if_none_match_hits(if_none_match, shown.etag):
-        return Response(status_code=304, headers={"ETag": shown.etag})
-    body = ReadinessRead.model_validate(shown.body)
-    return json_response(body, headers={"ETag": shown.etag})
+    view = await access.db.query(reads.current_view, key=key, limits=limits)
+    if view is None:
+        view = await access.db.write(reads.view, key=key, limits=limits, refresh_stale=True)
+        assert view is not None
+    if if_none_match_hits(if_none_match, view.etag):
+        return Response(status_code=304, headers={"ETag": view.etag})
+    current = view.current
+    body = ReadinessRead.model_validate(
+        {
+            **current.result,
+            "project": current.project,
+            "stage": current.stage,
+            "computed_at": current.computed_at,
+            "changes_at": current.changes_at,
+            "stall": reads.stall_document(view.stall),
+        }
+    )
+    return json_response(body, headers={"ETag": view.etag})
 
 
 @router.get(
@@ -63,13 +76,13 @@ async def readiness_history(
     and status), newest first, with when and what caused it: the writes (`fact
     ops.rollback_tested_at`, `measurement batch`), a new rubric version, or time (`time: fact
     ops.monitoring_enabled older than 30 days`). Nothing is recorded when nothing changed."""
-    found = await db.read(service.history, key=key, limit=limit, cursor=cursor, refresh_stale=False)
+    found = await db.read(reads.history, key=key, limit=limit, cursor=cursor, refresh_stale=False)
     if found is None:
-        found = await db.write(service.history, key=key, limit=limit, cursor=cursor, refresh_stale=True)
+        found = await db.write(reads.history, key=key, limit=limit, cursor=cursor, refresh_stale=True)
     assert found is not None
     entries, next_cursor = found
     items = [
-        ReadinessChangeRead.model_validate({**asdict(entry), "summary": service.cause_summary(entry.cause)})
+        ReadinessChangeRead.model_validate({**asdict(entry), "summary": cause_summary(entry.cause)})
         for entry in entries
     ]
     return json_response(Page[ReadinessChangeRead](items=items, next_cursor=next_cursor))
@@ -171,3 +184,23 @@ async def list_evaluations(
 async def get_evaluation(key: ProjectKey, evaluation_id: uuid.UUID, db: DbDep, caller: Reader) -> Response:
     """A stored evaluation, as it was computed; it never changes."""
     return json_response(await db.read(evaluations.get_evaluation, key=key, evaluation_id=evaluation_id))
+
+
+@rescoring_router.get(
+    "/{key}/rescoring",
+    response_model=RescoringRead,
+    summary="Progress of re-scoring against a rubric's latest version",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def rescoring(key: RubricKey, db: DbDep, caller: Reader) -> Response:
+    """How many of the projects the rubric governs are scored against its latest version yet."""
+    progress = await db.read(reads.rescoring_progress, rubric_key=key)
+    return json_response(
+        RescoringRead(
+            rubric=progress.rubric,
+            latest_version=progress.latest_version,
+            governed=progress.governed,
+            current=progress.current,
+            pending=progress.pending,
+        )
+    )

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt
 
 from app.attestations.schemas import AnsweredStatus
 from app.core.schemas import CallerOnly, ReadModel, Slug, WriteModel
@@ -159,3 +159,30 @@ class ReadinessChangeRead(ReadModel):
     previous: HistoryStateRead | None = Field(description="Null for the project's first readiness.")
     cause: list[CauseRead] = Field(description="The distinct writes (or the passing of time) that caused the change.")
     summary: str = Field(description="The cause in words: `fact ops.rollback_tested_at`, `time: ...`.")
+
+
+# What the `readiness.changed` event carries.
+
+
+class Cause(BaseModel):
+    kind: str = Field(examples=["fact"])
+    name: str = Field(examples=["ops.rollback_tested_at"])
+
+
+class ReadinessState(BaseModel):
+    score: float
+    level: str
+    gate_passed: bool
+    blockers: list[str] = Field(description="The keys of the criteria that block the go-live gate.")
+
+
+class ReadinessChanged(BaseModel):
+    """A project's score, level, gate or blockers changed; `before` is null for its first readiness."""
+
+    project: str
+    rubric: str
+    rubric_version: int
+    before: ReadinessState | None
+    after: ReadinessState
+    cause: list[Cause]
+    summary: str = Field(description="The cause in a sentence.", examples=["fact security.review_completed"])

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from app.auth.dependencies import Admin, Reader
@@ -9,15 +9,10 @@ from app.core.deps import DbDep
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
-from app.engine.frameworks import Framework
-from app.governance import service as governance
-from app.governance.schemas import CrosswalkRead
-from app.readiness import service as readiness
 from app.rubrics import service
 from app.rubrics.models import Rubric, RubricVersion
 from app.rubrics.schemas import (
     MAX_VERSION,
-    RescoringRead,
     RubricCreate,
     RubricSummary,
     RubricVersionRead,
@@ -81,30 +76,6 @@ async def get_rubric_version(
     return _version_response(rubric, version)
 
 
-@router.get(
-    "/{key}/crosswalk",
-    response_model=CrosswalkRead,
-    summary="A rubric mapped to a governance framework",
-    responses=problem_responses(401, 403, 404, 422),
-)
-async def rubric_crosswalk(
-    key: RubricKey,
-    db: DbDep,
-    caller: Reader,
-    framework: Annotated[Framework, Query(description="The framework to file the criteria under.")],
-    version: Annotated[
-        int | None, Query(ge=1, le=MAX_VERSION, description="A published version; the latest by default.")
-    ] = None,
-) -> Response:
-    """For each identifier of the framework (NIST AI RMF subcategory, ISO/IEC 42001 Annex A control,
-    EU AI Act article, ML Test Score test), the rubric's criteria that map to it, with the strength
-    of each correspondence and why. References are pointers for a governance team, not findings of
-    conformity, and not legal advice; EU AI Act articles other than Art. 4 bind only high-risk AI
-    systems, and each such reference says so in its `note`."""
-    found = await db.read(governance.crosswalk, key=key, framework=framework, version=version)
-    return json_response(CrosswalkRead.model_validate(found, from_attributes=True))
-
-
 @router.post(
     "",
     status_code=201,
@@ -147,24 +118,4 @@ async def publish_rubric_version(
         key=key,
         data=body,
         actor=caller,
-    )
-
-
-@router.get(
-    "/{key}/rescoring",
-    response_model=RescoringRead,
-    summary="Progress of re-scoring against a rubric's latest version",
-    responses=problem_responses(401, 403, 404, 422),
-)
-async def rescoring(key: RubricKey, db: DbDep, caller: Reader) -> Response:
-    """How many of the projects the rubric governs are scored against its latest version yet."""
-    progress = await db.read(readiness.rescoring_progress, rubric_key=key)
-    return json_response(
-        RescoringRead(
-            rubric=progress.rubric,
-            latest_version=progress.latest_version,
-            governed=progress.governed,
-            current=progress.current,
-            pending=progress.pending,
-        )
     )

@@ -22,7 +22,7 @@ from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
 from app.projects import service as projects
 from app.projects.models import Project, StageTransition
-from app.readiness import service as readiness
+from app.readiness import reads as readiness
 from app.rubrics import service as rubrics
 
 ROWS_PER_PAGE = 25

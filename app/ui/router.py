@@ -32,7 +32,8 @@ from app.engine.scoring import Level
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
-from app.readiness import service as readiness
+from app.readiness import reads as readiness
+from app.readiness.document import cause_summary
 from app.ui import charts, pages, sessions
 
 UI_PATH = "/ui"
@@ -364,7 +365,7 @@ async def project_view(request: Request, key: str) -> Response:
         "stays": pages.stages_of(shown.project, shown.transitions),
         "kpi_charts": [(series.kpi, _kpi_chart(series)) for series in shown.kpis],
         "history_chart": _history_chart(shown.history),
-        "cause_summary": readiness.cause_summary,
+        "cause_summary": cause_summary,
         "frameworks": FRAMEWORK_NAMES,
     }
     return _page(request, "project.html", context)

@@ -25,12 +25,12 @@ from app.core.db import Database, make_engine
 from app.core.destinations import AllowList
 from app.core.migrations import upgrade
 from app.core.settings import Settings
-from app.events import watch
 from app.events.dispatcher import Dispatcher, DispatcherMetrics
 from app.events.models import Event, Webhook
 from app.events.outbox import envelope
 from app.events.schemas import Ping
 from app.main import create_app
+from app.portfolio import watch
 from app.portfolio.models import ProjectStatus
 from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory, issue_key, settled
 from tests.events.receiver import Receiver, running_receiver

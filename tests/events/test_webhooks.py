@@ -15,10 +15,11 @@ from app.core.clock import Clock
 from app.core.db import Database
 from app.core.destinations import AllowList
 from app.core.settings import Settings
-from app.events import watch
-from app.events.dispatcher import Dispatcher, claim, fan_out
+from app.events.deliveries import claim, fan_out
+from app.events.dispatcher import Dispatcher
 from app.events.service import purge
 from app.main import create_app
+from app.portfolio import watch
 from app.readiness.service import rescore_due
 from tests.conftest import ADMIN_SECRET, issue_key, settled
 from tests.evaluations.test_api import PROJECT

@@ -19,7 +19,7 @@ from app.core.settings import Settings
 from app.engine import scoring
 from app.main import create_app
 from app.projects.models import Project
-from app.readiness import inputs, service
+from app.readiness import document, inputs, scorer, service
 from app.readiness.models import ProjectReadiness
 from app.readiness.rescorer import Rescorer
 from app.rubrics import service as rubrics
@@ -439,8 +439,8 @@ def _stored_and_fresh(session: Session, key: str) -> tuple[tuple[str, str], tupl
     rubric = rubrics.latest_engine_rubric(session, project.rubric)
     given = inputs.load(session, [project], now)[project.id]
     evaluation = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
-    fresh_text = service.serialized(service.document(rubric, evaluation))
-    return (stored.result, stored.etag), (fresh_text, service.score(session, [project], now)[project.id].etag)
+    fresh_text = document.serialized(document.document(rubric, evaluation))
+    return (stored.result, stored.etag), (fresh_text, scorer.score(session, [project], now)[project.id].etag)
 
 
 @pytest.mark.usefixtures("ready")

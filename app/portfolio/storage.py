@@ -1,4 +1,5 @@
-"""The status columns that measurements change, computed by the database in one UPDATE.
+"""Where the status rows meet the database's dialect: the columns measurements change, computed by
+the database in one UPDATE, and the scores re-scoring stores, in one statement.
 
 A batch of measurements over 1,000 projects must not read their KPIs into Python and write 1,000
 rows back: the last measurement, the monthly benefit (realized and projected, as
@@ -8,11 +9,14 @@ engine's. PostgreSQL computes money in `numeric` from each reading's shortest de
 as the engine does; SQLite, which stores money as a double anyway, computes in doubles.
 """
 
+import uuid
+from collections.abc import Collection, Sequence
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     DateTime,
     Numeric,
     String,
@@ -24,6 +28,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -31,6 +36,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.core.among import among_parameter
 from app.core.changes import WRITTEN
+from app.core.storage import update_rows
 from app.engine.kpi import Direction
 from app.engine.stall import EVALUATION_QUIET_DAYS, EXPECTS_ACTIVITY, MEASUREMENT_QUIET_DAYS
 from app.kpis.models import Kpi
@@ -143,7 +149,7 @@ PROJECT_IDS = "measured_project_ids"
 
 
 @cache
-def refresh_measured(dialect: str) -> Update:
+def _refresh_measured(dialect: str) -> Update:
     """The UPDATE of the status rows of the projects given as `PROJECT_IDS` (a list, sorted) after
     measurements: last measured, benefit, currency and when inactivity sets in, with the stall risk
     made due. The stall signals and the evaluation stay as they are. Projects without a status row
@@ -220,3 +226,41 @@ def refresh_measured(dialect: str) -> Update:
             risk_changes_at=literal(WRITTEN, STATUS.c.risk_changes_at.type),
         )
     )
+
+
+def update_measured(connection: Connection, project_ids: Collection[uuid.UUID]) -> int:
+    """Run `_refresh_measured` for these projects; returns how many status rows it updated."""
+    if connection.dialect.name == "postgresql":
+        # The planner prices a set-based statement from statistics that a stream of batches keeps
+        # stale (each leaves dead row versions behind); priced high, it would be JIT-compiled, which
+        # costs seconds for a statement that runs in milliseconds.
+        connection.exec_driver_sql("SET LOCAL jit = off")
+    result = connection.execute(_refresh_measured(connection.dialect.name), {PROJECT_IDS: sorted(project_ids)})
+    return int(result.rowcount)
+
+
+# The scores the portfolio sorts and filters on, from four arrays: one statement, compiled once,
+# whatever the number of projects.
+STATUS_SCORES = text(
+    f"UPDATE {STATUS.name} SET rank_score = fresh.score, score = fresh.score, level = fresh.level, "
+    "gate_passed = fresh.gate_passed "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:scores AS float8[]), CAST(:levels AS varchar[]), "
+    "CAST(:gates AS boolean[])) AS fresh (project_id, score, level, gate_passed) "
+    f"WHERE {STATUS.name}.project_id = fresh.project_id"
+)
+
+
+def store_scores(connection: Connection, scores: Sequence[tuple[uuid.UUID, float, str, bool]]) -> None:
+    """The scores on the projects' status rows: one `UPDATE` over arrays on PostgreSQL; on SQLite,
+    which has no round trips to save, one prepared `UPDATE` run for every row."""
+    if connection.dialect.name == "postgresql":
+        ids, values, levels, gates = zip(*scores, strict=True)
+        connection.execute(
+            STATUS_SCORES, {"ids": list(ids), "scores": list(values), "levels": list(levels), "gates": list(gates)}
+        )
+        return
+    rows = [
+        {"project_id": project_id, "rank_score": score, "score": score, "level": level, "gate_passed": gate_passed}
+        for project_id, score, level, gate_passed in scores
+    ]
+    update_rows(connection, STATUS, "project_id", rows)
