@@ -95,6 +95,7 @@ BATCH_ROLE = Role.writer
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    # One function: the app's parts are built and wired in the order they depend on each other.
     settings = settings or get_settings()
     owns_db = db is None
     database = db if db is not None else database_for(settings)
@@ -160,6 +161,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.include_router(router)
     install_docs(app, settings)
     install_ui(app)
+    _install_middleware(app, settings, metrics)
+    _describe_events(app)
+    app.state.allowed_methods = _allowed_methods()
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """CORS where origins are configured, then the request middleware: request ids, metrics, body
+    limits, and authentication before a batch's large body is read."""
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -188,10 +199,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         ],
         authenticate=lambda scope: authenticate_scope(scope, app.state.authenticator, BATCH_ROLE),
     )
-    _describe_events(app)
-    app.state.allowed_methods = _allowed_methods()
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    return app
 
 
 def _describe_events(app: FastAPI) -> None:

@@ -74,6 +74,8 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
     """A `go` must reference the latest evaluation against the governing rubric (any version), and
     the project's current gate must pass at the moment of the decision, unless an admin overrides
     it with a reason."""
+    # One function, read top to bottom: the refusals come in the order the API documents them, and
+    # the decision is recorded only after every one of them.
     project = get_project(session, key=key, for_update=True)
     evaluation = session.get(Evaluation, data.evaluation_id)
     if evaluation is None or evaluation.project_id != project.id:

@@ -20,9 +20,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from app.engine.checks import Check, CheckStatus, Deadline, ProjectSnapshot, check_problems, run_check
+from app.engine.checks import Check, CheckStatus, Deadline, ProjectSnapshot, check_problems
 from app.engine.frameworks import Framework, Strength
 from app.engine.stages import IN_PRODUCTION, Stage, has_reached
+from app.engine.verdicts import run_check
 
 
 class Status(StrEnum):
@@ -192,6 +193,8 @@ def judge(
 ) -> CriterionResult:
     """One criterion's status, where it came from, and why. Moments at which the status could
     change with time alone are appended to `deadlines`."""
+    # One function: the order of the sources (exemption, stage, check, attestation) is the rule that
+    # decides a criterion, and reads best as one sequence.
     found: list[Deadline] = [] if deadlines is None else deadlines
 
     def result(status: Status, source: Source, reason: str, observed: dict[str, Any] | None = None) -> CriterionResult:

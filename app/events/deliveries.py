@@ -148,12 +148,12 @@ def work_due(session: Session) -> tuple[bool, bool]:
     return oldest_cursor is not None and newest is not None and newest > oldest_cursor, bool(due)
 
 
-def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE, run: int = RUN_LENGTH) -> list[Claimed]:
-    """Lease due deliveries of enabled subscriptions, in runs: for each subscription and project,
-    the first pending deliveries in position order, as long as each is due and not leased. The
-    dispatcher sends a run one after the other and stops at its first failure, so a project's
-    events stay in order while many of them go out in one round."""
-    now = utcnow()
+Runs = dict[tuple[uuid.UUID, str], list[uuid.UUID]]
+
+
+def _runs(session: Session, now: datetime, *, limit: int, run: int) -> Runs:
+    """For each subscription and project, its first pending deliveries in position order while each
+    is due and not leased: up to `limit` deliveries, `run` at most of one project."""
     place = (
         func.row_number()
         .over(partition_by=(Delivery.webhook_id, Delivery.ordering_key), order_by=Delivery.event_position)
@@ -178,7 +178,7 @@ def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE, run
         .where(Webhook.enabled.is_(True), queue.c.place <= run)
         .order_by(queue.c.event_position)
     ).all()
-    runs: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = {}
+    runs: Runs = {}
     blocked: set[tuple[uuid.UUID, str]] = set()
     taken = 0
     for row in heads:
@@ -191,10 +191,12 @@ def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE, run
             continue
         runs.setdefault(key, []).append(row.id)
         taken += 1
-    if not runs:
-        return []
-    # Another worker may have leased some since they were read: lock what is still free, skip what it
-    # holds, and keep of each run only the part before the first row it took.
+    return runs
+
+
+def _still_free(session: Session, runs: Runs, now: datetime) -> Runs:
+    """Another worker may have leased some since they were read: lock what is still free, skip what
+    it holds, and keep of each run only the part before the first row it took."""
     wanted = [delivery_id for ids in runs.values() for delivery_id in ids]
     still_free = select(Delivery.id).where(
         Delivery.id.in_(wanted),
@@ -202,8 +204,19 @@ def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE, run
         (Delivery.leased_until.is_(None)) | (Delivery.leased_until < now),
     )
     locked = set(session.scalars(storage.skipping_locked(session, still_free)))
-    for key, ids in runs.items():
-        runs[key] = list(itertools.takewhile(locked.__contains__, ids))
+    return {key: list(itertools.takewhile(locked.__contains__, ids)) for key, ids in runs.items()}
+
+
+def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE, run: int = RUN_LENGTH) -> list[Claimed]:
+    """Lease due deliveries of enabled subscriptions, in runs: for each subscription and project,
+    the first pending deliveries in position order, as long as each is due and not leased. The
+    dispatcher sends a run one after the other and stops at its first failure, so a project's
+    events stay in order while many of them go out in one round."""
+    now = utcnow()
+    runs = _runs(session, now, limit=limit, run=run)
+    if not runs:
+        return []
+    runs = _still_free(session, runs, now)
     ids = [delivery_id for run_ids in runs.values() for delivery_id in run_ids]
     if not ids:
         return []
@@ -260,6 +273,8 @@ def record(
 ) -> list[uuid.UUID]:
     """Store each attempt and what follows from it, and give back the leases of deliveries left
     unsent behind a failure; returns the subscriptions disabled."""
+    # One function: every outcome of a round is stored in a handful of set-based statements, which
+    # need the whole round's rows at once.
     now = utcnow()
     if released:
         session.connection().execute(

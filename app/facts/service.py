@@ -177,6 +177,8 @@ def put_facts_batch(
     session: Session, *, items: list[FactBatchItem], limits: Limits, actor: Caller
 ) -> tuple[int, int, int]:
     """All or nothing: every item's project must exist. Returns (stored, superseded, unchanged)."""
+    # One function: an all-or-nothing batch validates every item before it writes any, and its
+    # per-item errors follow the items' order.
     keys = {item.project for item in items}
     rows = session.execute(
         scope.restrict(select(Project.key, Project.id).where(Project.key.in_(keys)), Project.department)

@@ -16,6 +16,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
 from app.core.identity import Caller
 from app.core.pagination import keyset_page
+from app.core.patch import merge_patch
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422
 from app.engine.roi import ProjectCosts, RoiReport, compute_roi
@@ -23,7 +24,7 @@ from app.kpis import storage as points
 from app.kpis.models import Kpi, Measurement
 from app.kpis.schemas import KpiCreate, KpiFields, KpiPut, KpiReplace, MeasurementBatchItem, MeasurementCreate
 from app.projects.models import Project
-from app.projects.service import get_project, merge_patch
+from app.projects.service import get_project
 
 KPI_TABLE: Table = Kpi.__table__  # type: ignore[assignment]
 MEASUREMENT_TABLE: Table = Measurement.__table__  # type: ignore[assignment]

@@ -43,7 +43,7 @@ async def _csv_rows(
             service.readiness_rows, filters=filters, sort=sort, limit=CSV_PAGE, cursor=cursor, now=now, limits=limits
         )
         for row in rows:
-            shown = PortfolioRow.model_validate(row).model_dump(mode="json")
+            shown = row.model_dump(mode="json")
             writer.writerow([csv_cell(shown[column]) for column in CSV_COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)
@@ -92,7 +92,7 @@ async def portfolio_readiness(
         limits=settings.stage_limits,
     )
     return polled(
-        Page[PortfolioRow](items=[PortfolioRow.model_validate(r) for r in rows], next_cursor=next_cursor),
+        Page[PortfolioRow](items=rows, next_cursor=next_cursor),
         if_none_match,
     )
 
@@ -117,7 +117,7 @@ async def portfolio_summary(
     summary = await db.read(
         service.summary, filters=filters, group_by=group_by, now=utcnow(), limits=settings.stage_limits
     )
-    return polled(SummaryRead.model_validate(summary), if_none_match)
+    return polled(summary, if_none_match)
 
 
 @router.get(
@@ -141,7 +141,7 @@ async def portfolio_stalled(
         service.stalled, filters=filters, limit=limit, cursor=cursor, now=utcnow(), limits=settings.stage_limits
     )
     return polled(
-        Page[StalledRow](items=[StalledRow.model_validate(r) for r in rows], next_cursor=next_cursor),
+        Page[StalledRow](items=rows, next_cursor=next_cursor),
         if_none_match,
     )
 

@@ -24,6 +24,7 @@ from app.engine import stall
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.kpis.models import Kpi
 from app.portfolio.models import ProjectStatus
+from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryRead
 from app.projects.models import Project, StageTransition
 from app.readiness.inputs import stall_profile
 from app.readiness.models import Evaluation
@@ -136,7 +137,7 @@ def readiness_rows(
     cursor: str | None,
     now: datetime,
     limits: Mapping[Stage, int],
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[PortfolioRow], str | None]:
     """One row per project: its latest score, level, gate, stage, days in stage, risk and benefit."""
     sort_column, descending, parse = _sort_key(sort)
     query = _filtered(_page_statement(sort), filters, risk_expression(now, limits) if filters.risk else None)
@@ -164,30 +165,32 @@ def risk_now(row: Mapping[Any, Any], now: datetime, limits: Mapping[str, timedel
     return str(row["risk_inactive"] if quiet or overdue else row["risk_active"])
 
 
-def _row(row: Mapping[Any, Any], now: datetime, limits: Mapping[str, timedelta]) -> dict[str, Any]:
-    return {
-        "key": row["key"],
-        "name": row["name"],
-        "department": row["department"],
-        "region": row["region"],
-        "business_owner_email": row["business_owner_email"],
-        "technical_owner_email": row["technical_owner_email"],
-        "stage": row["stage"],
-        "days_in_stage": (now - row["stage_entered_at"]).days,
-        "score": row["score"],
-        "level": row["level"],
-        "gate_passed": row["gate_passed"],
-        "evaluated_at": row["evaluated_at"],
-        "risk": risk_now(row, now, limits),
-        "realized_monthly_benefit": row["realized_monthly_benefit"],
-        "projected_monthly_benefit": row["projected_monthly_benefit"],
-        "currency": row["currency"],
-    }
+def _row(row: Mapping[Any, Any], now: datetime, limits: Mapping[str, timedelta]) -> PortfolioRow:
+    return PortfolioRow.model_validate(
+        {
+            "key": row["key"],
+            "name": row["name"],
+            "department": row["department"],
+            "region": row["region"],
+            "business_owner_email": row["business_owner_email"],
+            "technical_owner_email": row["technical_owner_email"],
+            "stage": row["stage"],
+            "days_in_stage": (now - row["stage_entered_at"]).days,
+            "score": row["score"],
+            "level": row["level"],
+            "gate_passed": row["gate_passed"],
+            "evaluated_at": row["evaluated_at"],
+            "risk": risk_now(row, now, limits),
+            "realized_monthly_benefit": row["realized_monthly_benefit"],
+            "projected_monthly_benefit": row["projected_monthly_benefit"],
+            "currency": row["currency"],
+        }
+    )
 
 
 def stalled(
     session: Session, *, filters: Filters, limit: int, cursor: str | None, now: datetime, limits: Mapping[Stage, int]
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[StalledRow], str | None]:
     """Projects at medium or high stall risk, worst first, each with its signals."""
     risk = risk_expression(now, limits)
     rank = case((risk == stall.Risk.high.value, 2), else_=1)
@@ -206,15 +209,18 @@ def stalled(
     projects = [row.Project for row in rows]
     diagnoses = diagnose_many(session, projects, now, limits)
     items = [
-        {
-            "key": row.Project.key,
-            "name": row.Project.name,
-            "department": row.Project.department,
-            "stage": row.Project.stage,
-            "days_in_stage": (now - row.Project.stage_entered_at).days,
-            "risk": row.risk,
-            "signals": diagnoses[row.Project.id].signals,
-        }
+        StalledRow.model_validate(
+            {
+                "key": row.Project.key,
+                "name": row.Project.name,
+                "department": row.Project.department,
+                "stage": row.Project.stage,
+                "days_in_stage": (now - row.Project.stage_entered_at).days,
+                "risk": row.risk,
+                "signals": diagnoses[row.Project.id].signals,
+            },
+            from_attributes=True,
+        )
         for row in rows
     ]
     return items, next_cursor
@@ -331,7 +337,7 @@ _summaries = ReadCache(max_age=timedelta(seconds=5))
 
 def summary(
     session: Session, *, filters: Filters, group_by: GroupBy | None, now: datetime, limits: Mapping[Stage, int]
-) -> dict[str, Any]:
+) -> SummaryRead:
     """The summary as last read, unless anything committed since (or it is a few seconds old)."""
     key = ("summary", filters, group_by, scope.departments(), tuple(sorted(limits.items())))
     return _summaries.read(
@@ -341,8 +347,9 @@ def summary(
 
 def _summary(
     session: Session, *, filters: Filters, group_by: GroupBy | None, now: datetime, limits: Mapping[Stage, int]
-) -> dict[str, Any]:
+) -> SummaryRead:
     """Three GROUP BY queries, each one pass over its table, feed every group and the whole."""
+    # One function: the three GROUP BY queries feed the same groups, each one pass over its table.
     group = _group_column(group_by)
     risk = risk_expression(now, limits)
     groups: dict[Any, _Group] = defaultdict(_Group)
@@ -412,11 +419,15 @@ def _summary(
         groups[name].stays[stage].add(float(hundredths) / 100, count)
         overall.stays[stage].add(float(hundredths) / 100, count)
 
-    return {
-        "group_by": group_by,
-        "groups": [{"group": name, **groups[name].finish()} for name in sorted(groups, key=str)] if group_by else [],
-        "overall": overall.finish(),
-    }
+    return SummaryRead.model_validate(
+        {
+            "group_by": group_by,
+            "groups": [{"group": name, **groups[name].finish()} for name in sorted(groups, key=str)]
+            if group_by
+            else [],
+            "overall": overall.finish(),
+        }
+    )
 
 
 def by_level(

@@ -68,6 +68,8 @@ def _monthly_benefits(project: Project, kpis: list[Kpi]) -> tuple[Any, Any, str 
 
 def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
     """Recompute the status rows of these projects from their data, in a handful of queries."""
+    # One function: a status row's columns are computed together from data loaded once for all the
+    # projects, and written in two set-based statements.
     ids = set(project_ids)
     if not ids:
         return

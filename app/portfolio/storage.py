@@ -155,6 +155,7 @@ def _refresh_measured(dialect: str) -> Update:
     made due. The stall signals and the evaluation stay as they are. Projects without a status row
     are left out; its row count says how many were updated. Built once per dialect: building and
     keying a statement of this size costs more than running it for a single measurement."""
+    # One statement, built in one place: its parts are subqueries of each other.
     # The project's own currency: its costs', else that of its first priced KPI by key.
     first_priced = (
         select(KPI.c.currency)

@@ -265,6 +265,7 @@ def _trend(
     now: datetime,
     limits: Mapping[Stage, int],
 ) -> Trend:
+    # One function: every bucket's figures come from the same few queries, replayed in time order.
     periods = buckets(interval, first, last, now.date())
     ends = [bucket.end for bucket in periods]
     # The figures of a bucket describe its last moment; the current bucket's, this one.

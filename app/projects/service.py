@@ -14,6 +14,7 @@ from app.core.db import contains_element, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, ProblemError, Unprocessable
 from app.core.identity import Caller, Role
 from app.core.pagination import keyset_page
+from app.core.patch import merge_patch
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
 from app.engine.stages import FORWARD_ORDER, Stage
@@ -248,19 +249,6 @@ def patch_project(
     data = validate_or_422(ProjectReplace, merged)
     _update(session, project, data, action="project.update", actor=actor)
     return project
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396: objects merge recursively, `null` removes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for name, value in patch.items():
-        if value is None:
-            result.pop(name, None)
-        else:
-            result[name] = merge_patch(result.get(name), value)
-    return result
 
 
 def delete_project(session: Session, *, key: str, if_match: IfMatch | None, actor: Caller) -> None:

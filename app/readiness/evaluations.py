@@ -1,6 +1,7 @@
 """Evaluations (snapshots of readiness), attestations, exemptions and go/no-go decisions."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from app.engine import scoring
 from app.projects.models import Project
 from app.projects.service import get_project
 from app.readiness import inputs
-from app.readiness.document import document
+from app.readiness.document import ResultDocument, document
 from app.readiness.models import Evaluation
 from app.readiness.schemas import AnswerSpec, EvaluationRead
 from app.rubrics import service as rubrics
@@ -41,6 +42,59 @@ def _answers(rubric: scoring.Rubric, answers: list[AnswerSpec]) -> dict[str, sco
     if errors:
         raise Unprocessable("Some answers do not fit the rubric.", errors=errors)
     return {answer.criterion: scoring.Answer(answer.status, answer.evidence_url, answer.note) for answer in answers}
+
+
+def _store(
+    session: Session,
+    project: Project,
+    rubric: scoring.Rubric,
+    result: scoring.Evaluation,
+    shown: ResultDocument,
+    evaluator: str | None,
+    answers: list[AnswerSpec],
+    actor: Caller,
+    now: datetime,
+) -> uuid.UUID:
+    """The evaluation stored as it was computed, and audited."""
+    evaluation_id = uuid.uuid4()
+    session.add(
+        Evaluation(
+            id=evaluation_id,
+            project_id=project.id,
+            rubric_key=rubric.key,
+            rubric_version=rubric.version,
+            evaluator=evaluator,
+            stage=project.stage,
+            evaluated_at=now,
+            score=result.score,
+            level=result.level.value,
+            gate_passed=result.gate_passed,
+            recommendation=result.recommendation,
+            weakest_section=result.weakest_section,
+            result={name: shown[name] for name in ("gate", "sections", "criteria")},
+            answers=[answer.model_dump(mode="json") for answer in answers],
+        )
+    )
+    changes.record(
+        session,
+        Cause("evaluation", str(evaluation_id)),
+        [project.id],
+        audit=AuditEntry(
+            actor,
+            "evaluation.create",
+            "project",
+            project.key,
+            after={
+                "evaluation_id": str(evaluation_id),
+                "rubric": f"{rubric.key}/v{rubric.version}",
+                "score": result.score,
+                "level": result.level.value,
+                "gate_passed": result.gate_passed,
+            },
+        ),
+        readiness=False,
+    )
+    return evaluation_id
 
 
 def evaluate_project(
@@ -86,45 +140,7 @@ def evaluate_project(
     )
     result = scoring.evaluate(rubric, loaded.snapshot, {**loaded.attestations, **overlay}, loaded.exemptions, now)
     shown = document(rubric, result)
-    evaluation_id = uuid.uuid4() if store else None
-    if store:
-        session.add(
-            Evaluation(
-                id=evaluation_id,
-                project_id=project.id,
-                rubric_key=rubric.key,
-                rubric_version=rubric.version,
-                evaluator=evaluator,
-                stage=project.stage,
-                evaluated_at=now,
-                score=result.score,
-                level=result.level.value,
-                gate_passed=result.gate_passed,
-                recommendation=result.recommendation,
-                weakest_section=result.weakest_section,
-                result={name: shown[name] for name in ("gate", "sections", "criteria")},
-                answers=[answer.model_dump(mode="json") for answer in answers],
-            )
-        )
-        changes.record(
-            session,
-            Cause("evaluation", str(evaluation_id)),
-            [project.id],
-            audit=AuditEntry(
-                actor,
-                "evaluation.create",
-                "project",
-                key,
-                after={
-                    "evaluation_id": str(evaluation_id),
-                    "rubric": f"{rubric.key}/v{rubric.version}",
-                    "score": result.score,
-                    "level": result.level.value,
-                    "gate_passed": result.gate_passed,
-                },
-            ),
-            readiness=False,
-        )
+    evaluation_id = _store(session, project, rubric, result, shown, evaluator, answers, actor, now) if store else None
     return EvaluationRead.model_validate(
         {
             **shown,

@@ -172,6 +172,7 @@ def kpis_by_project(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.U
 def load(session: Session, projects: Collection[Project], now: datetime) -> dict[uuid.UUID, ReadinessInputs]:
     """The inputs of every project given, in five queries whatever their number. Rows, not ORM
     objects: re-scoring a whole portfolio reads millions of values that nothing will change."""
+    # One function: five queries, one per kind of input, whatever the number of projects.
     ids = [project.id for project in projects]
     connection = session.connection()
     kpis: dict[uuid.UUID, list[KpiSnapshot]] = defaultdict(list)

@@ -118,6 +118,8 @@ def _store(session: Session, rescore: Rescore) -> None:
     """Every fresh result stored (whole where its criteria changed, weighed again where they did
     not), a history row and an event for each that changed significantly, and the new scores handed
     to the domains that keep them."""
+    # One pass over the fresh results builds every statement's rows, so that storing a batch of any
+    # size takes a few statements.
     results, weighings, history, scores, told = [], [], [], [], []
     for project_id, scored in rescore.fresh.items():
         result = scored.result

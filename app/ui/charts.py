@@ -20,32 +20,41 @@ each time.
 """
 
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from markupsafe import Markup, escape
 
 from app.core.clock import clock
+from app.ui.scales import (
+    PAD,
+    WIDTH,
+    Columns,
+    LabelRows,
+    Linear,
+    Plot,
+    TimeScale,
+    date,
+    days,
+    exact,
+    fit,
+    nice_ticks,
+    text_width,
+    tick,
+    value_scale,
+    with_unit,
+    within,
+)
 
-WIDTH = 600
 FONT_SIZE = 13
-# An average glyph at FONT_SIZE; SVG text cannot be measured on the server, so layout estimates.
-CHAR_WIDTH = 7.2
-PAD = 8
 ROW_HEIGHT = 30
 BAR_HEIGHT = 20
 PAIRED_ROW_HEIGHT = 42
 PAIRED_BAR_HEIGHT = 16
 LEGEND_HEIGHT = 26
 NO_DATA = "No data"
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# Day and month steps for date axes, tried in order until the ticks fit.
-DAY_STEPS = (1, 2, 7, 14)
-MONTH_STEPS = (1, 2, 3, 6, 12, 24, 60, 120)
-MAX_DATE_TICKS = 6
 
 
 @dataclass(frozen=True)
@@ -82,9 +91,9 @@ def bar_chart(
     chart_id = _chart_id("bar", title, description, unit, max_value, bars)
     if not bars:
         return _no_data("bar", chart_id, title, description)
-    texts = [_with_unit(_exact(bar.value), unit) for bar in bars]
-    columns = _Columns.fit([bar.label for bar in bars], texts)
-    scale = _value_scale([bar.value for bar in bars], max_value, columns.bar_left, columns.bar_right)
+    texts = [with_unit(exact(bar.value), unit) for bar in bars]
+    columns = Columns.fit([bar.label for bar in bars], texts)
+    scale = value_scale([bar.value for bar in bars], max_value, columns.bar_left, columns.bar_right)
     rows = [
         _bar_row(bar, text, y=PAD + index * ROW_HEIGHT, columns=columns, scale=scale)
         for index, (bar, text) in enumerate(zip(bars, texts, strict=True))
@@ -115,9 +124,9 @@ def paired_bar_chart(
     chart_id = _chart_id("paired", title, description, first, second, unit, rows)
     if not rows:
         return _no_data("paired", chart_id, title, description)
-    texts = [(_with_unit(_exact(a), unit), _with_unit(_exact(b), unit)) for _, a, b in rows]
-    columns = _Columns.fit([label for label, _, _ in rows], [text for pair in texts for text in pair])
-    scale = _value_scale([v for _, a, b in rows for v in (a, b)], None, columns.bar_left, columns.bar_right)
+    texts = [(with_unit(exact(a), unit), with_unit(exact(b), unit)) for _, a, b in rows]
+    columns = Columns.fit([label for label, _, _ in rows], [text for pair in texts for text in pair])
+    scale = value_scale([v for _, a, b in rows for v in (a, b)], None, columns.bar_left, columns.bar_right)
     body = [_legend([("first", first), ("second", second)], x=columns.bar_left, y=PAD)]
     top = PAD + LEGEND_HEIGHT
     for index, ((label, a, b), (a_text, b_text)) in enumerate(zip(rows, texts, strict=True)):
@@ -161,20 +170,20 @@ def line_chart(
     `start` and `end` fix the time axis, so that several charts line up; points outside it are left out.
     """
     chart_id = _chart_id("line", title, description, y_label, start, end, series, references)
-    shown = [Series(s.name, [(t, v) for t, v in s.points if _within(t, start, end)], s.css_class) for s in series]
+    shown = [Series(s.name, [(t, v) for t, v in s.points if within(t, start, end)], s.css_class) for s in series]
     times = [t for s in shown for t, _ in s.points]
     if not times:
         return _no_data("line", chart_id, title, description)
     values = [v for s in shown for _, v in s.points] + [r.value for r in references]
-    y_ticks = _nice_ticks(min(values), max(values))
-    tick_texts = [_tick(t, y_ticks[1] - y_ticks[0]) for t in y_ticks]
+    y_ticks = nice_ticks(min(values), max(values))
+    tick_texts = [tick(t, y_ticks[1] - y_ticks[0]) for t in y_ticks]
     legend = len(shown) > 1
     # Room above the top gridline for a reference's label when the reference is the highest value.
     top = PAD + FONT_SIZE + (LEGEND_HEIGHT if legend else 0)
-    left = 2 * FONT_SIZE + _text_width(max(tick_texts, key=len)) + PAD
-    plot = _Plot(left=left, right=WIDTH - 2 * PAD, top=top, bottom=top + 200)
-    x = _TimeScale.fit(start or min(times), end or max(times), plot.left, plot.right)
-    y = _Linear(y_ticks[0], y_ticks[-1], plot.bottom, plot.top)
+    left = 2 * FONT_SIZE + text_width(max(tick_texts, key=len)) + PAD
+    plot = Plot(left=left, right=WIDTH - 2 * PAD, top=top, bottom=top + 200)
+    x = TimeScale.fit(start or min(times), end or max(times), plot.left, plot.right)
+    y = Linear(y_ticks[0], y_ticks[-1], plot.bottom, plot.top)
 
     body: list[Markup] = []
     if legend:
@@ -185,7 +194,7 @@ def line_chart(
     body.extend(_reference(ref, y(ref.value), plot) for ref in references)
     body.extend(_series(s, i, x, y) for i, s in enumerate(shown, start=1) if s.points)
 
-    summary = " ".join([*(_series_summary(s) for s in shown), *(f"{r.label}: {_exact(r.value)}." for r in references)])
+    summary = " ".join([*(_series_summary(s) for s in shown), *(f"{r.label}: {exact(r.value)}." for r in references)])
     return _svg(
         "line",
         chart_id,
@@ -203,16 +212,16 @@ def timeline(stages: Sequence[tuple[str, datetime, datetime | None]], *, title: 
         return _no_data("timeline", chart_id, title, None)
     now = clock.now()
     spans = [(name, entered, left or now, left is None) for name, entered, left in stages]
-    plot = _Plot(left=PAD, right=WIDTH - PAD, top=2 * PAD + 2 * FONT_SIZE + 4, bottom=2 * PAD + 2 * FONT_SIZE + 32)
-    x = _TimeScale.fit(min(s[1] for s in spans), max(s[2] for s in spans), plot.left, plot.right)
-    label_rows = _LabelRows(plot.right)
+    plot = Plot(left=PAD, right=WIDTH - PAD, top=2 * PAD + 2 * FONT_SIZE + 4, bottom=2 * PAD + 2 * FONT_SIZE + 32)
+    x = TimeScale.fit(min(s[1] for s in spans), max(s[2] for s in spans), plot.left, plot.right)
+    label_rows = LabelRows(plot.right)
     body: list[Markup] = []
     periods: list[str] = []
     for name, entered, left, current in spans:
         x0, x1 = x(entered), x(left)
-        period = f"since {_date(entered)}" if current else f"from {_date(entered)} to {_date(left)}"
+        period = f"since {date(entered)}" if current else f"from {date(entered)} to {date(left)}"
         periods.append(f"{name} {period}")
-        label_x, row = label_rows.place(x0 + 2, _text_width(name))
+        label_x, row = label_rows.place(x0 + 2, text_width(name))
         body.append(
             _el(
                 "g",
@@ -226,7 +235,7 @@ def timeline(stages: Sequence[tuple[str, datetime, datetime | None]], *, title: 
                         "width": max(x1 - x0, 1.0),
                         "height": plot.bottom - plot.top,
                     },
-                    _el("title", {}, f"{name}: {period} ({_days(left - entered)})"),
+                    _el("title", {}, f"{name}: {period} ({days(left - entered)})"),
                 ),
                 _el("text", {"class": "segment-label", "x": label_x, "y": PAD + FONT_SIZE * (row + 1)}, name),
             )
@@ -237,201 +246,10 @@ def timeline(stages: Sequence[tuple[str, datetime, datetime | None]], *, title: 
     )
 
 
-def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round ticks (1, 2 or 5 times a power of ten) from at or below `low` to at or above `high`."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError("chart values must be finite")
-    if low == high:
-        pad = abs(low) / 10 or 1.0
-        low, high = low - pad, high + pad
-    step = _nice_step((high - low) / count)
-    first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
-    return [_round(i * step, step) for i in range(first, last + 1)]
-
-
-def _nice_step(raw: float) -> float:
-    magnitude = 10.0 ** math.floor(math.log10(raw))
-    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
-
-
-def _round(value: float, step: float) -> float:
-    # i * 0.1 is 0.30000000000000004; rounding to the step's precision gives the tick the reader sees.
-    return round(value, max(0, -math.floor(math.log10(step))) + 1) + 0.0
-
-
 # Numbers
 
 
-def _exact(value: float) -> str:
-    """The value as a person reads it, with thousands separators and no float noise: 12,345.5."""
-    if not math.isfinite(value):
-        raise ValueError("chart values must be finite")
-    text = f"{value:,.6f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-def _with_unit(text: str, unit: str) -> str:
-    if not unit:
-        return text
-    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
-
-
-def _tick(value: float, step: float) -> str:
-    """A tick label in few characters (1.2k, 3M), with as many decimals as the step between ticks needs."""
-    divisor, suffix = next(((d, s) for d, s in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if abs(value) >= d), (1.0, ""))
-    decimals = max(0, math.ceil(-math.log10(step / divisor) - 1e-9))
-    text = f"{value / divisor:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return ("0" if text == "-0" else text) + suffix
-
-
-def _date(moment: datetime) -> str:
-    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
-
-
-def _days(span: timedelta) -> str:
-    return "1 day" if span.days == 1 else f"{span.days:,} days"
-
-
 # Scales and layout
-
-
-@dataclass(frozen=True)
-class _Linear:
-    low: float
-    high: float
-    start: float
-    end: float
-
-    def __call__(self, value: float) -> float:
-        return self.start + (value - self.low) / (self.high - self.low) * (self.end - self.start)
-
-
-@dataclass(frozen=True)
-class _TimeScale:
-    low: datetime
-    high: datetime
-    start: float
-    end: float
-
-    @classmethod
-    def fit(cls, low: datetime, high: datetime, start: float, end: float) -> "_TimeScale":
-        # A single moment gets a day either side, so that its marker sits mid-axis between two dates.
-        if high - low < timedelta(days=1):
-            middle = low + (high - low) / 2
-            low, high = middle - timedelta(days=1), middle + timedelta(days=1)
-        return cls(low, high, start, end)
-
-    def __call__(self, moment: datetime) -> float:
-        return self.start + (moment - self.low) / (self.high - self.low) * (self.end - self.start)
-
-    def ticks(self) -> list[tuple[datetime, str]]:
-        """Midnights or first days of months, as many as fit, with the year on the first and on each January."""
-        for step in DAY_STEPS:
-            days = _day_ticks(self.low, self.high, step)
-            if len(days) <= MAX_DATE_TICKS:
-                return [(day, f"{day.day} {MONTHS[day.month - 1]}" + _year(day, i)) for i, day in enumerate(days)]
-        for step in MONTH_STEPS[:-1]:
-            months = _month_ticks(self.low, self.high, step)
-            if len(months) <= MAX_DATE_TICKS:
-                return _month_labels(months, step)
-        return _month_labels(_month_ticks(self.low, self.high, MONTH_STEPS[-1]), MONTH_STEPS[-1])
-
-
-def _month_labels(months: Sequence[datetime], step: int) -> list[tuple[datetime, str]]:
-    if step >= 12:
-        return [(month, str(month.year)) for month in months]
-    return [(month, MONTHS[month.month - 1] + _year(month, i)) for i, month in enumerate(months)]
-
-
-def _year(moment: datetime, index: int) -> str:
-    return f" {moment.year}" if index == 0 or moment.month == 1 and moment.day == 1 else ""
-
-
-def _day_ticks(low: datetime, high: datetime, step: int) -> list[datetime]:
-    midnight = low.replace(hour=0, minute=0, second=0, microsecond=0)
-    first = midnight if midnight >= low else midnight + timedelta(days=1)
-    count = (high - first).days // step + 1
-    return [first + timedelta(days=i * step) for i in range(max(count, 0))]
-
-
-def _month_ticks(low: datetime, high: datetime, step: int) -> list[datetime]:
-    month = low.year * 12 + low.month - 1
-    if low > _month_start(low, month):
-        month += 1
-    month += -month % step
-    ticks: list[datetime] = []
-    while (moment := _month_start(low, month)) <= high:
-        ticks.append(moment)
-        month += step
-    return ticks
-
-
-def _month_start(like: datetime, month: int) -> datetime:
-    return like.replace(year=month // 12, month=month % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-@dataclass(frozen=True)
-class _Plot:
-    left: float
-    right: float
-    top: float
-    bottom: float
-
-
-@dataclass(frozen=True)
-class _Columns:
-    """A bar chart's three columns: labels, bars, and room after the longest bar for its value."""
-
-    label_width: float
-    bar_left: float
-    bar_right: float
-
-    @classmethod
-    def fit(cls, labels: Sequence[str], values: Sequence[str]) -> "_Columns":
-        label_width = min(max(_text_width(label) for label in labels), WIDTH * 0.35)
-        value_width = max(_text_width(value) for value in values) + PAD
-        bar_left = PAD + label_width + PAD
-        return cls(label_width, bar_left, WIDTH - PAD - value_width)
-
-
-class _LabelRows:
-    """Puts each label on the first of two rows where it does not run into the label before it."""
-
-    def __init__(self, right: float) -> None:
-        self.right = right
-        self.ends = [-math.inf, -math.inf]
-
-    def place(self, x: float, width: float) -> tuple[float, int]:
-        # The current stage starts near the right edge; its label is pulled back inside the chart.
-        x = max(0.0, min(x, self.right - width))
-        row = next((r for r, end in enumerate(self.ends) if x >= end), None)
-        if row is None:
-            # Both rows are taken here (stages a few days long): the label moves right of the nearer one.
-            row = self.ends.index(min(self.ends))
-            x = self.ends[row]
-        self.ends[row] = x + width + PAD
-        return x, row
-
-
-def _value_scale(values: Sequence[float], max_value: float | None, start: float, end: float) -> _Linear:
-    low = min(0.0, *values)
-    high = max(0.0, *values, max_value or 0.0)
-    return _Linear(low, high if high > low else low + 1, start, end)
-
-
-def _text_width(text: str) -> float:
-    return len(text) * CHAR_WIDTH
-
-
-def _fit(text: str, width: float) -> str:
-    room = int(width / CHAR_WIDTH)
-    return text if len(text) <= room else text[: max(room - 1, 1)] + "…"
-
-
-def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
-    return (start is None or moment >= start) and (end is None or moment <= end)
 
 
 # Pieces
@@ -467,7 +285,7 @@ def _no_data(kind: str, chart_id: str, title: str, description: str | None) -> M
     return _svg(kind, chart_id, title, _join(description, f"{NO_DATA}."), height=height, body=[message])
 
 
-def _bar_row(bar: Bar, text: str, *, y: float, columns: _Columns, scale: _Linear) -> Markup:
+def _bar_row(bar: Bar, text: str, *, y: float, columns: Columns, scale: Linear) -> Markup:
     tooltip = f"{bar.label}: {text}"
     parts = (
         _label(bar.label, columns, _baseline(y + (ROW_HEIGHT - BAR_HEIGHT) / 2, BAR_HEIGHT)),
@@ -478,15 +296,15 @@ def _bar_row(bar: Bar, text: str, *, y: float, columns: _Columns, scale: _Linear
     return _el("a", {"class": "row", "href": _safe_href(bar.href), "aria-label": tooltip}, *parts)
 
 
-def _label(label: str, columns: _Columns, baseline: float) -> Markup:
+def _label(label: str, columns: Columns, baseline: float) -> Markup:
     return _el(
         "text",
         {"class": "label", "x": PAD + columns.label_width, "y": baseline, "text-anchor": "end"},
-        _fit(label, columns.label_width),
+        fit(label, columns.label_width),
     )
 
 
-def _bar(css_class: str, value: float, tooltip: str, text: str, y: float, height: float, scale: _Linear) -> Markup:
+def _bar(css_class: str, value: float, tooltip: str, text: str, y: float, height: float, scale: Linear) -> Markup:
     zero, end = scale(0.0), scale(value)
     return Markup("").join(
         (
@@ -511,11 +329,11 @@ def _legend(entries: Sequence[tuple[str, str]], *, x: float, y: float) -> Markup
                 _el("text", {"x": x + FONT_SIZE + PAD / 2, "y": y + FONT_SIZE}, name),
             )
         )
-        x += FONT_SIZE + PAD / 2 + _text_width(name) + 2 * PAD
+        x += FONT_SIZE + PAD / 2 + text_width(name) + 2 * PAD
     return _el("g", {"class": "legend"}, *items)
 
 
-def _y_axis(ticks: Sequence[float], texts: Sequence[str], y: _Linear, plot: _Plot, label: str) -> Markup:
+def _y_axis(ticks: Sequence[float], texts: Sequence[str], y: Linear, plot: Plot, label: str) -> Markup:
     marks = [
         _el(
             "g",
@@ -540,7 +358,7 @@ def _y_axis(ticks: Sequence[float], texts: Sequence[str], y: _Linear, plot: _Plo
     return _el("g", {"class": "axis y-axis"}, title, *marks)
 
 
-def _x_axis(x: _TimeScale, plot: _Plot) -> Markup:
+def _x_axis(x: TimeScale, plot: Plot) -> Markup:
     baseline = _el(
         "line", {"class": "axis-line", "x1": plot.left, "x2": plot.right, "y1": plot.bottom, "y2": plot.bottom}
     )
@@ -562,12 +380,12 @@ def _x_axis(x: _TimeScale, plot: _Plot) -> Markup:
 
 def _anchor(x: float, text: str) -> str:
     # A label centred on a tick at the chart's edge would be cut off; it hangs inwards instead.
-    half = _text_width(text) / 2
+    half = text_width(text) / 2
     return "start" if x - half < 0 else "end" if x + half > WIDTH else "middle"
 
 
-def _reference(ref: Reference, y: float, plot: _Plot) -> Markup:
-    text = f"{ref.label}: {_exact(ref.value)}"
+def _reference(ref: Reference, y: float, plot: Plot) -> Markup:
+    text = f"{ref.label}: {exact(ref.value)}"
     return _el(
         "g",
         {"class": ref.css_class},
@@ -584,7 +402,7 @@ def _reference(ref: Reference, y: float, plot: _Plot) -> Markup:
     )
 
 
-def _series(series: Series, index: int, x: _TimeScale, y: _Linear) -> Markup:
+def _series(series: Series, index: int, x: TimeScale, y: Linear) -> Markup:
     coordinates = [(x(t), y(v)) for t, v in series.points]
     parts: list[Markup] = []
     if len(coordinates) > 1:
@@ -592,7 +410,7 @@ def _series(series: Series, index: int, x: _TimeScale, y: _Linear) -> Markup:
         # fill="none" is geometry, not colour: without it a polyline is painted as a closed black shape.
         parts.append(_el("polyline", {"class": "line", "fill": "none", "points": points}))
     for (moment, value), (px, py) in zip(series.points, coordinates, strict=True):
-        tooltip = f"{series.name}, {_date(moment)}: {_exact(value)}"
+        tooltip = f"{series.name}, {date(moment)}: {exact(value)}"
         parts.append(_el("circle", {"class": "point", "cx": px, "cy": py, "r": 3.5}, _el("title", {}, tooltip)))
     return _el("g", {"class": f"{series.css_class} series-{index}"}, *parts)
 
@@ -602,12 +420,12 @@ def _series_summary(series: Series) -> str:
     if not points:
         return f"{series.name}: no measurements."
     if len(points) == 1:
-        return f"{series.name}: {_exact(points[0][1])} on {_date(points[0][0])}."
+        return f"{series.name}: {exact(points[0][1])} on {date(points[0][0])}."
     values = [v for _, v in points]
     return (
-        f"{series.name}: {len(points)} points from {_date(points[0][0])} to {_date(points[-1][0])}, "
-        f"first {_exact(values[0])}, last {_exact(values[-1])}, "
-        f"lowest {_exact(min(values))}, highest {_exact(max(values))}."
+        f"{series.name}: {len(points)} points from {date(points[0][0])} to {date(points[-1][0])}, "
+        f"first {exact(values[0])}, last {exact(values[-1])}, "
+        f"lowest {exact(min(values))}, highest {exact(max(values))}."
     )
 
 

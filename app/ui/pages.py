@@ -20,6 +20,7 @@ from app.kpis import service as kpis
 from app.kpis.models import Kpi, Measurement
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
+from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryStats
 from app.projects import service as projects
 from app.projects.models import Project, StageTransition
 from app.readiness import reads as readiness
@@ -38,11 +39,11 @@ BLOCKERS_SHOWN = 5
 
 @dataclass(frozen=True)
 class PortfolioPage:
-    summary: dict[str, Any]
+    summary: SummaryStats
     levels: dict[str | None, int]
-    rows: list[dict[str, Any]]
+    rows: list[PortfolioRow]
     next_cursor: str | None
-    stalled: list[dict[str, Any]]
+    stalled: list[StalledRow]
     more_stalled: bool
     departments: list[str]
     regions: list[str]
@@ -70,7 +71,7 @@ def portfolio_page(
         session, filters=filters, limit=STALLED_SHOWN, cursor=None, now=now, limits=limits
     )
     return PortfolioPage(
-        summary=summary["overall"],
+        summary=summary.overall,
         levels=levels,
         rows=rows,
         next_cursor=next_cursor,

@@ -267,16 +267,15 @@ async def portfolio_view(request: Request) -> Response:
         )
     summary = shown.summary
     funnel = [
-        charts.Bar(words(stage.value), summary["by_stage"][stage.value], href=_query(filters, stage=stage.value))
+        charts.Bar(words(stage.value), summary.by_stage[stage.value], href=_query(filters, stage=stage.value))
         for stage in FORWARD_ORDER
     ]
     levels = [charts.Bar(words(level), shown.levels.get(level, 0), css_class=f"bar level-{level}") for level in LEVELS]
     levels.append(charts.Bar("Not scored", shown.levels.get(None, 0), css_class="bar level-none"))
-    benefit = summary["monthly_benefit"]
-    currencies = sorted(set(benefit["realized"]) | set(benefit["projected"]))
+    benefit = summary.monthly_benefit
+    currencies = sorted(set(benefit.realized) | set(benefit.projected))
     benefits = [
-        (currency, benefit["realized"].get(currency, 0.0), benefit["projected"].get(currency, 0.0))
-        for currency in currencies
+        (currency, benefit.realized.get(currency, 0.0), benefit.projected.get(currency, 0.0)) for currency in currencies
     ]
     context = {
         "caller": caller,

@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
-from app.engine.checks import CheckStatus, FactObservation, ProjectSnapshot, run_check
+from app.engine.checks import CheckStatus, FactObservation, ProjectSnapshot
 from app.engine.default_rubric import DEFAULT_RUBRIC
 from app.engine.frameworks import Framework
 from app.engine.kpi import KpiCategory
 from app.engine.roi import ProjectCosts
 from app.engine.scoring import Aggregation, rubric_problems
 from app.engine.stages import Stage
+from app.engine.verdicts import run_check
 from tests.engine.snapshots import NOW, facts, kpi, snapshot
 
 CRITERIA = {criterion.key: criterion for criterion in DEFAULT_RUBRIC.criteria}
