@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import jwt
+from cachetools import TLRUCache
 
 from app.auth.authenticator import InvalidToken
 from app.core.errors import Forbidden
@@ -124,7 +125,10 @@ class OidcVerifier:
         self._fetches = 0
         self._fetch_error: str | None = None
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        self._verified: dict[str, tuple[float, Caller]] = {}
+        # Each verified token until its expiry or for VERIFIED_SECONDS, whichever comes first.
+        self._verified: TLRUCache[str, tuple[float, Caller]] = TLRUCache(
+            VERIFIED_ENTRIES, ttu=lambda _digest, entry, _now: entry[0], timer=time.time
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "OidcVerifier":
@@ -149,7 +153,7 @@ class OidcVerifier:
     async def verify(self, token: str) -> Caller:
         digest = hashlib.sha256(token.encode()).hexdigest()
         remembered = self._verified.get(digest)
-        if remembered is not None and remembered[0] > time.time():
+        if remembered is not None:
             return remembered[1]
         try:
             header = jwt.get_unverified_header(token)
@@ -168,8 +172,6 @@ class OidcVerifier:
         key = await self._key(kid, algorithm)
         claims = self._decode(token, key, algorithm)
         caller = self._caller(claims)
-        if len(self._verified) >= VERIFIED_ENTRIES:
-            self._verified.clear()
         self._verified[digest] = (min(float(claims["exp"]), time.time() + VERIFIED_SECONDS), caller)
         return caller
 

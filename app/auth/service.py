@@ -5,12 +5,12 @@ import hmac
 import logging
 import secrets
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -239,28 +239,29 @@ class CallerCache:
     """Verified keys, kept for a few seconds so that most requests need no key lookup.
 
     The staleness bound is the point: a revoked key stops working on every replica within `ttl`.
+    A key that verified as nothing is kept too, so that a flood of bad keys costs no lookups.
     """
 
     def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
         self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, KeyHolder | None]] = {}
+        self._entries: TTLCache[str, KeyHolder | None] | None = TTLCache(max_entries, ttl) if ttl > 0 else None
+        # Request threads share it, and TTLCache is not thread-safe.
         self._lock = threading.Lock()
 
     def get(self, digest: str) -> tuple[bool, KeyHolder | None]:
-        entry = self._entries.get(digest)
-        if entry is None or entry[0] < time.monotonic():
+        if self._entries is None:
             return False, None
-        return True, entry[1]
+        with self._lock:
+            if digest not in self._entries:
+                return False, None
+            return True, self._entries[digest]
 
     def put(self, digest: str, caller: KeyHolder | None) -> None:
-        if self.ttl <= 0:
-            return
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[digest] = (time.monotonic() + self.ttl, caller)
+        if self._entries is not None:
+            with self._lock:
+                self._entries[digest] = caller
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        if self._entries is not None:
+            with self._lock:
+                self._entries.clear()
