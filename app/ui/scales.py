@@ -32,7 +32,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         low, high = low - pad, high + pad
     step = nice_step((high - low) / count)
     first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
-    return [round(i * step, step) for i in range(first, last + 1)]
+    return [to_step(i * step, step) for i in range(first, last + 1)]
 
 
 def nice_step(raw: float) -> float:
@@ -40,7 +40,7 @@ def nice_step(raw: float) -> float:
     return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
 
 
-def round(value: float, step: float) -> float:
+def to_step(value: float, step: float) -> float:
     # i * 0.1 is 0.30000000000000004; rounding to the step's precision gives the tick the reader sees.
     return round(value, max(0, -math.floor(math.log10(step))) + 1) + 0.0
 
