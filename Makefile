@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test lint openapi bench image-test fuzz clean
+.PHONY: run demo test lint openapi bench image-test fuzz fuzz-deep clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,9 @@ tests/ui/axe/node_modules/.installed: tests/ui/axe/package-lock.json
 	touch $@
 
 # Debian's Chromium, which the browser tests drive: Playwright's own browser download cannot work here.
+# The package lists are fetched first: a new machine may never have fetched them.
 /usr/bin/chromium:
-	apt-get install -y chromium
+	apt-get update -qq && apt-get install -y -qq chromium
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -61,13 +62,17 @@ openapi: $(VENV)/.installed
 
 ## bench: the service against its own ceilings (bare Starlette, FastAPI) on SQLite and PostgreSQL; needs wrk
 bench: $(VENV)/.installed-dev
-	command -v wrk >/dev/null || apt-get install -y wrk
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.events
 
 ## fuzz: schemathesis (every check and phase) against a live service on SQLite and PostgreSQL
 fuzz: $(VENV)/.installed-dev
 	FUZZ_SEED=$(FUZZ_SEED) bash scripts/fuzz-live
+
+## fuzz-deep: the same with 25 examples per operation and a random seed, printed (set FUZZ_SEED to repeat one)
+fuzz-deep: $(VENV)/.installed-dev
+	FUZZ_EXAMPLES=25 FUZZ_SEED=$${FUZZ_SEED:-$$(shuf -i 1-999999999 -n 1)} bash scripts/fuzz-live
 
 ## image-test: build the Dockerfile with buildah against a debootstrapped base and check the image serves
 image-test:

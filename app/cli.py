@@ -67,7 +67,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers or settings.workers,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # Only READINESS_TRUSTED_PROXIES decide whose X-Forwarded-For and X-Forwarded-Proto count:
+        # uvicorn's own default trusts loopback, which would let anyone there choose their address.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         timeout_graceful_shutdown=20,
     )
     return 0
@@ -126,6 +129,7 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
             departments=args.departments.split(",") if args.departments is not None else None,
             expires_at=None,
             actor=SYSTEM,
+            person=args.person,
         )
     finally:
         db.dispose()
@@ -182,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--name", required=True)
     key.add_argument("--role", required=True, choices=[role.value for role in Role])
     key.add_argument("--departments", help="comma-separated departments the key is limited to; default: all")
+    key.add_argument("--person", help="the person (email) the key stands for, whom four eyes compares")
     key.set_defaults(handler=cmd_create_api_key)
 
     demo = commands.add_parser(

@@ -107,6 +107,12 @@ class Authenticator:
         if credential is None:
             self._failed(scope, "Send a credential: Authorization: Bearer <API key or access token>.", None)
         caller = await self._verify(scope, credential)
+        self.limit(scope, caller)
+        return caller
+
+    def limit(self, scope: MutableMapping[str, Any], caller: Caller) -> None:
+        """Take one of the caller's requests from its rate limit: 429 beyond it. The dashboard's
+        requests count as the same identity's as the API's."""
         if self.requests.enabled:
             verdict = self.requests.take(caller.identity)
             self._advertise(scope, self.requests, verdict)
@@ -115,7 +121,6 @@ class Authenticator:
                     f"More than {self.requests.rate:g} requests per second; slow down.",
                     headers=self.requests.headers(verdict),
                 )
-        return caller
 
     async def _verify(self, scope: MutableMapping[str, Any], credential: str) -> Caller:
         if self.tokens is None or not _looks_like_jwt(credential):

@@ -8,6 +8,7 @@ index until the first request commits, then replays its response; SQLite seriali
 """
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -157,6 +158,12 @@ def respond(
     record.response_body = kept.decode()
     _forget_expired(session, now)
     return response
+
+
+def without_secret(response: Response) -> bytes:
+    """What a replay answers for a resource whose secret is shown once: the same resource, its
+    `secret` null."""
+    return json.dumps({**json.loads(bytes(response.body)), "secret": None}).encode()
 
 
 async def idempotent(

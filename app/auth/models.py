@@ -21,6 +21,8 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     departments: Mapped[list[str] | None] = mapped_column(JSONDocument)
+    # The person (an email) the key stands for: four eyes counts two keys of one person as one.
+    person: Mapped[str | None] = mapped_column(String(320))
     # After a rotation the previous secret keeps working until `previous_valid_until`.
     previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
     previous_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,4 +1,3 @@
-import json
 import uuid
 from datetime import timedelta
 from typing import cast
@@ -10,7 +9,7 @@ from starlette.responses import Response
 from app.auth import service
 from app.auth.authenticator import Authenticator
 from app.auth.dependencies import Admin
-from app.auth.idempotency import IdempotencyDep, respond
+from app.auth.idempotency import IdempotencyDep, respond, without_secret
 from app.auth.models import ApiKey
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyRotate
 from app.core.deps import DbDep
@@ -25,11 +24,6 @@ def _secret_response(issued: tuple[ApiKey, str], *, status_code: int) -> Respons
     key, secret = issued
     created = ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(key).model_dump(), "secret": secret})
     return json_response(created, status_code=status_code)
-
-
-def _without_secret(response: Response) -> bytes:
-    """What an idempotent replay answers: the same key, its secret left out (it is shown once)."""
-    return json.dumps({**json.loads(bytes(response.body)), "secret": None}).encode()
 
 
 def _forget_cached_keys(request: Request) -> None:
@@ -60,10 +54,11 @@ async def create_api_key(body: ApiKeyCreate, db: DbDep, caller: Admin, idempoten
                     departments=body.departments,
                     expires_at=body.expires_at,
                     actor=caller,
+                    person=body.person,
                 ),
                 status_code=201,
             ),
-            remember=_without_secret,
+            remember=without_secret,
         )
 
     return await db.write(issue)
@@ -107,7 +102,7 @@ async def rotate_api_key(
             lambda: _secret_response(
                 service.rotate_api_key(session, key_id=key_id, grace=grace, actor=caller), status_code=200
             ),
-            remember=_without_secret,
+            remember=without_secret,
         )
 
     response = await db.write(rotate)

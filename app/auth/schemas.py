@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import EmailStr, Field
 
 from app.core.identity import Role
 from app.core.schemas import ReadModel, UTCTimestamp, WriteModel
@@ -19,6 +19,10 @@ class ApiKeyCreate(WriteModel):
     role: Role
     departments: list[Department] | None = Field(default=None, max_length=200, description=DEPARTMENTS_DESCRIPTION)
     expires_at: UTCTimestamp | None = Field(default=None, description="When the key stops working; absent: never.")
+    person: Annotated[EmailStr, Field(max_length=320)] | None = Field(
+        default=None,
+        description="The person the key stands for (an email). Four eyes counts keys of one person as that person.",
+    )
 
 
 class ApiKeyRotate(WriteModel):
@@ -36,6 +40,7 @@ class ApiKeyRead(ReadModel):
     role: Role
     prefix: str = Field(description="The first characters of the secret, to recognise a key without it.")
     departments: list[str] | None = Field(description=DEPARTMENTS_DESCRIPTION)
+    person: str | None = Field(description="The person the key stands for, if it says.")
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None = Field(description="When the key last authenticated, to the minute.")

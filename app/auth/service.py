@@ -64,6 +64,7 @@ def _described(key: ApiKey) -> dict[str, Any]:
         "role": key.role,
         "prefix": key.prefix,
         "departments": key.departments,
+        "person": key.person,
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
     }
 
@@ -76,6 +77,7 @@ def create_api_key(
     departments: list[str] | None,
     expires_at: datetime | None,
     actor: Caller,
+    person: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Issue a key; the secret is returned here once and never stored."""
     if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
@@ -92,6 +94,7 @@ def create_api_key(
         secret_hash=hash_secret(secret),
         departments=sorted(set(departments)) if departments is not None else None,
         expires_at=expires_at,
+        person=person.lower() if person is not None else None,
     )
     session.add(key)
     session.flush()
@@ -202,6 +205,28 @@ class KeyHolder:
     last_used_at: datetime | None
 
 
+def caller_of(key: ApiKey) -> Caller:
+    """The caller a key makes: its role, scope and person."""
+    departments = frozenset(key.departments) if key.departments is not None else None
+    return Caller(
+        identity=str(key.id),
+        name=key.name,
+        role=Role(key.role),
+        departments=departments,
+        key_id=key.id,
+        person=key.person,
+    )
+
+
+def identities_of(session: Session, caller: Caller) -> frozenset[str]:
+    """Every identity that is the caller's person: its own, and the other keys of the person its key
+    names. What four eyes compares."""
+    if caller.person is None:
+        return frozenset({caller.identity})
+    keys = session.scalars(select(ApiKey.id).where(ApiKey.person == caller.person.lower()))
+    return frozenset({caller.identity, *(str(key_id) for key_id in keys)})
+
+
 def find_caller(session: Session, *, digest: str) -> KeyHolder | None:
     """The live key whose current secret, or previous one within its grace period, hashes to `digest`."""
     now = utcnow()
@@ -219,9 +244,7 @@ def find_caller(session: Session, *, digest: str) -> KeyHolder | None:
         valid_until = min(filter(None, (valid_until, key.previous_valid_until)))
     if valid_until is not None and valid_until <= now:
         return None
-    departments = frozenset(key.departments) if key.departments is not None else None
-    caller = Caller(identity=str(key.id), name=key.name, role=Role(key.role), departments=departments, key_id=key.id)
-    return KeyHolder(caller=caller, valid_until=valid_until, last_used_at=key.last_used_at)
+    return KeyHolder(caller=caller_of(key), valid_until=valid_until, last_used_at=key.last_used_at)
 
 
 def note_use(session: Session, *, key_id: uuid.UUID, at: datetime) -> None:

@@ -7,6 +7,7 @@ on a thread pool the size of the connection pool so that threads never queue for
 
 import asyncio
 import contextvars
+import logging
 import threading
 import uuid
 import warnings
@@ -43,6 +44,7 @@ from sqlalchemy.types import Boolean, Float, TypeDecorator
 from app.core.clock import clock
 
 P = ParamSpec("P")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NAMING_CONVENTION = {
@@ -214,6 +216,16 @@ def is_database_unavailable(error: BaseException) -> bool:
     return isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: it aborted one of two transactions that
+# waited on each other; run again, the aborted one finds the other committed.
+RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when the database aborted the transaction for another one's sake: worth running again."""
+    return isinstance(error, exc.DBAPIError) and getattr(error.orig, "sqlstate", None) in RETRIED_SQLSTATES
+
+
 def migration_connection(engine: Engine) -> Connection:
     """A connection whose transaction excludes every other migrator until it commits.
 
@@ -281,14 +293,27 @@ class Database:
             if not write:
                 with self._connection_turn, self._readers() as session, session.begin():
                     return fn(session, *args, **kwargs)
-            with self._connection_turn, self._write_turn, self._writers() as session:
-                with session.begin():
-                    result = fn(session, *args, **kwargs)
-                for hook in self.after_commit:
-                    hook(session.info)
-                return result
+            with self._connection_turn, self._write_turn:
+                try:
+                    return self._write(fn, *args, **kwargs)
+                except exc.DBAPIError as error:
+                    # Once: a deadlock between two writers (a row lock and the outbox's order lock,
+                    # taken in either order) aborts one; the other has committed by the time it
+                    # runs again. Not inside a test's shared transaction, which the abort ended.
+                    if not is_transient(error) or isinstance(self._bind, Connection):
+                        raise
+                    log.warning("a write was aborted by the database (%s); running it again", error.orig)
+                    return self._write(fn, *args, **kwargs)
 
         return unit_of_work
+
+    def _write(self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with self._writers() as session:
+            with session.begin():
+                result = fn(session, *args, **kwargs)
+            for hook in self.after_commit:
+                hook(session.info)
+            return result
 
     async def read(self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._in_thread(self.work(fn, write=False), *args, **kwargs)

@@ -215,7 +215,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(sa_exc.SQLAlchemyError, _on_database_error)
     app.add_exception_handler(StaleDataError, _on_database_error)
-    app.add_exception_handler(Exception, _on_unexpected)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -75,11 +75,12 @@ class RequestMiddleware:
         token = request_id_var.set(request_id)
         client_token = client_request_id_var.set(client_request_id)
         status = 500
+        started_response = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 response_headers = MutableHeaders(scope=message)
                 # The caller's own id comes back when it sent one, so that it can match the answer.
                 response_headers["X-Request-ID"] = client_request_id or request_id
@@ -95,6 +96,14 @@ class RequestMiddleware:
                 await rejection(scope, receive, send_with_headers)
             else:
                 await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            # Answered here, not by Starlette's outermost handler: that one raises again once it has
+            # answered, and the server then closes the client's keep-alive connection.
+            if started_response:
+                raise
+            logger.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=error)
+            failed = problem_response(500, "internal-error", "The server failed to handle the request.")
+            await failed(scope, receive, send_with_headers)
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.observe_request(scope["method"], route_template(scope), status, elapsed)

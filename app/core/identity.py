@@ -30,6 +30,8 @@ class Caller:
     `identity` is what audit entries, idempotency records and rate limits are keyed by: the API key's
     id, or the token issuer and subject. `name` is for people to read. `departments` is the scope:
     None for every department, otherwise the only departments whose projects the caller can see.
+    `person` is the person (an email) an API key stands for, where it says; a token's identity is a
+    person already. The four-eyes rule compares people, so that two keys of one person count as one.
     """
 
     identity: str
@@ -37,6 +39,7 @@ class Caller:
     role: Role
     departments: frozenset[str] | None = None
     key_id: uuid.UUID | None = None
+    person: str | None = None
 
 
 SYSTEM = Caller(identity="system", name="system", role=Role.admin)

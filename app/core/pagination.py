@@ -3,9 +3,10 @@
 import base64
 import binascii
 import json
+import math
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -47,7 +48,7 @@ def decode_cursor(cursor: str, *parsers: Callable[[Any], Any]) -> list[Any]:
         if not isinstance(values, list) or len(values) != len(parsers):
             raise invalid
         return [parse(value) for parse, value in zip(parsers, values, strict=True)]
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
+    except (binascii.Error, ValueError, TypeError, AttributeError, OverflowError, UnicodeDecodeError) as error:
         raise invalid from error
 
 
@@ -67,7 +68,48 @@ def keyset_after(
     return comparison
 
 
-_PARSERS: dict[type, Callable[[Any], Any]] = {datetime: datetime.fromisoformat, uuid.UUID: uuid.UUID, str: str}
+# What a cursor's parts may be, each exactly as the service writes it; anything else is forged.
+
+
+def cursor_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def cursor_integer(value: Any) -> int:
+    """An integer, as JSON carries it or as text (how keyset ids travel)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError("not an integer")
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError("out of range")
+    return number
+
+
+def cursor_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return float(value)
+
+
+def cursor_moment(value: Any) -> datetime:
+    moment = datetime.fromisoformat(cursor_text(value))
+    if moment.tzinfo is None:
+        raise ValueError("no offset")
+    return moment.astimezone(UTC)
+
+
+def cursor_uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(cursor_text(value))
+
+
+_PARSERS: dict[type, Callable[[Any], Any]] = {
+    datetime: cursor_moment,
+    uuid.UUID: cursor_uuid,
+    str: cursor_text,
+    int: cursor_integer,
+}
 
 
 def _encoded(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """The project-wide pydantic bases for what the API reads and writes."""
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
@@ -19,9 +19,9 @@ from pydantic.json_schema import SkipJsonSchema
 
 from app.core.clock import clock
 from app.core.errors import FieldError, Unprocessable, validation_errors
+from app.engine.checks import FUTURE_TOLERANCE
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, min_length=2, max_length=63)]
 

@@ -5,21 +5,19 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.attestations.models import Attestation
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, Unprocessable
 from app.core.identity import Caller, Role
 from app.core.pagination import keyset_page
+from app.decisions import four_eyes
 from app.decisions.models import Decision
 from app.decisions.schemas import DecisionCreate
 from app.engine.stages import IN_PRODUCTION
-from app.facts.models import Fact
 from app.projects.models import Project, StageTransition
 from app.projects.service import get_project
 from app.readiness import reads as readiness
-from app.readiness.document import CriterionDocument
 from app.readiness.models import Evaluation
 
 
@@ -36,38 +34,6 @@ def _latest_governing(session: Session, project: Project) -> Evaluation | None:
 class GateAtDecision:
     passed: bool
     blockers: list[str]
-
-
-def _check_four_eyes(session: Session, project: Project, criteria: list[CriterionDocument], actor: Caller) -> None:
-    """Whoever records a go must not be whoever supplied the evidence of a gate criterion the go
-    relies on, by attesting it or by posting a fact its check read: one caller cannot both vouch for
-    the evidence and sign off on it."""
-    met = [c for c in criteria if c["gate"] and c["status"] == "met"]
-    attested = [c["key"] for c in met if c["source"] == "attestation"]
-    facts_read = {name for c in met if c["source"] == "check" for name in c["observed"]}
-    own = sorted(
-        session.scalars(
-            select(Attestation.criterion).where(
-                Attestation.project_id == project.id,
-                Attestation.criterion.in_(attested),
-                Attestation.attested_by_identity == actor.identity,
-            )
-        )
-    )
-    posted = sorted(
-        session.scalars(
-            select(Fact.name).where(
-                Fact.project_id == project.id, Fact.name.in_(facts_read), Fact.recorded_by_identity == actor.identity
-            )
-        )
-    )
-    if own or posted:
-        evidence = [f"attested the gate criteria {', '.join(own)}"] if own else []
-        evidence += [f"posted the facts {', '.join(posted)} that gate checks read"] if posted else []
-        raise Conflict(
-            f"Four eyes: the caller {' and '.join(evidence)}, which this go relies on; "
-            "another approver must record the go."
-        )
 
 
 def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: Caller) -> Decision:
@@ -96,7 +62,7 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
         gate = GateAtDecision(
             result["gate"]["passed"], [blocker["criterion"] for blocker in result["gate"]["blockers"]]
         )
-        _check_four_eyes(session, project, result["criteria"], actor)
+        four_eyes.check(session, project, result["criteria"], actor)
     if data.override_reason is not None and (gate is None or gate.passed):
         raise Unprocessable(
             "override_reason only applies to a go while the go-live gate does not pass.",

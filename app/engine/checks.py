@@ -10,7 +10,7 @@ there, in which case an attested answer decides.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -50,6 +50,8 @@ PROJECT_FIELDS = frozenset(
 )
 # Facts are named with dots, e.g. `ops.alerting_enabled`; a name ending in `_at` holds a timestamp.
 FACT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62}){1,4}$"
+# How far ahead of the clock a timestamp may be and still count as past: clocks of other systems drift.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 KPI_REQUIREMENTS = frozenset({"baseline", "target", "target_date", "value_per_unit", "measurement"})
 FactOp = Literal["is_true", "non_empty", "within_days", "at_least"]
 

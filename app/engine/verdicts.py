@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.engine.checks import (
+    FUTURE_TOLERANCE,
     AllOfCheck,
     AnyOfCheck,
     Check,
@@ -158,6 +159,10 @@ def _satisfies(
                 return False, f"{condition.fact} = {value!r} is not a timestamp"
             if moment.tzinfo is None:
                 return False, f"{condition.fact} = {value!r} has no offset"
+            if moment > now + FUTURE_TOLERANCE:
+                # Something that has not happened yet cannot have happened within N days.
+                deadlines.append(Deadline(moment - FUTURE_TOLERANCE, f"fact {condition.fact} no longer in the future"))
+                return False, f"{condition.fact} = {_day(moment)} is in the future"
             limit = later(moment, condition.value)
             ok = now <= limit
             if ok:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.dependencies import Admin, Reader
+from app.auth.idempotency import IdempotencyDep, respond, without_secret
 from app.core.deps import DbDep, SettingsDep
 from app.core.errors import FieldError, Unprocessable, problem_responses
 from app.core.http import API_PREFIX, json_response
@@ -119,16 +120,26 @@ def _with_secret(webhook: Webhook) -> schemas.WebhookCreated:
     response_model=schemas.WebhookCreated,
     summary="Subscribe to events",
     tags=["webhooks"],
-    responses=problem_responses(400, 401, 403, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
 )
-async def create_webhook(body: schemas.WebhookCreate, db: DbDep, settings: SettingsDep, caller: Admin) -> Response:
+async def create_webhook(
+    body: schemas.WebhookCreate, db: DbDep, settings: SettingsDep, caller: Admin, idempotency: IdempotencyDep
+) -> Response:
     """Events of the given types (and departments) created from now on are POSTed to `url`,
     signed as the Standard Webhooks specification says. The signing secret is in this response
-    only; store it now (admin)."""
-    webhook = await db.write(service.create_webhook, data=body, destinations=_destinations(settings), actor=caller)
-    return json_response(
-        _with_secret(webhook), status_code=201, headers={"Location": f"{API_PREFIX}/webhooks/{webhook.id}"}
-    )
+    only; store it now (admin). A replay of this request (same `Idempotency-Key`) answers the same
+    subscription with `secret` null."""
+    destinations = _destinations(settings)
+
+    def subscribe(session: Session) -> Response:
+        def created() -> Response:
+            webhook = service.create_webhook(session, data=body, destinations=destinations, actor=caller)
+            location = f"{API_PREFIX}/webhooks/{webhook.id}"
+            return json_response(_with_secret(webhook), status_code=201, headers={"Location": location})
+
+        return respond(session, idempotency, created, remember=without_secret)
+
+    return await db.write(subscribe)
 
 
 @router.get(

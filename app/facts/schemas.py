@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
+from app.core.clock import clock
 from app.core.schemas import PastTimestamp, ReadModel, Slug, WriteModel
-from app.engine.checks import FACT_NAME_PATTERN
+from app.engine.checks import FACT_NAME_PATTERN, FUTURE_TOLERANCE
 from app.facts.models import Fact
 
 MAX_BATCH_ITEMS = 10_000
@@ -41,7 +42,17 @@ def normalise_value(name: str, value: Any) -> Any:
         raise ValueError(f"{name} ends in _at, so its value must be an RFC 3339 timestamp") from error
     if moment.tzinfo is None:
         raise ValueError(f"{name} must carry a UTC offset, e.g. 2026-01-31T12:00:00Z")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError(f"{name} is outside the range of timestamps once in UTC") from error
+    if moment > clock.now() + FUTURE_TOLERANCE:
+        # A timestamp fact records what happened ("rollback tested at"): one dated ahead would pass
+        # "within N days" checks until its date and beyond.
+        raise ValueError(
+            f"{name} is in the future; a timestamp fact may be at most 5 minutes ahead of the service's clock"
+        )
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 class FactWrite(WriteModel):

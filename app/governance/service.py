@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import scope
 from app.core.errors import NotFound
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import cursor_text, decode_cursor, encode_cursor
 from app.core.snapshots import ReadCache
 from app.engine.frameworks import NAMES, Framework, framework_of
 from app.engine.lift import GATE_CLEARED, lifting_criteria
@@ -325,5 +325,5 @@ def blocked_projects(
     rubric, _, held = _held_back(session, rubric_key=rubric_key, filters=filters, now=now, limits=limits)
     if all(c.key != criterion for c in rubric.criteria):
         raise NotFound(f"Rubric {rubric.key!r} has no criterion {criterion!r}.")
-    after = decode_cursor(cursor, str)[0] if cursor is not None else None
+    after = decode_cursor(cursor, cursor_text)[0] if cursor is not None else None
     return _page(held[kind].get(criterion, []), limit, after)

@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, Money, UTCDateTime, new_id, utcnow
+from app.core.db import Base, JSONDocument, Money, UTCDateTime, new_id, utcnow
 from app.engine.kpi import Direction, KpiCategory
 from app.engine.roi import KpiValue
 
@@ -37,6 +37,8 @@ class Kpi(Base):
     # The status last told in a `kpi.status_changed` event, and when time alone changes it next.
     told_status: Mapped[str | None] = mapped_column(String(16))
     status_changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The identities that created, replaced or patched it, for the four-eyes rule; None before they were kept.
+    written_by: Mapped[list[str] | None] = mapped_column(JSONDocument)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -78,3 +80,5 @@ class Measurement(Base):
     source: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(String(2000))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who posted it, for the four-eyes rule.
+    recorded_by_identity: Mapped[str | None] = mapped_column(String(300))

@@ -1,5 +1,6 @@
 """Business KPIs, their measurements, and the ROI they add up to."""
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,7 +19,7 @@ from app.core.identity import Caller
 from app.core.pagination import keyset_page
 from app.core.patch import merge_patch
 from app.core.preconditions import IfMatch, etag
-from app.core.schemas import validate_or_422
+from app.core.schemas import SLUG_PATTERN, validate_or_422
 from app.engine.roi import ProjectCosts, RoiReport, compute_roi
 from app.kpis import storage as points
 from app.kpis.models import Kpi, Measurement
@@ -70,6 +71,13 @@ def _writable(kpi: Kpi) -> dict[str, Any]:
     }
 
 
+def _written_by(kpi: Kpi, actor: Caller) -> None:
+    """Note the actor among those who shaped the KPI: the four-eyes rule asks."""
+    writers = kpi.written_by or []
+    if actor.identity not in writers:
+        kpi.written_by = [*writers, actor.identity]
+
+
 def _apply(kpi: Kpi, data: KpiFields) -> None:
     kpi.name, kpi.description = data.name, data.description
     kpi.category, kpi.unit, kpi.direction = data.category.value, data.unit, data.direction.value
@@ -85,6 +93,7 @@ def create_kpi(session: Session, *, project_key: str, data: KpiCreate, actor: Ca
     kpi = Kpi(project_id=project.id, key=data.key, created_at=now, updated_at=now)
     _apply(kpi, data)
     kpi.currency = data.currency or project.currency
+    _written_by(kpi, actor)
     session.add(kpi)
     changes.record(
         session,
@@ -110,6 +119,11 @@ def put_kpi(
     if if_match is not None:
         if_match.check(kpi_etag(kpi) if kpi else None)
     if kpi is None:
+        if not re.fullmatch(SLUG_PATTERN, kpi_key):
+            raise Unprocessable(
+                f"{kpi_key!r} is not a KPI key: lowercase letters, digits and hyphens, 2 to 63 of them.",
+                errors=[FieldError(field="path.kpi", message=f"must match {SLUG_PATTERN}")],
+            )
         return create_kpi(
             session, project_key=project_key, data=KpiCreate(**{**data.model_dump(), "key": kpi_key}), actor=actor
         ), True
@@ -120,6 +134,7 @@ def put_kpi(
     after = _writable(kpi)
     if after != before:
         kpi.updated_at = utcnow()
+        _written_by(kpi, actor)
         changes.record(
             session,
             Cause("kpi", kpi_key),
@@ -146,6 +161,7 @@ def patch_kpi(
     after = _writable(kpi)
     if after != before:
         kpi.updated_at = utcnow()
+        _written_by(kpi, actor)
         changes.record(
             session,
             Cause("kpi", kpi_key),
@@ -178,7 +194,7 @@ def _latest_per_kpi(rows: Sequence[dict[str, Any]]) -> list[points.Newest]:
     return [points.Newest(kpi_id, row["measured_at"], row["value"]) for kpi_id, row in newest.items()]
 
 
-def _measurement_row(kpi_id: uuid.UUID, data: MeasurementCreate, now: datetime) -> dict[str, Any]:
+def _measurement_row(kpi_id: uuid.UUID, data: MeasurementCreate, now: datetime, actor: Caller) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "kpi_id": kpi_id,
@@ -188,6 +204,7 @@ def _measurement_row(kpi_id: uuid.UUID, data: MeasurementCreate, now: datetime) 
         "source": data.source,
         "note": data.note,
         "recorded_at": now,
+        "recorded_by_identity": actor.identity,
     }
 
 
@@ -235,6 +252,7 @@ def _store_points(session: Session, rows: list[dict[str, Any]]) -> tuple[list[di
                 source=bindparam("b_source"),
                 note=bindparam("b_note"),
                 recorded_at=bindparam("b_recorded_at"),
+                recorded_by_identity=bindparam("b_recorded_by_identity"),
             ),
             [
                 {
@@ -243,6 +261,7 @@ def _store_points(session: Session, rows: list[dict[str, Any]]) -> tuple[list[di
                     "b_source": row["source"],
                     "b_note": row["note"],
                     "b_recorded_at": row["recorded_at"],
+                    "b_recorded_by_identity": row["recorded_by_identity"],
                 }
                 for row in updates
             ],
@@ -258,7 +277,7 @@ def add_measurement(
 ) -> tuple[Measurement, Outcome]:
     """A new point, or with a `measured_at` already stored for the KPI, that point replaced."""
     kpi = get_kpi(session, project_key=project_key, kpi_key=kpi_key)
-    row = _measurement_row(kpi.id, data, utcnow())
+    row = _measurement_row(kpi.id, data, utcnow(), actor)
     written, counts = _store_points(session, [row])
     outcome: Outcome = next(name for name, count in counts.items() if count)
     measurement = session.get(Measurement, row["id"], populate_existing=True)
@@ -360,7 +379,7 @@ def add_measurements_batch(session: Session, *, items: list[MeasurementBatchItem
     if missing:
         raise Unprocessable("Some items name KPIs that do not exist; nothing was stored.", errors=missing)
     now = utcnow()
-    rows = [_measurement_row(kpi_ids[(item.project, item.kpi)], item, now) for item in items]
+    rows = [_measurement_row(kpi_ids[(item.project, item.kpi)], item, now, actor) for item in items]
     written, counts = _store_points(session, rows)
     if not written:
         return counts

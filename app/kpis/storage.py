@@ -22,8 +22,18 @@ from app.kpis.models import Kpi, Measurement
 
 KPI_TABLE: Table = Kpi.__table__  # type: ignore[assignment]
 MEASUREMENT_TABLE: Table = Measurement.__table__  # type: ignore[assignment]
-POINT_COLUMNS = ("id", "kpi_id", "value", "measured_at", "keyed", "source", "note", "recorded_at")
-POINT_TYPES = ("uuid", "uuid", "float8", "timestamptz", "bool", "varchar", "varchar", "timestamptz")
+POINT_COLUMNS = (
+    "id",
+    "kpi_id",
+    "value",
+    "measured_at",
+    "keyed",
+    "source",
+    "note",
+    "recorded_at",
+    "recorded_by_identity",
+)
+POINT_TYPES = ("uuid", "uuid", "float8", "timestamptz", "bool", "varchar", "varchar", "timestamptz", "varchar")
 # Keys a statement on SQLite: two parameters a key, well under its limit of 32,766.
 NATURAL_KEY_CHUNK = 5000
 

@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from app.auth import scope
 from app.core.db import contains_element, seconds_between
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import (
+    cursor_integer,
+    cursor_moment,
+    cursor_number,
+    cursor_text,
+    decode_cursor,
+    encode_cursor,
+    keyset_after,
+)
 from app.core.snapshots import ReadCache
 from app.engine import stall
 from app.engine.stages import FORWARD_ORDER, Stage
@@ -90,14 +98,14 @@ def _sort_key(sort: Sort) -> tuple[ColumnElement[Any], bool, Any]:
     """The column to keyset on, whether it runs descending, and how to read a cursor's value of it."""
     match sort:
         case "score" | "-score":
-            return ProjectStatus.rank_score.expression, sort == "-score", float
+            return ProjectStatus.rank_score.expression, sort == "-score", cursor_number
         case "days_in_stage" | "-days_in_stage":
             # More days in the stage is an earlier entry: `days_in_stage` ascending runs newest entry first.
-            return ProjectStatus.stage_entered_at.expression, sort == "days_in_stage", datetime.fromisoformat
+            return ProjectStatus.stage_entered_at.expression, sort == "days_in_stage", cursor_moment
         case "name":
-            return ProjectStatus.name.expression, False, str
+            return ProjectStatus.name.expression, False, cursor_text
         case "key":
-            return ProjectStatus.key.expression, False, str
+            return ProjectStatus.key.expression, False, cursor_text
 
 
 @cache
@@ -143,7 +151,7 @@ def readiness_rows(
     query = _filtered(_page_statement(sort), filters, risk_expression(now, limits) if filters.risk else None)
     keys: list[ColumnElement[Any]] = [sort_column, ProjectStatus.key.expression]
     if cursor is not None:
-        value, after_key = decode_cursor(cursor, parse, str)
+        value, after_key = decode_cursor(cursor, parse, cursor_text)
         query = query.where(keyset_after(keys, [value, after_key], descending=descending))
     order = [key.desc() if descending else key.asc() for key in keys]
     rows = list(session.connection().execute(query.order_by(*order).limit(limit + 1)).mappings())
@@ -201,7 +209,7 @@ def stalled(
     )
     query = _filtered(query, filters, risk)
     if cursor is not None:
-        after_rank, after_key = decode_cursor(cursor, int, str)
+        after_rank, after_key = decode_cursor(cursor, cursor_integer, cursor_text)
         query = query.where(or_(rank < after_rank, and_(rank == after_rank, Project.key > after_key)))
     rows = list(session.execute(query.order_by(rank.desc(), Project.key).limit(limit + 1)))
     next_cursor = encode_cursor([rows[limit - 1].rank, rows[limit - 1].Project.key]) if len(rows) > limit else None

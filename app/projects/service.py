@@ -17,6 +17,7 @@ from app.core.pagination import keyset_page
 from app.core.patch import merge_patch
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
+from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.projects.models import Project, StageTransition
 from app.projects.schemas import (
@@ -130,6 +131,8 @@ def _apply(project: Project, data: ProjectFields) -> None:
 
 def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -> Project:
     scope.require_department(data.department)
+    if data.rubric != DEFAULT_RUBRIC_KEY:
+        _require_rubric_switcher(actor, "Governing a new project by another rubric than the default")
     require_rubric(session, data.rubric)
     if session.scalar(select(Project.id).where(Project.key == key)) is not None:
         raise Conflict(f"A project with key {key!r} already exists; use PUT to replace it.")
@@ -147,16 +150,17 @@ def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -
     return project
 
 
+def _require_rubric_switcher(actor: Caller, what: str) -> None:
+    if not actor.role.allows(RUBRIC_SWITCHER):
+        raise Forbidden(f"{what} needs the {RUBRIC_SWITCHER.value} role; the caller has {actor.role.value}.")
+
+
 def _update(session: Session, project: Project, data: ProjectFields, *, action: str, actor: Caller) -> bool:
     """Apply the fields; whether anything changed."""
     if data.department != project.department:
         scope.require_department(data.department)
     if data.rubric != project.rubric:
-        if not actor.role.allows(RUBRIC_SWITCHER):
-            raise Forbidden(
-                f"Switching a project's governing rubric needs the {RUBRIC_SWITCHER.value} role; "
-                f"the caller has {actor.role.value}."
-            )
+        _require_rubric_switcher(actor, "Switching a project's governing rubric")
         require_rubric(session, data.rubric)
     before = _snapshot(project)
     _apply(project, data)

@@ -20,3 +20,5 @@ class UiSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The hash of the key's secret it was opened with: once a rotation retires that secret, it ends.
+    secret_hash: Mapped[str | None] = mapped_column(String(64))

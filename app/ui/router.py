@@ -8,7 +8,7 @@ with a request another site starts; the two forms that POST (sign-in, sign-out) 
 request whose `Sec-Fetch-Site` or `Origin` names another site.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -23,8 +23,9 @@ from starlette.templating import Jinja2Templates
 
 from app.auth import scope
 from app.auth.authenticator import Authenticator
+from app.auth.service import hash_secret
 from app.core.db import Database, utcnow
-from app.core.errors import NotFound, ProblemError
+from app.core.errors import NotFound, ProblemError, TooManyRequests
 from app.core.identity import Caller, Role
 from app.core.settings import Settings
 from app.engine.frameworks import Framework
@@ -99,8 +100,17 @@ class UiStatic(StaticFiles):
         return response
 
 
-def _page(request: Request, name: str, context: dict[str, Any], *, status_code: int = 200) -> Response:
-    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=UI_HEADERS)
+def _page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    return templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers={**UI_HEADERS, **(headers or {})}
+    )
 
 
 def _redirect(location: str) -> Response:
@@ -131,15 +141,21 @@ def _sign_in_first(request: Request) -> Response:
     return response
 
 
-async def _signed_in(request: Request) -> Caller | None:
-    """The caller the session cookie stands for, with its department scope applied to the request."""
+async def _signed_in(request: Request) -> Caller | Response:
+    """The caller the session cookie stands for, with its department scope applied to the request;
+    otherwise what to answer instead: the way to sign in, or 429 beyond the caller's request rate."""
     token = request.cookies.get(COOKIE)
     if not token:
-        return None
+        return _sign_in_first(request)
     db = _db(request)
     found = await db.read(sessions.find, token=token)
     if found is None or not found.caller.role.allows(Role.reader):
-        return None
+        return _sign_in_first(request)
+    try:
+        cast(Authenticator, request.app.state.authenticator).limit(request.scope, found.caller)
+    except TooManyRequests as error:
+        context = {"title": "Too many requests", "message": error.detail}
+        return _page(request, "error.html", context, status_code=429, headers=error.headers)
     now = utcnow()
     if now - found.last_seen_at >= sessions.SEEN_PRECISION:
         await db.write(sessions.note_seen, session_id=found.session_id, at=now)
@@ -194,7 +210,7 @@ async def sign_in(
     if caller.key_id is None:
         message = "Sign in with an API key; access tokens are for the API."
         return _page(request, "sign_in.html", {"next": target, "error": message}, status_code=401)
-    token = await _db(request).write(sessions.start, key_id=caller.key_id)
+    token = await _db(request).write(sessions.start, key_id=caller.key_id, secret_hash=hash_secret(key.strip()))
     response = _redirect(target)
     response.set_cookie(
         COOKIE,
@@ -252,8 +268,8 @@ def _query(filters: portfolio.Filters, **changes: str | None) -> str:
 @router.get("/")
 async def portfolio_view(request: Request) -> Response:
     caller = await _signed_in(request)
-    if caller is None:
-        return _sign_in_first(request)
+    if isinstance(caller, Response):
+        return caller
     filters = _filters(request.query_params)
     cursor = request.query_params.get("cursor") or None
     try:
@@ -344,8 +360,8 @@ def _trend_charts(trend: trends.Trend) -> list[Markup]:
 @router.get("/projects/{key}")
 async def project_view(request: Request, key: str) -> Response:
     caller = await _signed_in(request)
-    if caller is None:
-        return _sign_in_first(request)
+    if isinstance(caller, Response):
+        return caller
     db, limits = _db(request), _settings(request).stage_limits
     try:
         shown = await db.read(pages.project_page, key=key, limits=limits, refresh_stale=False)

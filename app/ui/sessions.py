@@ -14,8 +14,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiKey
+from app.auth.service import caller_of
 from app.core.db import utcnow
-from app.core.identity import Caller, Role
+from app.core.identity import Caller
 from app.ui.models import UiSession
 
 LIFETIME = timedelta(hours=8)
@@ -28,15 +29,21 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(session: Session, *, key_id: uuid.UUID, lifetime: timedelta = LIFETIME) -> str:
-    """A new session for the key; the token is returned here once and only its hash is stored."""
+def start(session: Session, *, key_id: uuid.UUID, secret_hash: str, lifetime: timedelta = LIFETIME) -> str:
+    """A new session for the key, opened with the secret whose hash is given; the token is returned
+    here once and only its hash is stored."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     # Expired sessions go when a new one starts: no background job needed to keep the table small.
     session.execute(delete(UiSession).where(UiSession.expires_at <= now))
     session.add(
         UiSession(
-            token_hash=token_hash(token), api_key_id=key_id, created_at=now, last_seen_at=now, expires_at=now + lifetime
+            token_hash=token_hash(token),
+            api_key_id=key_id,
+            secret_hash=secret_hash,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
         )
     )
     return token
@@ -51,7 +58,8 @@ class SignedIn:
 
 def find(session: Session, *, token: str) -> SignedIn | None:
     """The live session the token opens, with the caller its key makes: None once the session has
-    expired or its key is revoked or expired."""
+    expired, its key is revoked or expired, or the secret it was opened with no longer works (a
+    rotation retired it: at once, or at the end of the rotation's grace period)."""
     now = utcnow()
     row = session.execute(
         select(UiSession, ApiKey)
@@ -63,9 +71,21 @@ def find(session: Session, *, token: str) -> SignedIn | None:
     ui_session, key = row
     if key.expires_at is not None and key.expires_at <= now:
         return None
-    departments = frozenset(key.departments) if key.departments is not None else None
-    caller = Caller(identity=str(key.id), name=key.name, role=Role(key.role), departments=departments, key_id=key.id)
-    return SignedIn(ui_session.id, caller, ui_session.last_seen_at)
+    if not _opened_with_a_working_secret(ui_session, key, now):
+        return None
+    return SignedIn(ui_session.id, caller_of(key), ui_session.last_seen_at)
+
+
+def _opened_with_a_working_secret(ui_session: UiSession, key: ApiKey, now: datetime) -> bool:
+    opened_with = ui_session.secret_hash
+    if opened_with is None or opened_with == key.secret_hash:
+        # Sessions opened before the secret was kept stand for the key until they expire.
+        return True
+    return (
+        opened_with == key.previous_secret_hash
+        and key.previous_valid_until is not None
+        and key.previous_valid_until > now
+    )
 
 
 def note_seen(session: Session, *, session_id: uuid.UUID, at: datetime) -> None:

@@ -177,3 +177,36 @@ def test_a_reader_cannot_make_the_service_read_a_large_batch(reader: TestClient)
     refused = reader.post("/api/v1/facts:batch", content=two_mib, headers={"content-type": "application/json"})
 
     assert_problem(refused, 403)
+
+
+def _guesses(served: Served, *, forwarded_prefix: str) -> list[int]:
+    """Bad keys from one address, each claiming another client in X-Forwarded-For: the API's, then
+    the dashboard's sign-in, which counts toward the same limit."""
+    answers = []
+    with httpx.Client(base_url=served.base) as http:
+        for n in range(8):
+            headers = {"Authorization": f"Bearer rdy_guess{n}", "X-Forwarded-For": f"{forwarded_prefix}.{n}"}
+            answers.append(http.get("/api/v1/projects", headers=headers).status_code)
+        for n in range(8, 16):
+            headers = {"X-Forwarded-For": f"{forwarded_prefix}.{n}", "Sec-Fetch-Site": "same-origin"}
+            answers.append(http.post("/ui/sign-in", data={"key": f"rdy_guess{n}"}, headers=headers).status_code)
+    return answers
+
+
+def test_a_served_process_counts_forwarded_addresses_only_from_configured_trusted_proxies(
+    database_url_factory: DatabaseUrlFactory, tmp_path: Path
+) -> None:
+    url = database_url_factory("sqlite")
+    with Served(url, tmp_path, auth_failure_limit="5") as served:
+        untrusted = _guesses(served, forwarded_prefix="203.0.113")
+        with served.client() as api:
+            good = api.get("/projects")
+    with Served(url, tmp_path, auth_failure_limit="5", trusted_proxies='["127.0.0.1/32"]') as behind_a_proxy:
+        trusted = _guesses(behind_a_proxy, forwarded_prefix="198.51.100")
+
+    # Loopback is no trusted proxy unless configured: every guess is the one address it came from.
+    assert untrusted[:5] == [401] * 5
+    assert set(untrusted[5:]) == {429}
+    assert good.status_code == 200
+    # Behind a configured proxy, each forwarded client has a limit of its own.
+    assert set(trusted) == {401}

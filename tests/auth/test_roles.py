@@ -1,12 +1,14 @@
 """Separation of duties: the approver role, decisions and attestations by the caller, four eyes."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import _client_with_key, issue_key
-from tests.evaluations.test_api import PROJECT, evaluate, iso, pilot  # noqa: F401 (a fixture)
+from tests.evaluations.test_api import GO_LIVE_FACTS, PROJECT, evaluate, iso, pilot  # noqa: F401 (a fixture)
+from tests.kpis.factories import cost_kpi
 from tests.projects.factories import make_project
 from tests.projects.test_api import assert_problem
 from tests.rubrics.test_api import weakest_link_rubric
@@ -166,3 +168,107 @@ def test_four_eyes_the_approver_who_posted_a_gate_fact_cannot_record_the_go(
     assert_problem(own, 409)
     assert "ops.rollback_tested_at" in own.json()["detail"]
     assert second_approver.post(f"{PROJECT}/decisions", json=body).status_code == 201
+
+
+def _person_key(admin: TestClient, client: TestClient, person: str, name: str) -> TestClient:
+    body = {"name": name, "role": "approver", "person": person}
+    response = admin.post("/api/v1/api-keys", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["person"] == person.lower()
+    return _client_with_key(client, response.json()["secret"])
+
+
+def _pilot_with_rollback_tested(writer: TestClient) -> None:
+    for name, value in (
+        ("ops.rollback_tested_at", iso(datetime.now(UTC) - timedelta(days=3))),
+        ("ops.rollback_procedure_url", "https://wiki.example.com/rollback"),
+    ):
+        assert writer.put(f"{PROJECT}/facts/{name}", json={"value": value}).status_code == 201
+
+
+def test_four_eyes_the_approver_who_created_the_kpi_and_posted_its_measurement_cannot_record_the_go(
+    writer: TestClient, approver: TestClient, second_approver: TestClient
+) -> None:
+    make_project(writer)
+    assert approver.post(f"{PROJECT}/kpis", json=cost_kpi()).status_code == 201
+    assert approver.post(f"{PROJECT}/kpis/handling-cost/measurements", json={"value": 34}).status_code == 201
+    for stage in ("poc", "pilot"):
+        writer.post(f"{PROJECT}/stage-transitions", json={"to": stage})
+    for name, value in GO_LIVE_FACTS.items():
+        assert writer.put(f"{PROJECT}/facts/{name}", json={"value": value}).status_code == 201
+    _pilot_with_rollback_tested(writer)
+    evaluation = evaluate(writer)
+    assert evaluation["gate"]["passed"] is True
+    body = {"evaluation_id": evaluation["id"], "decision": "go"}
+
+    own = approver.post(f"{PROJECT}/decisions", json=body)
+
+    detail = assert_problem(own, 409)["detail"]
+    assert "Four eyes" in detail
+    assert "created or changed the KPIs handling-cost" in detail
+    assert "posted measurements of the KPIs handling-cost" in detail
+    assert second_approver.post(f"{PROJECT}/decisions", json=body).status_code == 201
+
+
+def test_four_eyes_the_approver_who_only_measured_a_kpi_through_a_batch_cannot_record_the_go(
+    writer: TestClient, approver: TestClient
+) -> None:
+    make_project(writer)
+    assert writer.post(f"{PROJECT}/kpis", json=cost_kpi()).status_code == 201
+    batch = {"items": [{"project": "claims-triage", "kpi": "handling-cost", "value": 33}]}
+    assert approver.post("/api/v1/measurements:batch", json=batch).status_code == 201
+    for stage in ("poc", "pilot"):
+        writer.post(f"{PROJECT}/stage-transitions", json={"to": stage})
+    for name, value in GO_LIVE_FACTS.items():
+        writer.put(f"{PROJECT}/facts/{name}", json={"value": value})
+    _pilot_with_rollback_tested(writer)
+    evaluation = evaluate(writer)
+
+    own = approver.post(f"{PROJECT}/decisions", json={"evaluation_id": evaluation["id"], "decision": "go"})
+
+    detail = assert_problem(own, 409)["detail"]
+    assert "posted measurements of the KPIs handling-cost" in detail
+    assert "created or changed" not in detail
+
+
+@pytest.mark.usefixtures("pilot")
+def test_four_eyes_compares_people_two_keys_of_one_approver_count_as_one(
+    client: TestClient, admin: TestClient, writer: TestClient
+) -> None:
+    ana_laptop = _person_key(admin, client, "Ana.Souza@example.com", "ana-laptop")
+    ana_pipeline = _person_key(admin, client, "ana.souza@example.com", "ana-pipeline")
+    bo = _person_key(admin, client, "bo.lee@example.com", "bo")
+    assert attest(ana_laptop) == 201
+    evaluation = evaluate(writer)
+    body = {"evaluation_id": evaluation["id"], "decision": "go"}
+
+    through_other_key = ana_pipeline.post(f"{PROJECT}/decisions", json=body)
+
+    detail = assert_problem(through_other_key, 409)["detail"]
+    assert "the person ana.souza@example.com" in detail
+    assert ROLLBACK in detail
+    assert bo.post(f"{PROJECT}/decisions", json=body).status_code == 201
+
+
+@pytest.mark.parametrize("create", ["post", "put", "batch"])
+def test_a_writer_cannot_choose_a_non_default_rubric_when_creating_a_project(
+    writer: TestClient, approver: TestClient, admin: TestClient, create: str
+) -> None:
+    admin.post("/api/v1/rubrics", json=weakest_link_rubric())
+    body = {"key": "fraud-scoring", "name": "Fraud scoring", "rubric": "weakest-link"}
+
+    def send(client: TestClient) -> Any:
+        if create == "post":
+            return client.post("/api/v1/projects", json=body)
+        if create == "put":
+            return client.put("/api/v1/projects/fraud-scoring", json=body)
+        return client.post("/api/v1/projects:batch", json={"items": [body]})
+
+    # A batch names each item it refuses, all or nothing, as it does for every refusal.
+    refused = assert_problem(send(writer), 422 if create == "batch" else 403)
+    assert "approver" in str(refused)
+    assert writer.get("/api/v1/projects/fraud-scoring").status_code == 404
+    assert send(approver).status_code in (200, 201)
+    assert writer.get("/api/v1/projects/fraud-scoring").json()["rubric"] == "weakest-link"
+    default = {"key": "churn-model", "name": "Churn model"}
+    assert writer.post("/api/v1/projects", json=default).status_code == 201

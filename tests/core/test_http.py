@@ -2,17 +2,24 @@
 
 import json
 import logging
+import re
+import socket
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from app.core.db import Database
 from app.core.settings import Settings
 from app.main import create_app
-from tests.conftest import ADMIN_SECRET
+from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory
 from tests.projects.factories import project_body
 from tests.projects.test_api import assert_problem
+from tests.served import ADMIN_SECRET as SERVED_SECRET
+from tests.served import Served
 
 
 def test_unknown_routes_and_methods_are_problems(admin: TestClient) -> None:
@@ -106,3 +113,43 @@ def test_problem_types_are_stable_per_kind(admin: TestClient) -> None:
 
     assert problem["type"] == "/problems/not-found"
     assert problem["title"] == "Not Found"
+
+
+def _request(connection: socket.socket, path: str) -> bytes:
+    """One request on a kept-alive connection, and its whole response (heads and a sized body)."""
+    connection.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {SERVED_SECRET}\r\n\r\n".encode()
+    )
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        assert chunk, "the server closed the connection"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        assert chunk, "the server closed the connection"
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_server_fault_is_a_problem_and_the_connection_stays_usable(
+    database_url_factory: DatabaseUrlFactory, tmp_path: Path
+) -> None:
+    url = database_url_factory("sqlite")
+    with Served(url, tmp_path) as served, served.client() as api:
+        assert api.post("/projects", json=project_body()).status_code == 201
+        assert api.get("/projects/claims-triage/readiness").status_code == 200
+        # A stored result damaged behind the service's back: reading it is a fault of the server.
+        with sqlite3.connect(make_url(url).database) as damaged:
+            damaged.execute("UPDATE project_readiness SET result = '{not json'")
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as connection:
+            fault = _request(connection, "/api/v1/projects/claims-triage/readiness")
+            after = _request(connection, "/healthz")
+
+    assert fault.startswith(b"HTTP/1.1 500")
+    assert b"application/problem+json" in fault
+    assert b'"status":500' in fault
+    assert b"Traceback" not in fault
+    assert after.startswith(b"HTTP/1.1 200")

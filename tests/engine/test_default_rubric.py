@@ -349,3 +349,18 @@ def test_reasons_name_what_the_check_saw() -> None:
     assert "ops.rollback_tested_at" in result.reason
     assert f"{(NOW - timedelta(days=200)).date().isoformat()} (limit 180 days, expired" in result.reason
     assert result.observed["ops.rollback_tested_at"] == (NOW - timedelta(days=200)).isoformat()
+
+
+def test_a_rollback_dated_in_the_future_is_not_met_until_its_date_comes() -> None:
+    criterion = CRITERIA["go_live.rollback_tested"]
+    assert criterion.check is not None
+    project = snapshot(facts=_rollback(-40, "https://wiki.example.com/rollback"))
+    tested_at = NOW + timedelta(days=40)
+
+    found = run_check(criterion.check, project, NOW)
+    once_it_came = run_check(criterion.check, project, tested_at + timedelta(days=1))
+
+    assert found.status == CheckStatus.not_met
+    assert "in the future" in found.reason
+    assert [deadline.at for deadline in found.deadlines] == [tested_at - timedelta(minutes=5)]
+    assert once_it_came.status == CheckStatus.met

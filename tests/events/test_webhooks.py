@@ -524,3 +524,23 @@ def test_a_receiver_too_slow_to_answer_is_retried_and_counted(
     assert 'readiness_webhook_attempts_total{outcome="timeout"} 1.0' in metrics
     assert 'readiness_webhook_attempts_total{outcome="succeeded"} 1.0' in metrics
     assert "readiness_webhook_deliveries_pending" in metrics
+
+
+def test_a_retried_subscription_with_the_same_idempotency_key_is_the_same_one_without_its_secret(
+    service: TestClient, receiver: Receiver
+) -> None:
+    body = {"url": receiver.url, "event_types": ["readiness.*"]}
+    headers = {"Idempotency-Key": "subscribe-portal-1"}
+
+    first = service.post("/api/v1/webhooks", json=body, headers=headers)
+    again = service.post("/api/v1/webhooks", json=body, headers=headers)
+    other_body = service.post("/api/v1/webhooks", json={**body, "event_types": ["*"]}, headers=headers)
+
+    assert first.status_code == 201, first.text
+    assert first.json()["secret"]
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == {**first.json(), "secret": None}
+    assert again.headers["location"] == first.headers["location"]
+    assert_problem(other_body, 422)
+    assert len(service.get("/api/v1/webhooks").json()["items"]) == 1

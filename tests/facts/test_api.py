@@ -177,3 +177,27 @@ def test_a_batch_over_the_item_cap_is_refused(writer: TestClient) -> None:
 
     assert_problem(writer.post("/api/v1/facts:batch", json={"items": items}), 422)
     assert_problem(writer.post("/api/v1/facts:batch", json={"items": []}), 422)
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "2999-01-01T00:00:00Z"])
+def test_a_timestamp_fact_beyond_the_calendar_or_in_the_future_is_422_alone_and_in_a_batch(
+    writer: TestClient, value: str
+) -> None:
+    name = "ops.rollback_tested_at"
+    batch = {"items": [{"project": "claims-triage", "name": name, "value": value}]}
+
+    alone = writer.put(f"{FACTS}/{name}", json={"value": value})
+    in_batch = writer.post("/api/v1/facts:batch", json=batch)
+
+    assert_problem(alone, 422)
+    assert assert_problem(in_batch, 422)["errors"][0]["field"].startswith("body.items.0")
+    assert writer.get(FACTS).json()["items"] == []
+
+
+def test_a_timestamp_fact_may_run_a_few_minutes_ahead_of_the_clock(writer: TestClient) -> None:
+    name = "ops.rollback_tested_at"
+    soon = iso(datetime.now(UTC) + timedelta(minutes=3))
+
+    response = writer.put(f"{FACTS}/{name}", json={"value": soon})
+
+    assert response.status_code == 201, response.text

@@ -300,3 +300,13 @@ def test_roi_horizon_is_bounded_and_kpis_in_another_currency_are_listed_not_summ
     assert "USD" in usd["excluded_reason"]
     assert_problem(writer.get("/api/v1/projects/claims-triage/roi", params={"horizon_months": 0}), 422)
     assert_problem(writer.get("/api/v1/projects/claims-triage/roi", params={"horizon_months": 121}), 422)
+
+
+@pytest.mark.parametrize("key", ["K", "x.y", "ab_c", "kü"])
+def test_putting_a_kpi_under_a_key_that_is_no_slug_is_422_and_stores_nothing(writer: TestClient, key: str) -> None:
+    body = {"name": "Handling cost", "category": "cost", "unit": "EUR", "direction": "decrease"}
+
+    response = writer.put(f"{KPIS}/{key}", json=body)
+
+    assert assert_problem(response, 422)["errors"][0]["field"] == "path.kpi"
+    assert writer.get(KPIS).json()["items"] == []

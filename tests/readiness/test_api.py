@@ -546,3 +546,23 @@ def test_batches_running_at_once_take_different_projects(database_url_factory: D
 
     assert (taken_first, taken_second) == (5, 5)
     assert left["pending"] == 0
+
+
+def test_the_history_pages_through_every_change_with_its_cursors(writer: TestClient) -> None:
+    make_project(writer)
+    for name in ("security.review_completed", "compliance.review_completed", "ops.monitoring_enabled"):
+        assert writer.put(f"{PROJECT}/facts/{name}", json={"value": True}).status_code == 201
+        writer.get(READINESS)
+    expected = [entry["changed_at"] for entry in writer.get(HISTORY).json()["items"]]
+    assert len(expected) >= 3
+
+    seen, cursor = [], None
+    while True:
+        page = writer.get(HISTORY, params={"limit": 1, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        seen += [entry["changed_at"] for entry in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == expected

@@ -1,15 +1,19 @@
 """The dashboard over HTTP: sign-in and sessions, the policy on every response, scopes and filters."""
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from app.core.clock import Clock
 from app.core.db import Database
+from app.core.settings import Settings
+from app.main import create_app
 from app.ui.router import COOKIE, POLICY, safe_next
-from tests.conftest import issue_key, settled
+from tests.conftest import ADMIN_SECRET, issue_key, settled
 from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project
 
@@ -302,3 +306,33 @@ def test_each_criterion_shows_its_framework_references_with_strength(client: Tes
     assert f"strength-{nist['strength']}" in html
     assert 'tabindex="0"' in html
     assert "correspondence" in html
+
+
+def test_rotating_a_key_ends_its_sessions_when_the_old_secret_stops_working(
+    client: TestClient, admin: TestClient, clock: Clock
+) -> None:
+    at_once = admin.post("/api/v1/api-keys", json={"name": "rotated-at-once", "role": "reader"}).json()
+    with_grace = admin.post("/api/v1/api-keys", json={"name": "rotated-with-grace", "role": "reader"}).json()
+    ended, kept = sign_in(client, at_once["secret"]), sign_in(client, with_grace["secret"])
+
+    rotate = "/api/v1/api-keys/{}:rotate"
+    admin.post(rotate.format(at_once["id"]), json={"grace_period_seconds": 0})
+    admin.post(rotate.format(with_grace["id"]), json={"grace_period_seconds": 3600})
+
+    assert ended.get("/ui/", follow_redirects=False).status_code == 303
+    assert kept.get("/ui/", follow_redirects=False).status_code == 200
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert kept.get("/ui/", follow_redirects=False).status_code == 303
+
+
+def test_the_dashboard_counts_toward_the_callers_request_rate(settings: Settings, db: Database) -> None:
+    with TestClient(create_app(settings.model_copy(update={"rate_limit": 2}), db)) as limited:
+        admin = TestClient(limited.app, headers={"Authorization": f"Bearer {ADMIN_SECRET}"})
+        browser = sign_in(limited, issue_key(admin, "reader"))
+        answers = [browser.get("/ui/", follow_redirects=False) for _ in range(10)]
+
+    assert answers[0].status_code == 200
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert refused
+    assert "retry-after" in refused[0].headers
+    assert "text/html" in refused[0].headers["content-type"]
