@@ -131,9 +131,9 @@ def _apply(project: Project, data: ProjectFields) -> None:
 
 def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -> Project:
     scope.require_department(data.department)
+    require_rubric(session, data.rubric)
     if data.rubric != DEFAULT_RUBRIC_KEY:
         _require_rubric_switcher(actor, "Governing a new project by another rubric than the default")
-    require_rubric(session, data.rubric)
     if session.scalar(select(Project.id).where(Project.key == key)) is not None:
         raise Conflict(f"A project with key {key!r} already exists; use PUT to replace it.")
     now = utcnow()
