@@ -5,8 +5,11 @@ from fastapi import APIRouter
 from app.attestations.router import router as attestations_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.decisions.router import queue_router as decision_queue_router
+from app.decisions.router import requests_router as decision_requests_router
 from app.decisions.router import router as decisions_router
 from app.events.router import router as events_router
+from app.evidence.router import router as evidence_router
 from app.facts.router import router as facts_router
 from app.governance.router import crosswalk_router
 from app.governance.router import router as governance_router
@@ -28,8 +31,11 @@ ROUTERS: list[APIRouter] = [
     rescoring_router,
     readiness_router,
     evaluations_router,
+    evidence_router,
     attestations_router,
     decisions_router,
+    decision_requests_router,
+    decision_queue_router,
     portfolio_router,
     governance_router,
     events_router,

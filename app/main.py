@@ -90,7 +90,7 @@ def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMe
     )
 
 
-# Every batch operation posts state.
+# Every batch operation and upload posts state.
 BATCH_ROLE = Role.writer
 
 
@@ -196,6 +196,13 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
             for router in ROUTERS
             for route in router.routes
             if isinstance(route, APIRoute) and route.path.endswith(":batch")
+        ],
+        max_upload_bytes=settings.evidence_max_bytes,
+        upload_paths=[
+            route.path_regex
+            for router in ROUTERS
+            for route in router.routes
+            if isinstance(route, APIRoute) and route.path.endswith("/evidence") and "POST" in (route.methods or ())
         ],
         authenticate=lambda scope: authenticate_scope(scope, app.state.authenticator, BATCH_ROLE),
     )

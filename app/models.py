@@ -4,8 +4,9 @@ from app.attestations.models import Attestation, Exemption
 from app.audit.models import AuditEvent
 from app.auth.idempotency import IdempotencyRecord
 from app.auth.models import ApiKey
-from app.decisions.models import Decision
+from app.decisions.models import Decision, DecisionRequest
 from app.events.models import Attempt, Delivery, Event, EventFeed, Webhook
+from app.evidence.models import Citation, Evidence
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
 from app.portfolio.models import ProjectStatus
@@ -19,11 +20,14 @@ __all__ = [
     "Attempt",
     "Attestation",
     "AuditEvent",
+    "Citation",
     "Decision",
+    "DecisionRequest",
     "Delivery",
     "Evaluation",
     "Event",
     "EventFeed",
+    "Evidence",
     "Exemption",
     "Fact",
     "IdempotencyRecord",

@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime, new_id, utcnow
+from app.core.db import Base, JSONDocument, UTCDateTime, new_id, utcnow
 
 
 class Exemption(Base):
@@ -34,6 +34,8 @@ class Attestation(Base):
     note: Mapped[str | None] = mapped_column(String(2000))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attested_by: Mapped[str] = mapped_column(String(100))
+    # The evidence it cites (ids of the project's evidence, as text).
+    evidence_ids: Mapped[list[str] | None] = mapped_column(JSONDocument)
     # Who attested, as the identity the four-eyes rule compares: names can repeat, identities cannot.
     attested_by_identity: Mapped[str | None] = mapped_column(String(300))
     attested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

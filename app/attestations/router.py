@@ -92,6 +92,7 @@ def _attestation_read(attestation: Attestation) -> AttestationRead:
         criterion=attestation.criterion,
         status=attestation.status,
         evidence_url=attestation.evidence_url,
+        evidence_ids=[uuid.UUID(evidence_id) for evidence_id in attestation.evidence_ids or []],
         note=attestation.note,
         expires_at=attestation.expires_at,
         active=attestation.expires_at is None or attestation.expires_at > utcnow(),

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from app.core.schemas import CallerOnly, ReadModel, UTCTimestamp, WriteModel
+from app.evidence.schemas import EvidenceIds
 from app.rubrics.schemas import CriterionKey
 
 AnsweredStatus = Literal["met", "partial", "not_met", "not_applicable"]
@@ -13,6 +14,7 @@ AnsweredStatus = Literal["met", "partial", "not_met", "not_applicable"]
 class AttestationPut(WriteModel):
     status: AnsweredStatus
     evidence_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
+    evidence_ids: EvidenceIds = []
     note: str | None = Field(default=None, max_length=2000)
     expires_at: UTCTimestamp | None = Field(default=None, description="After this moment it no longer counts.")
     attested_by: CallerOnly
@@ -22,6 +24,7 @@ class AttestationRead(ReadModel):
     criterion: str
     status: AnsweredStatus
     evidence_url: str | None
+    evidence_ids: list[uuid.UUID] = Field(description="The evidence it cites.")
     note: str | None
     expires_at: datetime | None
     active: bool = Field(description="False once expired: it no longer counts.")

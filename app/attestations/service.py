@@ -12,12 +12,13 @@ from app.attestations.models import Attestation, Exemption
 from app.attestations.schemas import AttestationPut, ExemptionCreate
 from app.core import changes
 from app.core.changes import AuditEntry, Cause
-from app.core.db import utcnow
+from app.core.db import new_id, utcnow
 from app.core.errors import FieldError, Forbidden, NotFound, Unprocessable
 from app.core.identity import Caller, Role
 from app.core.pagination import keyset_page
 from app.core.preconditions import IfMatch, etag
 from app.engine import scoring
+from app.evidence import service as evidence
 from app.projects.models import Project
 from app.projects.service import get_project
 from app.rubrics import service as rubrics
@@ -50,6 +51,7 @@ def _attestation_snapshot(attestation: Attestation) -> dict[str, Any]:
     return {
         "status": attestation.status,
         "evidence_url": attestation.evidence_url,
+        "evidence_ids": attestation.evidence_ids or [],
         "note": attestation.note,
         "expires_at": attestation.expires_at.isoformat() if attestation.expires_at else None,
         "attested_by": attestation.attested_by,
@@ -64,7 +66,19 @@ def record_attestation(
     existing: Attestation | None,
     actor: Caller,
     now: datetime,
+    *,
+    field: str = "body.evidence_ids",
 ) -> tuple[Attestation, bool]:
+    """Store what a person attests, citing the evidence given (`field` names it in a refusal)."""
+    rule = criterion_of(governing_rubric(session, project), criterion)
+    if rule is not None and rule.evidence_required and given.status in ("met", "partial") and not given.evidence_ids:
+        raise Unprocessable(
+            f"{criterion} requires evidence: a {given.status} attestation of it must cite evidence the service "
+            f"holds (evidence_ids); upload it with POST /projects/{project.key}/evidence first.",
+            errors=[FieldError(field=field, message="required for a met or partial attestation of this criterion")],
+        )
+    cited = [uuid.UUID(evidence_id) for evidence_id in given.evidence_ids]
+    evidence.check_cited(session, project, cited, field)
     if existing is None:
         existing = session.scalar(
             select(Attestation).where(Attestation.project_id == project.id, Attestation.criterion == criterion)
@@ -74,8 +88,11 @@ def record_attestation(
     attestation.status, attestation.evidence_url, attestation.note = given.status, given.evidence_url, given.note
     attestation.expires_at, attestation.attested_by, attestation.attested_at = given.expires_at, actor.name, now
     attestation.attested_by_identity = actor.identity
+    attestation.evidence_ids = list(given.evidence_ids)
     if existing is None:
+        attestation.id = new_id()
         session.add(attestation)
+    evidence.cite(session, project, cited_by="attestation", cited_by_id=attestation.id, evidence_ids=cited)
     changes.record(
         session,
         Cause("attestation", criterion),
@@ -117,7 +134,13 @@ def put_attestation(
     )
     if if_match is not None:
         if_match.check(attestation_etag(existing) if existing else None)
-    given = scoring.Answer(data.status, data.evidence_url, data.note, expires_at=data.expires_at)
+    given = scoring.Answer(
+        data.status,
+        data.evidence_url,
+        data.note,
+        expires_at=data.expires_at,
+        evidence_ids=tuple(str(evidence_id) for evidence_id in dict.fromkeys(data.evidence_ids)),
+    )
     return record_attestation(session, project, criterion, given, existing, actor, now)
 
 
@@ -148,6 +171,7 @@ def delete_attestation(session: Session, *, key: str, criterion: str, if_match: 
     if if_match is not None:
         if_match.check(attestation_etag(attestation))
     before = _attestation_snapshot(attestation)
+    evidence.cite(session, project, cited_by="attestation", cited_by_id=attestation.id, evidence_ids=())
     session.delete(attestation)
     changes.record(
         session,

@@ -24,6 +24,8 @@ API_PREFIX = "/api/v1"
 JSON_MEDIA_TYPE = "application/json"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 CALLER_STATE_KEY = "caller"
+# Room around an uploaded file for the multipart boundaries and part headers.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -54,6 +56,8 @@ class RequestMiddleware:
         max_body_bytes: int,
         max_batch_body_bytes: int,
         batch_paths: Sequence[re.Pattern[str]],
+        max_upload_bytes: int,
+        upload_paths: Sequence[re.Pattern[str]],
         authenticate: Callable[[Scope], Awaitable[object]],
     ) -> None:
         self.app = app
@@ -61,6 +65,9 @@ class RequestMiddleware:
         self.max_body_bytes = max_body_bytes
         self.max_batch_body_bytes = max_batch_body_bytes
         self.batch_paths = batch_paths
+        # A file's bytes, with room for the multipart framing around them.
+        self.max_upload_body_bytes = max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+        self.upload_paths = upload_paths
         self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -127,14 +134,16 @@ class RequestMiddleware:
     async def _guard_body(self, scope: Scope, headers: Headers, receive: Receive) -> tuple[Response | None, Receive]:
         """Read the whole body up front, refusing it early when it is too large or not JSON.
 
-        Only the batch operations take the large limit, and only from an authenticated caller: the
-        credential is checked before a byte of the body is read, so that nobody can make the service
-        hold large bodies without one.
+        Only the batch operations and file uploads take larger limits, and only from an authenticated
+        caller: the credential is checked before a byte of the body is read, so that nobody can make
+        the service hold large bodies without one. Uploads are multipart, not JSON.
         """
         if scope["method"] not in BODY_METHODS:
             return None, receive
-        batch = scope["method"] == "POST" and any(pattern.match(scope["path"]) for pattern in self.batch_paths)
-        limit = self.max_batch_body_bytes if batch else self.max_body_bytes
+        posted = scope["method"] == "POST"
+        batch = posted and any(pattern.match(scope["path"]) for pattern in self.batch_paths)
+        upload = posted and any(pattern.match(scope["path"]) for pattern in self.upload_paths)
+        limit = self.max_batch_body_bytes if batch else self.max_upload_body_bytes if upload else self.max_body_bytes
         too_large = problem_response(
             413,
             "payload-too-large",
@@ -143,7 +152,7 @@ class RequestMiddleware:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return too_large, receive
-        if batch:
+        if batch or upload:
             try:
                 scope.setdefault("state", {})[CALLER_STATE_KEY] = await self.authenticate(scope)
             except ProblemError as error:
@@ -162,7 +171,7 @@ class RequestMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if body and scope["path"].startswith("/api/") and not _is_json(headers.get("content-type", "")):
+        if body and scope["path"].startswith("/api/") and not upload and not _is_json(headers.get("content-type", "")):
             return problem_response(
                 415,
                 "unsupported-media-type",

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    evidence_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="The largest evidence file, in bytes."
+    )
     cors_origins: list[str] = Field(default_factory=list)
     public_metrics: bool | None = Field(
         default=None,

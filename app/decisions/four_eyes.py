@@ -1,11 +1,14 @@
 """Four eyes: whoever records a go must not be whoever supplied an input that a passing gate
 criterion read, so that nobody both vouches for the evidence and signs off on it.
 
-The inputs are the attestation that decided a criterion, the facts its check read, and the KPIs it
-read: who created, replaced or patched them, and who posted their measurements. "Whoever" is the
+The inputs are the attestation that decided a criterion and the evidence it cites, the facts its
+check read, and the KPIs it read: who created, replaced or patched them, and who posted their
+measurements. "Whoever" is the
 person: an API key that names a person counts with every other key of that person; a token's
 identity is a person already.
 """
+
+import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +17,7 @@ from app.attestations.models import Attestation
 from app.auth.service import identities_of
 from app.core.errors import Conflict
 from app.core.identity import Caller
+from app.evidence import service as evidence
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
 from app.projects.models import Project
@@ -33,6 +37,9 @@ def check(session: Session, project: Project, criteria: list[CriterionDocument],
     own = _attested(session, project, attested, person)
     if own:
         found.append(f"attested the gate criteria {', '.join(own)}")
+    uploaded = evidence.uploaded_by(session, _cited(session, project, attested), person)
+    if uploaded:
+        found.append(f"uploaded the evidence {', '.join(uploaded)} that gate attestations cite")
     posted = _facts(session, project, facts_read, person)
     if posted:
         found.append(f"posted the facts {', '.join(posted)} that gate checks read")
@@ -56,6 +63,15 @@ def _attested(session: Session, project: Project, criteria: list[str], person: f
         Attestation.attested_by_identity.in_(person),
     )
     return sorted(session.scalars(query))
+
+
+def _cited(session: Session, project: Project, criteria: list[str]) -> set[uuid.UUID]:
+    if not criteria:
+        return set()
+    query = select(Attestation.evidence_ids).where(
+        Attestation.project_id == project.id, Attestation.criterion.in_(criteria)
+    )
+    return {uuid.UUID(evidence_id) for ids in session.scalars(query) for evidence_id in ids or ()}
 
 
 def _facts(session: Session, project: Project, names: set[str], person: frozenset[str]) -> list[str]:

@@ -1,10 +1,10 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime, new_id, utcnow
+from app.core.db import Base, JSONDocument, UTCDateTime, new_id, utcnow
 
 
 class Decision(Base):
@@ -24,3 +24,33 @@ class Decision(Base):
     override_reason: Mapped[str | None] = mapped_column(String(2000))
     recorded_by: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The evidence it cites (ids of the project's evidence, as text).
+    evidence_ids: Mapped[list[str] | None] = mapped_column(JSONDocument)
+
+
+class DecisionRequest(Base):
+    """A request for the steering committee's go/no-go: open until a decision answers it or its
+    requester withdraws it; at most one open per project."""
+
+    __tablename__ = "decision_request"
+    __table_args__ = (
+        Index(
+            "uq_decision_request_open_project",
+            "project_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_decision_request_status_requested_at", "status", "requested_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    note: Mapped[str | None] = mapped_column(String(2000))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_by_identity: Mapped[str] = mapped_column(String(300))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("decision.id", ondelete="SET NULL"))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))

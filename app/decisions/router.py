@@ -1,17 +1,29 @@
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from app.auth.dependencies import Approver, Reader
+from app.auth.dependencies import Approver, Reader, Writer
 from app.auth.idempotency import IdempotencyDep, idempotent
 from app.core.deps import DbDep
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
-from app.decisions import service
-from app.decisions.schemas import DecisionCreate, DecisionRead
+from app.decisions import requests, service
+from app.decisions.schemas import (
+    DecisionCreate,
+    DecisionRead,
+    DecisionRequestCreate,
+    DecisionRequestRead,
+    QueuedRequest,
+    RequestStatus,
+)
 from app.projects.router import ProjectKey
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["evaluations"])
+requests_router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}/decision-requests", tags=["decision requests"])
+queue_router = APIRouter(prefix=f"{API_PREFIX}/decision-requests", tags=["decision requests"])
 
 
 @router.post(
@@ -56,3 +68,78 @@ async def list_decisions(
     return json_response(
         Page[DecisionRead](items=[DecisionRead.model_validate(d) for d in decisions], next_cursor=next_cursor)
     )
+
+
+@requests_router.post(
+    "",
+    status_code=201,
+    response_model=DecisionRequestRead,
+    summary="Ask for a go/no-go decision",
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+)
+async def request_decision(
+    key: ProjectKey, body: DecisionRequestCreate, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+) -> Response:
+    """Put the project in the steering committee's queue (writer), with a note on what to look at.
+    At most one request is open per project (409 naming it). A recorded decision closes it; its
+    requester or an admin may withdraw it. Tells `decision.requested`."""
+    return await idempotent(
+        db,
+        idempotency,
+        requests.request_decision,
+        lambda made: json_response(
+            made, status_code=201, headers={"Location": f"{API_PREFIX}/projects/{key}/decision-requests/{made.id}"}
+        ),
+        key=key,
+        note=body.note,
+        actor=caller,
+    )
+
+
+@requests_router.get(
+    "",
+    response_model=Page[DecisionRequestRead],
+    summary="List a project's decision requests",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def list_decision_requests(
+    key: ProjectKey, db: DbDep, caller: Reader, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
+    """Newest first, whatever their status."""
+    found, next_cursor = await db.read(requests.list_requests, key=key, limit=limit, cursor=cursor)
+    return json_response(Page[DecisionRequestRead](items=found, next_cursor=next_cursor))
+
+
+@requests_router.post(
+    "/{request_id}:withdraw",
+    response_model=DecisionRequestRead,
+    summary="Withdraw a decision request",
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+async def withdraw_decision_request(
+    key: ProjectKey, request_id: uuid.UUID, db: DbDep, caller: Writer, idempotency: IdempotencyDep
+) -> Response:
+    """An open request withdrawn by whoever asked for it (the same person) or an admin; 409 once it
+    is closed or withdrawn."""
+    return await idempotent(
+        db, idempotency, requests.withdraw, json_response, key=key, request_id=request_id, actor=caller
+    )
+
+
+@queue_router.get(
+    "",
+    response_model=Page[QueuedRequest],
+    summary="The approvers' queue",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def decision_queue(
+    db: DbDep,
+    caller: Reader,
+    status: Annotated[RequestStatus, Query(description="Which requests: `open` (the default) waits.")] = "open",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """Decision requests of the projects the caller may see, oldest first: what waits for the
+    steering committee, each with its project's score, level, gate and blockers as they stand now."""
+    found, next_cursor = await db.read(requests.queue, status=status, limit=limit, cursor=cursor)
+    return json_response(Page[QueuedRequest](items=found, next_cursor=next_cursor))

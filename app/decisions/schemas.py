@@ -2,9 +2,12 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator
 
 from app.core.schemas import CallerOnly, ReadModel, WriteModel
+from app.engine.scoring import Level
+from app.engine.stages import Stage
+from app.evidence.schemas import EvidenceIds
 
 
 class DecisionCreate(WriteModel):
@@ -24,6 +27,7 @@ class DecisionCreate(WriteModel):
         max_length=2000,
         description="Admins only: why to go although the evaluation's gate did not pass. Recorded.",
     )
+    evidence_ids: EvidenceIds = []
 
 
 class DecisionRead(ReadModel):
@@ -36,3 +40,54 @@ class DecisionRead(ReadModel):
     override_reason: str | None
     recorded_by: str
     decided_at: datetime
+    evidence_ids: list[uuid.UUID] = Field(description="The evidence it cites.")
+
+    @field_validator("evidence_ids", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return [] if value is None else value
+
+
+RequestStatus = Literal["open", "closed", "withdrawn"]
+
+
+class DecisionRequestCreate(WriteModel):
+    note: str | None = Field(default=None, max_length=2000, description="What the committee should look at.")
+    requested_by: CallerOnly
+
+
+class DecisionRequestRead(ReadModel):
+    id: uuid.UUID
+    project: str
+    status: RequestStatus = Field(description="`open` until a decision answers it (`closed`) or it is `withdrawn`.")
+    note: str | None
+    requested_by: str = Field(description="Who asked: the authenticated caller.")
+    requested_at: datetime
+    closed_at: datetime | None
+    decision_id: uuid.UUID | None = Field(description="The decision that answered it.")
+    withdrawn_by: str | None
+
+
+class QueuedReadiness(ReadModel):
+    score: float | None
+    level: Level | None
+    gate_passed: bool | None
+    blockers: list[str] = Field(description="The keys of the gate criteria that block go-live now.")
+
+
+class QueuedRequest(DecisionRequestRead):
+    """A request in the approvers' queue, with where its project stands now."""
+
+    project_name: str
+    department: str | None
+    stage: Stage
+    readiness: QueuedReadiness
+
+
+class DecisionRequested(BaseModel):
+    """Somebody asked the steering committee for a go/no-go decision on a project."""
+
+    project: str
+    request_id: uuid.UUID
+    note: str | None
+    requested_by: str

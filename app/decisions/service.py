@@ -11,10 +11,11 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, Unprocessable
 from app.core.identity import Caller, Role
 from app.core.pagination import keyset_page
-from app.decisions import four_eyes
+from app.decisions import four_eyes, requests
 from app.decisions.models import Decision
 from app.decisions.schemas import DecisionCreate
 from app.engine.stages import IN_PRODUCTION
+from app.evidence import service as evidence
 from app.projects.models import Project, StageTransition
 from app.projects.service import get_project
 from app.readiness import reads as readiness
@@ -49,6 +50,8 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
             f"Evaluation {data.evaluation_id} is not an evaluation of project {key!r}.",
             errors=[FieldError(field="body.evaluation_id", message="not an evaluation of this project")],
         )
+    cited = list(dict.fromkeys(data.evidence_ids))
+    evidence.check_cited(session, project, cited, "body.evidence_ids")
     gate = None
     if data.decision == "go":
         latest = _latest_governing(session, project)
@@ -84,9 +87,12 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
         override_reason=data.override_reason,
         recorded_by=actor.name,
         decided_at=utcnow(),
+        evidence_ids=[str(evidence_id) for evidence_id in cited],
     )
     session.add(decision)
     session.flush()
+    evidence.cite(session, project, cited_by="decision", cited_by_id=decision.id, evidence_ids=cited)
+    answered = requests.close(session, project_id=project.id, decision_id=decision.id, at=decision.decided_at)
     changes.record(
         session,
         Cause("decision", data.decision),
@@ -102,6 +108,8 @@ def record_decision(session: Session, *, key: str, data: DecisionCreate, actor: 
                 "evaluation_id": str(evaluation.id),
                 "override_reason": data.override_reason,
                 "gate_blockers": gate.blockers if gate else None,
+                "evidence_ids": decision.evidence_ids,
+                "request_id": str(answered) if answered else None,
             },
         ),
     )

@@ -98,6 +98,8 @@ class Criterion:
     applies_from: Stage = Stage.idea
     check: Check | None = None
     references: tuple[Reference, ...] = ()
+    # A `met` or `partial` attestation of it must cite evidence the service holds.
+    evidence_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Answer:
     attested_by: str | None = None
     attested_at: datetime | None = None
     expires_at: datetime | None = None
+    evidence_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, create_model, field_validator
 
 from app.core.schemas import ReadModel, WriteModel
+from app.decisions.schemas import DecisionRequested
 from app.kpis.schemas import KpiStatusChanged
 from app.portfolio.schemas import StallRiskChanged
 from app.readiness.schemas import ReadinessChanged
@@ -19,6 +20,7 @@ EVENT_TYPES = (
     "readiness.changed",
     "evaluation.recorded",
     "decision.recorded",
+    "decision.requested",
     "rubric.published",
     "kpi.status_changed",
     "project.stall_risk_changed",
@@ -104,6 +106,7 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "readiness.changed": ReadinessChanged,
     "evaluation.recorded": EvaluationRecorded,
     "decision.recorded": DecisionRecorded,
+    "decision.requested": DecisionRequested,
     "rubric.published": RubricPublished,
     "kpi.status_changed": KpiStatusChanged,
     "project.stall_risk_changed": StallRiskChanged,

@@ -7,7 +7,7 @@ The criteria come last, so that a result weighed again keeps their stored text (
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pydantic_core
 
@@ -21,6 +21,8 @@ class AttestationDocument(TypedDict):
     attested_by: str | None
     attested_at: str | None
     expires_at: str | None
+    # Only where it cites evidence: a result without any keeps the bytes (and the ETag) it had.
+    evidence_ids: NotRequired[list[str]]
 
 
 class CriterionDocument(TypedDict):
@@ -78,7 +80,7 @@ def _timestamp(value: datetime | None) -> str | None:
 def _attestation_document(answer: scoring.Answer | None) -> AttestationDocument | None:
     if answer is None:
         return None
-    return {
+    shown: AttestationDocument = {
         "status": answer.status,
         "evidence_url": answer.evidence_url,
         "note": answer.note,
@@ -86,6 +88,9 @@ def _attestation_document(answer: scoring.Answer | None) -> AttestationDocument 
         "attested_at": _timestamp(answer.attested_at),
         "expires_at": _timestamp(answer.expires_at),
     }
+    if answer.evidence_ids:
+        shown["evidence_ids"] = list(answer.evidence_ids)
+    return shown
 
 
 def document(rubric: scoring.Rubric, result: scoring.Evaluation) -> ResultDocument:

@@ -41,7 +41,15 @@ def _answers(rubric: scoring.Rubric, answers: list[AnswerSpec]) -> dict[str, sco
         seen.add(answer.criterion)
     if errors:
         raise Unprocessable("Some answers do not fit the rubric.", errors=errors)
-    return {answer.criterion: scoring.Answer(answer.status, answer.evidence_url, answer.note) for answer in answers}
+    return {
+        answer.criterion: scoring.Answer(
+            answer.status,
+            answer.evidence_url,
+            answer.note,
+            evidence_ids=tuple(str(evidence_id) for evidence_id in dict.fromkeys(answer.evidence_ids)),
+        )
+        for answer in answers
+    }
 
 
 def _store(
@@ -125,18 +133,22 @@ def evaluate_project(
         # Attestations belong to the project, whatever rubric is being evaluated: a criterion that
         # is a gate of the governing rubric needs its attester's role here too.
         governing = governing_rubric(session, project)
+        fields = {answer.criterion: f"body.answers.{index}.evidence_ids" for index, answer in enumerate(answers)}
         for criterion_key, given in attested.items():
             for judged_by in (rubric, governing):
                 criterion = criterion_of(judged_by, criterion_key)
                 if criterion is not None:
                     require_attester(actor, criterion)
-            record_attestation(session, project, criterion_key, given, None, actor, now)
+            record_attestation(session, project, criterion_key, given, None, actor, now, field=fields[criterion_key])
         session.flush()
     loaded = inputs.load(session, [project], now)[project.id]
     overlay = (
         {}
         if store
-        else {k: scoring.Answer(a.status, a.evidence_url, a.note, actor.name, now) for k, a in attested.items()}
+        else {
+            k: scoring.Answer(a.status, a.evidence_url, a.note, actor.name, now, evidence_ids=a.evidence_ids)
+            for k, a in attested.items()
+        }
     )
     result = scoring.evaluate(rubric, loaded.snapshot, {**loaded.attestations, **overlay}, loaded.exemptions, now)
     shown = document(rubric, result)

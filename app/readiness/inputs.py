@@ -105,6 +105,7 @@ def kpi_snapshot(kpi: KpiColumns) -> KpiSnapshot:
 class AttestationColumns(Protocol):
     status: str
     evidence_url: str | None
+    evidence_ids: list[str] | None
     note: str | None
     attested_by: str
     attested_at: datetime
@@ -119,6 +120,7 @@ def answer(attestation: AttestationColumns) -> Answer:
         attested_by=attestation.attested_by,
         attested_at=attestation.attested_at,
         expires_at=attestation.expires_at,
+        evidence_ids=tuple(attestation.evidence_ids or ()),
     )
 
 

@@ -9,6 +9,7 @@ from app.core.schemas import CallerOnly, ReadModel, Slug, WriteModel
 from app.engine.scoring import Level, Source, Status
 from app.engine.stages import Stage
 from app.engine.stall import Pattern, Risk
+from app.evidence.schemas import EvidenceIds
 from app.rubrics.schemas import MAX_VERSION, CriterionKey
 
 
@@ -30,6 +31,7 @@ class AnswerSpec(WriteModel):
     criterion: CriterionKey
     status: AnsweredStatus
     evidence_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
+    evidence_ids: EvidenceIds = []
     note: str | None = Field(default=None, max_length=2000)
     attested_by: CallerOnly
 
@@ -50,6 +52,7 @@ class EvaluationCreate(WriteModel):
 class CriterionAttestationRead(ReadModel):
     status: AnsweredStatus
     evidence_url: str | None
+    evidence_ids: list[uuid.UUID] = Field(default_factory=list, description="The evidence it cites.")
     note: str | None
     attested_by: str | None
     attested_at: datetime | None

@@ -58,6 +58,10 @@ class CriterionSpec(WriteModel):
         default=None, description="A declarative rule over the project's data; without one, only answers count."
     )
     references: list[ReferenceSpec] = Field(default_factory=list, max_length=20)
+    evidence_required: StrictBool = Field(
+        default=False,
+        description="A `met` or `partial` attestation of it must cite evidence uploaded to the service.",
+    )
 
 
 class RubricVersionSpec(WriteModel):
@@ -91,6 +95,7 @@ class RubricVersionSpec(WriteModel):
                     references=tuple(
                         Reference(r.framework, r.id, r.title, r.strength, r.why, r.note) for r in c.references
                     ),
+                    evidence_required=c.evidence_required,
                 )
                 for c in self.criteria
             ),
@@ -120,6 +125,7 @@ class RubricVersionSpec(WriteModel):
                         )
                         for r in c.references
                     ],
+                    evidence_required=c.evidence_required,
                 )
                 for c in rubric.criteria
             ],

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import _client_with_key, issue_key
 from tests.evaluations.test_api import GO_LIVE_FACTS, PROJECT, evaluate, iso, pilot  # noqa: F401 (a fixture)
+from tests.evidence import files
 from tests.kpis.factories import cost_kpi
 from tests.projects.factories import make_project
 from tests.projects.test_api import assert_problem
@@ -272,3 +273,23 @@ def test_a_writer_cannot_choose_a_non_default_rubric_when_creating_a_project(
     assert writer.get("/api/v1/projects/fraud-scoring").json()["rubric"] == "weakest-link"
     default = {"key": "churn-model", "name": "Churn model"}
     assert writer.post("/api/v1/projects", json=default).status_code == 201
+
+
+@pytest.mark.usefixtures("pilot")
+def test_four_eyes_the_approver_who_uploaded_evidence_a_gate_attestation_cites_cannot_record_the_go(
+    client: TestClient, admin: TestClient, writer: TestClient, approver: TestClient, second_approver: TestClient
+) -> None:
+    third = _client_with_key(client, issue_key(admin, "approver"))
+    uploaded = approver.post(
+        f"{PROJECT}/evidence", files={"file": ("drill.pdf", files.pdf(), "application/pdf")}
+    ).json()
+    cited = {"status": "met", "evidence_ids": [uploaded["id"]]}
+    assert second_approver.put(f"{PROJECT}/attestations/{ROLLBACK}", json=cited).status_code == 201
+    evaluation = evaluate(writer)
+    body = {"evaluation_id": evaluation["id"], "decision": "go"}
+
+    own = approver.post(f"{PROJECT}/decisions", json=body)
+
+    detail = assert_problem(own, 409)["detail"]
+    assert "uploaded the evidence drill.pdf" in detail
+    assert third.post(f"{PROJECT}/decisions", json=body).status_code == 201
