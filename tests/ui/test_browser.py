@@ -44,6 +44,8 @@ def _measure(api: httpx.Client, project: str, kpi: str, values: list[float]) -> 
 
 
 def _go_live(api: httpx.Client, project: str) -> None:
+    """The go recorded by another admin than the one who posted the KPIs: four eyes."""
+    chair = _ok(api.post("/api-keys", json={"name": f"chair-{project}", "role": "admin"}))
     evaluation = _ok(api.post(f"/projects/{project}/evaluations", json={}))
     decision = {
         "evaluation_id": evaluation["id"],
@@ -52,7 +54,8 @@ def _go_live(api: httpx.Client, project: str) -> None:
         "override_reason": "Rollback rehearsed by hand; the fact follows next sprint",
         "rationale": "Handling cost down a quarter in the pilot",
     }
-    _ok(api.post(f"/projects/{project}/decisions", json=decision))
+    headers = {"Authorization": f"Bearer {chair['secret']}"}
+    _ok(api.post(f"/projects/{project}/decisions", json=decision, headers=headers))
 
 
 def seed(api: httpx.Client) -> None:
