@@ -8,84 +8,47 @@ with a request another site starts; the two forms that POST (sign-in, sign-out) 
 request whose `Sec-Fetch-Site` or `Origin` names another site.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any, cast
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from markupsafe import Markup
 from starlette.datastructures import QueryParams
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
-from app.auth import scope
 from app.auth.authenticator import Authenticator
 from app.auth.service import hash_secret
-from app.core.db import Database, utcnow
-from app.core.errors import NotFound, ProblemError, TooManyRequests
-from app.core.identity import Caller, Role
-from app.core.settings import Settings
-from app.engine.frameworks import Framework
-from app.engine.scoring import Level
+from app.core.db import utcnow
+from app.core.errors import NotFound, ProblemError
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
 from app.readiness import reads as readiness
 from app.readiness.document import cause_summary
 from app.ui import charts, pages, sessions
-
-UI_PATH = "/ui"
-SIGN_IN_PATH = f"{UI_PATH}/sign-in"
-COOKIE = "readiness_session"
-HERE = Path(__file__).parent
-STATIC = HERE / "static"
-POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+from app.ui.web import (
+    COOKIE,
+    FRAMEWORK_NAMES,
+    LEVELS,
+    SIGN_IN_PATH,
+    STATIC,
+    UI_HEADERS,
+    UI_PATH,
+    database,
+    forget,
+    page,
+    redirect,
+    refused,
+    safe_next,
+    same_site,
+    settings_of,
+    signed_in,
+    words,
 )
-UI_HEADERS = {"Content-Security-Policy": POLICY, "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"}
-LEVELS = [level.value for level in Level]
-DIMENSIONS = {
-    "scope": "Scope",
-    "success_metric": "Success metric",
-    "ownership": "Ownership",
-    "infrastructure": "Infrastructure",
-    "inactivity": "Inactivity",
-}
 
-
-# Short enough for a badge; the badge's detail gives the identifier's title, strength and why.
-FRAMEWORK_NAMES = {
-    Framework.nist_ai_rmf.value: "NIST AI RMF",
-    Framework.iso_42001.value: "ISO/IEC 42001",
-    Framework.eu_ai_act.value: "EU AI Act",
-    Framework.ml_test_score.value: "ML Test Score",
-}
-
-
-def evidence_link(url: str | None) -> str | None:
-    """An evidence URL fit for a link: only the web's own schemes, never `javascript:`."""
-    if url and urlsplit(url).scheme in ("http", "https"):
-        return url
-    return None
-
-
-templates = Jinja2Templates(directory=HERE / "templates")
-
-
-def words(value: object) -> str:
-    """`pilot_ready` as `Pilot ready`; the proof of concept keeps its capitals."""
-    if value is None or value == "":
-        return "—"
-    text = str(value)
-    return "POC" if text == Stage.poc.value else text.replace("_", " ").capitalize()
-
-
-templates.env.filters["words"] = words
-templates.env.globals.update(dimensions=DIMENSIONS, charts=charts, evidence_link=evidence_link)
 router = APIRouter(prefix=UI_PATH, include_in_schema=False)
 
 
@@ -100,96 +63,9 @@ class UiStatic(StaticFiles):
         return response
 
 
-def _page(
-    request: Request,
-    name: str,
-    context: dict[str, Any],
-    *,
-    status_code: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    return templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers={**UI_HEADERS, **(headers or {})}
-    )
-
-
-def _redirect(location: str) -> Response:
-    return RedirectResponse(location, status_code=303, headers=UI_HEADERS)
-
-
-def _db(request: Request) -> Database:
-    return cast(Database, request.app.state.db)
-
-
-def _settings(request: Request) -> Settings:
-    return cast(Settings, request.app.state.settings)
-
-
-def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path of the dashboard, never another site."""
-    if not target or not target.startswith(f"{UI_PATH}/") or "\\" in target:
-        return f"{UI_PATH}/"
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else f"{UI_PATH}/"
-
-
-def _sign_in_first(request: Request) -> Response:
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    response = _redirect(f"{SIGN_IN_PATH}?{urlencode({'next': here})}")
-    if COOKIE in request.cookies:
-        _forget(response, request)
-    return response
-
-
-async def _signed_in(request: Request) -> Caller | Response:
-    """The caller the session cookie stands for, with its department scope applied to the request;
-    otherwise what to answer instead: the way to sign in, or 429 beyond the caller's request rate."""
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return _sign_in_first(request)
-    db = _db(request)
-    found = await db.read(sessions.find, token=token)
-    if found is None or not found.caller.role.allows(Role.reader):
-        return _sign_in_first(request)
-    try:
-        cast(Authenticator, request.app.state.authenticator).limit(request.scope, found.caller)
-    except TooManyRequests as error:
-        context = {"title": "Too many requests", "message": error.detail}
-        return _page(request, "error.html", context, status_code=429, headers=error.headers)
-    now = utcnow()
-    if now - found.last_seen_at >= sessions.SEEN_PRECISION:
-        await db.write(sessions.note_seen, session_id=found.session_id, at=now)
-    scope.limit_to(found.caller.departments)
-    return found.caller
-
-
-def _same_site(request: Request) -> bool:
-    """Whether a form POST comes from the dashboard itself, as the browser tells it."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        return fetch_site in ("same-origin", "none")
-    origin = request.headers.get("origin")
-    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
-
-
-def _forget(response: Response, request: Request) -> None:
-    response.delete_cookie(
-        COOKIE,
-        path=UI_PATH,
-        secure=_settings(request).environment != "development",
-        httponly=True,
-        samesite="strict",
-    )
-
-
-def _refused(request: Request) -> Response:
-    context = {"title": "Refused", "message": "This form was sent from another site."}
-    return _page(request, "error.html", context, status_code=403)
-
-
 @router.get("/sign-in")
 async def sign_in_form(request: Request, next: str | None = None) -> Response:
-    return _page(request, "sign_in.html", {"next": safe_next(next), "error": None})
+    return page(request, "sign_in.html", {"next": safe_next(next), "error": None})
 
 
 @router.post("/sign-in")
@@ -198,26 +74,26 @@ async def sign_in(
 ) -> Response:
     """Exchange an API key for a session. A wrong key counts toward the address's failure limit,
     as it does on the API."""
-    if not _same_site(request):
-        return _refused(request)
+    if not same_site(request):
+        return refused(request)
     target = safe_next(next)
     authenticator = cast(Authenticator, request.app.state.authenticator)
     try:
         caller = await authenticator.authenticate(request.scope, key.strip())
     except ProblemError as error:
         message = "That key is unknown, expired or revoked." if error.status == 401 else error.detail
-        return _page(request, "sign_in.html", {"next": target, "error": message}, status_code=error.status)
+        return page(request, "sign_in.html", {"next": target, "error": message}, status_code=error.status)
     if caller.key_id is None:
         message = "Sign in with an API key; access tokens are for the API."
-        return _page(request, "sign_in.html", {"next": target, "error": message}, status_code=401)
-    token = await _db(request).write(sessions.start, key_id=caller.key_id, secret_hash=hash_secret(key.strip()))
-    response = _redirect(target)
+        return page(request, "sign_in.html", {"next": target, "error": message}, status_code=401)
+    token = await database(request).write(sessions.start, key_id=caller.key_id, secret_hash=hash_secret(key.strip()))
+    response = redirect(target)
     response.set_cookie(
         COOKIE,
         token,
         max_age=int(sessions.LIFETIME / timedelta(seconds=1)),
         path=UI_PATH,
-        secure=_settings(request).environment != "development",
+        secure=settings_of(request).environment != "development",
         httponly=True,
         samesite="strict",
     )
@@ -226,13 +102,13 @@ async def sign_in(
 
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
-    if not _same_site(request):
-        return _refused(request)
+    if not same_site(request):
+        return refused(request)
     token = request.cookies.get(COOKIE)
     if token:
-        await _db(request).write(sessions.end, token=token)
-    response = _redirect(SIGN_IN_PATH)
-    _forget(response, request)
+        await database(request).write(sessions.end, token=token)
+    response = redirect(SIGN_IN_PATH)
+    forget(response, request)
     return response
 
 
@@ -267,19 +143,19 @@ def _query(filters: portfolio.Filters, **changes: str | None) -> str:
 
 @router.get("/")
 async def portfolio_view(request: Request) -> Response:
-    caller = await _signed_in(request)
+    caller = await signed_in(request)
     if isinstance(caller, Response):
         return caller
     filters = _filters(request.query_params)
     cursor = request.query_params.get("cursor") or None
     try:
-        shown = await _db(request).read(
-            pages.portfolio_page, filters=filters, cursor=cursor, now=utcnow(), limits=_settings(request).stage_limits
+        shown = await database(request).read(
+            pages.portfolio_page, filters=filters, cursor=cursor, now=utcnow(), limits=settings_of(request).stage_limits
         )
     except ProblemError:
         # A cursor that does not parse is an old or edited link: start at the first page.
-        shown = await _db(request).read(
-            pages.portfolio_page, filters=filters, cursor=None, now=utcnow(), limits=_settings(request).stage_limits
+        shown = await database(request).read(
+            pages.portfolio_page, filters=filters, cursor=None, now=utcnow(), limits=settings_of(request).stage_limits
         )
     summary = shown.summary
     funnel = [
@@ -308,7 +184,7 @@ async def portfolio_view(request: Request) -> Response:
         "cursor": cursor,
         "blockers_shown": pages.BLOCKERS_SHOWN,
     }
-    return _page(request, "portfolio.html", context)
+    return page(request, "portfolio.html", context)
 
 
 def _trend_charts(trend: trends.Trend) -> list[Markup]:
@@ -359,17 +235,17 @@ def _trend_charts(trend: trends.Trend) -> list[Markup]:
 
 @router.get("/projects/{key}")
 async def project_view(request: Request, key: str) -> Response:
-    caller = await _signed_in(request)
+    caller = await signed_in(request)
     if isinstance(caller, Response):
         return caller
-    db, limits = _db(request), _settings(request).stage_limits
+    db, limits = database(request), settings_of(request).stage_limits
     try:
         shown = await db.read(pages.project_page, key=key, limits=limits, refresh_stale=False)
         if shown is None:
             shown = await db.write(pages.project_page, key=key, limits=limits, refresh_stale=True)
     except NotFound:
         context = {"caller": caller, "title": "Not found", "message": f"No project with key {key!r}."}
-        return _page(request, "error.html", context, status_code=404)
+        return page(request, "error.html", context, status_code=404)
     assert shown is not None
     context = {
         "caller": caller,
@@ -383,7 +259,7 @@ async def project_view(request: Request, key: str) -> Response:
         "cause_summary": cause_summary,
         "frameworks": FRAMEWORK_NAMES,
     }
-    return _page(request, "project.html", context)
+    return page(request, "project.html", context)
 
 
 def _kpi_chart(series: pages.KpiSeries) -> Markup | None:
@@ -412,7 +288,7 @@ def _history_chart(history: list[readiness.HistoryEntry]) -> Markup | None:
 
 
 async def _home() -> Response:
-    return _redirect(f"{UI_PATH}/")
+    return redirect(f"{UI_PATH}/")
 
 
 async def _favicon() -> Response:

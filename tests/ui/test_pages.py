@@ -12,7 +12,7 @@ from app.core.clock import Clock
 from app.core.db import Database
 from app.core.settings import Settings
 from app.main import create_app
-from app.ui.router import COOKIE, POLICY, safe_next
+from app.ui.web import COOKIE, POLICY, safe_next
 from tests.conftest import ADMIN_SECRET, issue_key, settled
 from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project
