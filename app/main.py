@@ -13,6 +13,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Scope
 
 from app import epilogue
 from app.api import ROUTERS
@@ -38,6 +39,7 @@ from app.portfolio import watch
 from app.projects import service as projects
 from app.readiness.rescorer import Rescorer
 from app.ui.router import install_ui
+from app.ui.web import UI_PATH, session_caller
 
 DESCRIPTION = """\
 Takes enterprise AI projects from proof of concept to production. Records each AI project, its
@@ -200,12 +202,21 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
         max_upload_bytes=settings.evidence_max_bytes,
         upload_paths=[
             route.path_regex
-            for router in ROUTERS
-            for route in router.routes
-            if isinstance(route, APIRoute) and route.path.endswith("/evidence") and "POST" in (route.methods or ())
+            for route in app.routes
+            if isinstance(route, APIRoute)
+            and route.path.endswith(("/evidence", "/attestations"))
+            and "POST" in (route.methods or ())
         ],
-        authenticate=lambda scope: authenticate_scope(scope, app.state.authenticator, BATCH_ROLE),
+        authenticate=lambda scope: _large_body_caller(app, scope),
     )
+
+
+async def _large_body_caller(app: FastAPI, scope: Scope) -> object:
+    """Who sends a large body, before it is read: a bearer credential on the API, the session of a
+    signed-in dashboard user on its upload forms."""
+    if scope["path"].startswith(f"{UI_PATH}/"):
+        return await session_caller(scope, app.state.db, BATCH_ROLE)
+    return await authenticate_scope(scope, app.state.authenticator, BATCH_ROLE)
 
 
 def _describe_events(app: FastAPI) -> None:

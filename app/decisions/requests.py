@@ -99,6 +99,13 @@ def _cursor_of(request: DecisionRequest) -> str:
     return encode_cursor([request.requested_at.isoformat(), str(request.id)])
 
 
+def open_request(session: Session, *, key: str) -> DecisionRequestRead | None:
+    """The project's open request, if one is."""
+    project = get_project(session, key=key)
+    found = _open_of(session, project)
+    return _read(found, key) if found is not None else None
+
+
 def withdraw(session: Session, *, key: str, request_id: uuid.UUID, actor: Caller) -> DecisionRequestRead:
     """Its requester (the same person) or an admin withdraws an open request."""
     project = get_project(session, key=key)

@@ -1,6 +1,5 @@
 import uuid
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, UploadFile
 from starlette.responses import Response
@@ -95,15 +94,7 @@ async def get_evidence_content(key: ProjectKey, evidence_id: uuid.UUID, db: DbDe
     """The bytes as uploaded, as an attachment: a browser saves them rather than showing them, and
     would run nothing in them (`Content-Security-Policy: sandbox`)."""
     evidence, content = await db.read(service.content_of, key=key, evidence_id=evidence_id)
-    fallback = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in evidence.name)
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(evidence.name)}"
-    headers = {
-        "Content-Disposition": disposition,
-        "Content-Security-Policy": "sandbox",
-        "X-Content-Type-Options": "nosniff",
-        "ETag": f'"{evidence.sha256}"',
-    }
-    return Response(content, media_type=evidence.media_type, headers=headers)
+    return Response(content, media_type=evidence.media_type, headers=service.download_headers(evidence))
 
 
 @router.delete(

@@ -4,6 +4,7 @@ air-gapped audit can read them and nobody can change them after a decision cited
 import hashlib
 import uuid
 from collections.abc import Collection
+from urllib.parse import quote
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -85,6 +86,18 @@ def get_evidence(session: Session, *, key: str, evidence_id: uuid.UUID) -> Evide
 def content_of(session: Session, *, key: str, evidence_id: uuid.UUID) -> tuple[Evidence, bytes]:
     evidence = get_evidence(session, key=key, evidence_id=evidence_id)
     return evidence, evidence.content
+
+
+def download_headers(evidence: Evidence) -> dict[str, str]:
+    """How the bytes are sent: as an attachment a browser saves rather than shows, running nothing
+    in them, its type as judged on upload."""
+    fallback = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in evidence.name)
+    return {
+        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(evidence.name)}",
+        "Content-Security-Policy": "sandbox",
+        "X-Content-Type-Options": "nosniff",
+        "ETag": f'"{evidence.sha256}"',
+    }
 
 
 def list_evidence(session: Session, *, key: str, limit: int, cursor: str | None) -> tuple[list[Evidence], str | None]:

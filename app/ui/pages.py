@@ -10,11 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import scope
+from app.decisions import requests
 from app.decisions.models import Decision
+from app.decisions.schemas import DecisionRequestRead
 from app.decisions.service import list_decisions
 from app.engine import scoring
 from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
 from app.engine.stages import Stage
+from app.evidence import service as evidence
+from app.evidence.models import Evidence
 from app.governance import service as governance
 from app.kpis import service as kpis
 from app.kpis.models import Kpi, Measurement
@@ -31,6 +35,7 @@ STALLED_SHOWN = 10
 KPIS_SHOWN = 20
 POINTS_PER_KPI = 200
 DECISIONS_SHOWN = 20
+EVIDENCE_SHOWN = 50
 TRANSITIONS_SHOWN = 100
 HISTORY_SHOWN = 50
 BLOCKED_KEYS_SHOWN = 5
@@ -108,6 +113,9 @@ class ProjectPage:
     decisions: list[Decision]
     history: list[readiness.HistoryEntry]
     references: dict[str, tuple[scoring.Reference, ...]]
+    criteria: tuple[scoring.Criterion, ...]
+    open_request: DecisionRequestRead | None
+    evidence: list[Evidence]
 
 
 def project_page(session: Session, *, key: str, limits: Mapping[Stage, int], refresh_stale: bool) -> ProjectPage | None:
@@ -138,6 +146,9 @@ def project_page(session: Session, *, key: str, limits: Mapping[Stage, int], ref
         decisions=decisions,
         history=history[0] if history is not None else [],
         references={criterion.key: criterion.references for criterion in rubric.criteria},
+        criteria=rubric.criteria,
+        open_request=requests.open_request(session, key=key),
+        evidence=evidence.list_evidence(session, key=key, limit=EVIDENCE_SHOWN, cursor=None)[0],
     )
 
 

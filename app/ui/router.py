@@ -22,16 +22,13 @@ from starlette.staticfiles import StaticFiles
 from app.auth.authenticator import Authenticator
 from app.auth.service import hash_secret
 from app.core.db import utcnow
-from app.core.errors import NotFound, ProblemError
+from app.core.errors import ProblemError
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
-from app.readiness import reads as readiness
-from app.readiness.document import cause_summary
-from app.ui import charts, pages, sessions
+from app.ui import charts, decisions, pages, project, sessions
 from app.ui.web import (
     COOKIE,
-    FRAMEWORK_NAMES,
     LEVELS,
     SIGN_IN_PATH,
     STATIC,
@@ -39,6 +36,7 @@ from app.ui.web import (
     UI_PATH,
     database,
     forget,
+    form_allowed,
     page,
     redirect,
     refused,
@@ -101,8 +99,8 @@ async def sign_in(
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request) -> Response:
-    if not same_site(request):
+async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    if not form_allowed(request, csrf):
         return refused(request)
     token = request.cookies.get(COOKIE)
     if token:
@@ -233,60 +231,6 @@ def _trend_charts(trend: trends.Trend) -> list[Markup]:
     return shown
 
 
-@router.get("/projects/{key}")
-async def project_view(request: Request, key: str) -> Response:
-    caller = await signed_in(request)
-    if isinstance(caller, Response):
-        return caller
-    db, limits = database(request), settings_of(request).stage_limits
-    try:
-        shown = await db.read(pages.project_page, key=key, limits=limits, refresh_stale=False)
-        if shown is None:
-            shown = await db.write(pages.project_page, key=key, limits=limits, refresh_stale=True)
-    except NotFound:
-        context = {"caller": caller, "title": "Not found", "message": f"No project with key {key!r}."}
-        return page(request, "error.html", context, status_code=404)
-    assert shown is not None
-    context = {
-        "caller": caller,
-        "page": shown,
-        "project": shown.project,
-        "result": shown.view.current.result,
-        "stall": shown.view.stall,
-        "stays": pages.stages_of(shown.project, shown.transitions),
-        "kpi_charts": [(series.kpi, _kpi_chart(series)) for series in shown.kpis],
-        "history_chart": _history_chart(shown.history),
-        "cause_summary": cause_summary,
-        "frameworks": FRAMEWORK_NAMES,
-    }
-    return page(request, "project.html", context)
-
-
-def _kpi_chart(series: pages.KpiSeries) -> Markup | None:
-    """The KPI's measurements against its baseline and target; None before the first measurement."""
-    if not series.points:
-        return None
-    kpi = series.kpi
-    references = [
-        charts.Reference(label, value, css_class=f"reference {label.lower()}")
-        for label, value in (("Baseline", kpi.baseline), ("Target", kpi.target))
-        if value is not None
-    ]
-    return charts.line_chart(
-        [charts.Series(kpi.name, series.points)],
-        title=f"{kpi.name}: measurements against baseline and target",
-        y_label=kpi.unit or "value",
-        references=references,
-    )
-
-
-def _history_chart(history: list[readiness.HistoryEntry]) -> Markup | None:
-    if len(history) < 2:
-        return None
-    points = [(entry.changed_at, entry.score) for entry in reversed(history)]
-    return charts.line_chart([charts.Series("Score", points)], title="Readiness score over time", y_label="score")
-
-
 async def _home() -> Response:
     return redirect(f"{UI_PATH}/")
 
@@ -300,6 +244,8 @@ async def _favicon() -> Response:
 def install_ui(app: FastAPI) -> None:
     """The dashboard's pages and assets, `/` leading to it, and the icon browsers ask for."""
     app.include_router(router)
+    app.include_router(project.router)
+    app.include_router(decisions.router)
     app.mount(f"{UI_PATH}/static", UiStatic(directory=STATIC), name="ui-static")
     app.add_api_route("/", _home, include_in_schema=False)
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)

@@ -29,6 +29,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def csrf_token(token: str) -> str:
+    """The token every form of a session carries: derived from the session's own, so that a page of
+    another site, which cannot read the cookie, cannot know it; nothing more to store."""
+    return hashlib.sha256(f"csrf:{token}".encode()).hexdigest()
+
+
 def start(session: Session, *, key_id: uuid.UUID, secret_hash: str, lifetime: timedelta = LIFETIME) -> str:
     """A new session for the key, opened with the secret whose hash is given; the token is returned
     here once and only its hash is stored."""

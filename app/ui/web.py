@@ -1,6 +1,7 @@
 """What every dashboard page needs: its templates and policy, the session behind a request, and the
 checks a form POST passes."""
 
+import hmac
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -9,11 +10,12 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
+from starlette.types import Scope
 
 from app.auth import scope
 from app.auth.authenticator import Authenticator
 from app.core.db import Database, utcnow
-from app.core.errors import TooManyRequests
+from app.core.errors import Forbidden, TooManyRequests, Unauthorized
 from app.core.identity import Caller, Role
 from app.core.settings import Settings
 from app.engine.frameworks import Framework
@@ -130,6 +132,18 @@ async def signed_in(request: Request) -> Caller | Response:
     return found.caller
 
 
+async def session_caller(scope: Scope, db: Database, role: Role) -> Caller:
+    """The caller a request's session cookie stands for, before its body is read: what lets a signed
+    in writer upload a file through a form; 401 (403 below `role`) otherwise."""
+    token = Request(scope).cookies.get(COOKIE)
+    found = await db.read(sessions.find, token=token) if token else None
+    if found is None:
+        raise Unauthorized("Sign in again: this page's session has ended.")
+    if not found.caller.role.allows(role):
+        raise Forbidden(f"This needs the {role.value} role; the session has {found.caller.role.value}.")
+    return found.caller
+
+
 def same_site(request: Request) -> bool:
     """Whether a form POST comes from the dashboard itself, as the browser tells it."""
     fetch_site = request.headers.get("sec-fetch-site")
@@ -137,6 +151,19 @@ def same_site(request: Request) -> bool:
         return fetch_site in ("same-origin", "none")
     origin = request.headers.get("origin")
     return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+
+
+def csrf_of(request: Request) -> str:
+    """The CSRF token the forms of this request's session carry; empty when signed out."""
+    token = request.cookies.get(COOKIE)
+    return sessions.csrf_token(token) if token else ""
+
+
+def form_allowed(request: Request, csrf: str) -> bool:
+    """Whether a form POST comes from the dashboard itself: the browser says so, and it carries the
+    session's CSRF token."""
+    expected = csrf_of(request)
+    return same_site(request) and bool(expected) and hmac.compare_digest(csrf, expected)
 
 
 def forget(response: Response, request: Request) -> None:
@@ -155,4 +182,4 @@ def refused(request: Request) -> Response:
 
 
 templates.env.filters["words"] = words
-templates.env.globals.update(dimensions=DIMENSIONS, charts=charts, evidence_link=evidence_link)
+templates.env.globals.update(dimensions=DIMENSIONS, charts=charts, evidence_link=evidence_link, csrf_of=csrf_of)

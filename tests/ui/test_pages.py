@@ -262,7 +262,11 @@ def test_a_revoked_key_ends_its_sessions(client: TestClient, admin: TestClient) 
 def test_signing_out_ends_the_session_for_good(client: TestClient, admin: TestClient) -> None:
     browser = sign_in(client, issue_key(admin, "reader"))
     token = browser.cookies["readiness_session"]
-    out = browser.post("/ui/sign-out", headers=BROWSER_POST, follow_redirects=False)
+    csrf = re.search(r'name="csrf" value="(\w+)"', browser.get("/ui/").text)
+    assert csrf is not None
+    without_token = browser.post("/ui/sign-out", headers=BROWSER_POST, follow_redirects=False)
+    assert without_token.status_code == 403
+    out = browser.post("/ui/sign-out", data={"csrf": csrf.group(1)}, headers=BROWSER_POST, follow_redirects=False)
     assert (out.status_code, out.headers["location"]) == (303, "/ui/sign-in")
     assert 'readiness_session=""' in out.headers["set-cookie"]
     # The old cookie, replayed, opens nothing: the session is gone from the database.
