@@ -38,6 +38,7 @@ from app.events.schemas import EVENT_ENVELOPES
 from app.portfolio import watch
 from app.projects import service as projects
 from app.readiness.rescorer import Rescorer
+from app.ui import decisions as ui_decisions
 from app.ui.router import install_ui
 from app.ui.web import UI_PATH, session_caller
 
@@ -202,7 +203,8 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
         max_upload_bytes=settings.evidence_max_bytes,
         upload_paths=[
             route.path_regex
-            for route in app.routes
+            for router in (*ROUTERS, ui_decisions.router)
+            for route in router.routes
             if isinstance(route, APIRoute)
             and route.path.endswith(("/evidence", "/attestations"))
             and "POST" in (route.methods or ())

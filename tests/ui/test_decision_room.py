@@ -52,7 +52,7 @@ def test_a_writer_asks_an_approver_attests_with_a_pdf_and_another_records_the_go
     chair = sign_in(client, issue_key(admin, "approver"))
 
     asked = post_form(asker, f"{PAGE}/decision-requests", {"note": "Ready after the rollback drill"})
-    report = files.pdf(200_000)
+    report = files.pdf(3 * 1024 * 1024)
     attested = post_form(
         attester,
         f"{PAGE}/attestations",
