@@ -13,7 +13,7 @@ from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness.models import Evaluation, ProjectReadiness, ReadinessHistory, ReadinessMark
 from app.rubrics.models import Rubric, RubricVersion
-from app.ui.models import UiSession
+from app.ui.models import UiPendingSignIn, UiSession
 
 __all__ = [
     "ApiKey",
@@ -41,6 +41,7 @@ __all__ = [
     "Rubric",
     "RubricVersion",
     "StageTransition",
+    "UiPendingSignIn",
     "UiSession",
     "Webhook",
 ]

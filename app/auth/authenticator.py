@@ -156,7 +156,9 @@ class Authenticator:
         if holder.last_used_at is None or (moment - holder.last_used_at).total_seconds() >= 60:
             await self.db.write(note_use, key_id=key_id, at=moment)
 
-    def _failed(self, scope: MutableMapping[str, Any], detail: str, error: str | None) -> NoReturn:
+    def count_failure(self, scope: MutableMapping[str, Any]) -> None:
+        """One failed authentication from the request's address, however it failed (a wrong key, a
+        refused sign-in through the OpenID provider): 429 once the address has failed too often."""
         if self.failures.enabled:
             verdict = self.failures.take(self.client_address(scope))
             if not verdict.allowed:
@@ -164,6 +166,9 @@ class Authenticator:
                     "Too many failed authentications from this address; wait before trying again.",
                     headers=self.failures.headers(verdict),
                 )
+
+    def _failed(self, scope: MutableMapping[str, Any], detail: str, error: str | None) -> NoReturn:
+        self.count_failure(scope)
         raise Unauthorized(detail, headers=challenge(error))
 
     @staticmethod

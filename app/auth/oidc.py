@@ -1,11 +1,14 @@
-"""OpenID Connect access tokens: signed JWTs from the configured provider, checked against its
-published keys and turned into a caller by their role and department claims."""
+"""OpenID Connect tokens: access tokens (and the dashboard's ID tokens), signed JWTs from the
+configured provider, checked against its published keys and turned into a caller by their role and
+department claims."""
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +25,13 @@ logger = logging.getLogger(__name__)
 
 # RFC 9068 names access tokens `at+jwt`; many providers still send `JWT`, or nothing.
 ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt", "jwt"})
+# An ID token is a plain JWT: one typed as an access token is never taken for one.
+ID_TOKEN_TYPES = frozenset({"jwt"})
 NAME_CLAIMS = ("preferred_username", "azp", "client_id", "sub")
+# In an ID token, `azp` and `client_id` name the dashboard that asked for it, not the person.
+ID_TOKEN_NAME_CLAIMS = ("preferred_username", "sub")
+ACCESS_TOKEN_CLAIMS = ("exp", "iss", "aud", "sub")
+ID_TOKEN_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 ROLE_NAMES_IN_ORDER = [role.value for role in Role]
 ROLE_NAMES = frozenset(ROLE_NAMES_IN_ORDER)
 MAX_NAME_LENGTH = 100
@@ -43,6 +52,16 @@ HTTP_TIMEOUT_SECONDS = 5.0
 
 class ProviderUnavailable(Exception):
     """The discovery document or the key set could not be fetched or made no sense."""
+
+
+@dataclass(frozen=True)
+class ProviderEndpoints:
+    """Where the dashboard sends people to sign in, and where it redeems the code they bring back."""
+
+    # As the provider spells it: the `iss` of its tokens and of its authorization responses.
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
 
 
 def claim(claims: Mapping[str, Any], path: str) -> Any:
@@ -118,6 +137,7 @@ class OidcVerifier:
         # The issuer as the provider spells it, which tokens must carry exactly; known after discovery.
         self._token_issuer: str | None = None
         self._jwks_uri: str | None = None
+        self._discovery: dict[str, Any] | None = None
         self._jwks: list[dict[str, Any]] | None = None
         self._keys: dict[tuple[str | None, str], jwt.PyJWK] = {}
         self._next_fetch = float("-inf")
@@ -155,6 +175,40 @@ class OidcVerifier:
         remembered = self._verified.get(digest)
         if remembered is not None:
             return remembered[1]
+        claims = await self._claims(token, self.audience, ACCEPTED_TYPES, ACCESS_TOKEN_CLAIMS)
+        caller = self._caller(claims)
+        self._verified[digest] = (min(float(claims["exp"]), time.time() + VERIFIED_SECONDS), caller)
+        return caller
+
+    async def verify_id_token(self, token: str, *, client_id: str, nonce: str) -> Caller:
+        """The person an ID token from the dashboard's sign-in stands for. Checked as access tokens
+        are (an accepted asymmetric algorithm, the provider's keys, issuer, expiry with the leeway),
+        for the dashboard's client as its audience, and carrying the nonce the sign-in began with;
+        mapped by the same claims. Never remembered: each is redeemed once."""
+        claims = await self._claims(token, client_id, ID_TOKEN_TYPES, ID_TOKEN_CLAIMS)
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        party = claims.get("azp")
+        # OpenID Connect Core 3.1.3.7: a token for several audiences names the party it was issued to.
+        if (party is not None or len(audiences) > 1) and party != client_id:
+            raise InvalidToken(f"it was issued to {party!r}, not to this dashboard ({client_id!r})")
+        carried = claims.get("nonce")
+        if not isinstance(carried, str) or not hmac.compare_digest(carried.encode(), nonce.encode()):
+            raise InvalidToken("its nonce is not the one this sign-in began with")
+        return self._caller(claims, kind="ID token", names=ID_TOKEN_NAME_CLAIMS)
+
+    async def endpoints(self) -> ProviderEndpoints:
+        """The provider's authorization and token endpoints, its discovery document read now if it
+        was not yet; ProviderUnavailable when it cannot be read or offers no sign-in with PKCE."""
+        if self._discovery is None:
+            await self._refresh()
+        if self._discovery is None or self._token_issuer is None:
+            raise ProviderUnavailable(self._fetch_error or "its discovery document could not be read")
+        return _endpoints(self._discovery, self._token_issuer)
+
+    async def _claims(
+        self, token: str, audience: str, types: frozenset[str], required: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """The claims of a token signed by the provider, for `audience`, of one of `types`."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -164,35 +218,34 @@ class OidcVerifier:
         if not isinstance(algorithm, str) or algorithm not in self.algorithms:
             raise InvalidToken(f"its signature algorithm {algorithm!r} is not accepted")
         token_type = header.get("typ")
-        if token_type is not None and (not isinstance(token_type, str) or token_type.lower() not in ACCEPTED_TYPES):
-            raise InvalidToken(f"its type {token_type!r} is not that of an access token")
+        if token_type is not None and (not isinstance(token_type, str) or token_type.lower() not in types):
+            raise InvalidToken(f"its type {token_type!r} is not that of an {_kind_of(types)}")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InvalidToken("its key id (kid) is not a string")
         key = await self._key(kid, algorithm)
-        claims = self._decode(token, key, algorithm)
-        caller = self._caller(claims)
-        self._verified[digest] = (min(float(claims["exp"]), time.time() + VERIFIED_SECONDS), caller)
-        return caller
+        return self._decode(token, key, algorithm, audience, required)
 
-    def _decode(self, token: str, key: jwt.PyJWK, algorithm: str) -> dict[str, Any]:
+    def _decode(
+        self, token: str, key: jwt.PyJWK, algorithm: str, audience: str, required: tuple[str, ...]
+    ) -> dict[str, Any]:
         assert self._token_issuer is not None
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,
                 algorithms=[algorithm],
-                audience=self.audience,
+                audience=audience,
                 issuer=self._token_issuer,
                 leeway=self.leeway,
-                options={"require": ["exp", "iss", "aud", "sub"]},
+                options={"require": list(required)},
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("it has expired") from None
         except jwt.ImmatureSignatureError:
             raise InvalidToken("it is not valid yet") from None
         except jwt.InvalidAudienceError:
-            raise InvalidToken(f"it is not meant for this service (the audience must be {self.audience!r})") from None
+            raise InvalidToken(f"it is not meant for this service (the audience must be {audience!r})") from None
         except jwt.InvalidIssuerError:
             raise InvalidToken(f"it was not issued by {self._token_issuer}") from None
         except jwt.InvalidSignatureError:
@@ -205,27 +258,29 @@ class OidcVerifier:
             raise InvalidToken("its subject (sub) is empty")
         return claims
 
-    def _caller(self, claims: Mapping[str, Any]) -> Caller:
+    def _caller(
+        self, claims: Mapping[str, Any], *, kind: str = "access token", names: tuple[str, ...] = NAME_CLAIMS
+    ) -> Caller:
         # Keyed by issuer and subject, so that a second provider's subjects can never collide with these.
         identity = f"{claims['iss']}#{claims['sub']}"
         if len(identity) > MAX_IDENTITY_LENGTH:
             raise InvalidToken(f"its issuer and subject are longer than {MAX_IDENTITY_LENGTH} characters")
-        role = self._role(claims)
+        role = self._role(claims, kind)
         departments: frozenset[str] | None = None
         if role is not Role.admin:
             value = claim(claims, self.departments_claim)
             if value is not None:
                 departments = frozenset(_strings(value, self.departments_claim))
-        return Caller(identity=identity, name=self._name(claims), role=role, departments=departments)
+        return Caller(identity=identity, name=self._name(claims, names), role=role, departments=departments)
 
-    def _role(self, claims: Mapping[str, Any]) -> Role:
+    def _role(self, claims: Mapping[str, Any], kind: str) -> Role:
         value = claim(claims, self.roles_claim)
         names = _strings(value, self.roles_claim) if value is not None else []
         roles = [role for role in map(self._map_role, names) if role is not None]
         if not roles:
             mapped = f", or one mapped to them: {', '.join(sorted(self.role_map))}" if self.role_map else ""
             raise Forbidden(
-                f"The access token carries no role of this service in its {self.roles_claim!r} claim: "
+                f"The {kind} carries no role of this service in its {self.roles_claim!r} claim: "
                 f"{', '.join(ROLE_NAMES_IN_ORDER)}{mapped}."
             )
         return max(roles, key=lambda role: role.rank)
@@ -235,8 +290,8 @@ class OidcVerifier:
             return Role(name)
         return self.role_map.get(name)
 
-    def _name(self, claims: Mapping[str, Any]) -> str:
-        names = ((self.name_claim,) if self.name_claim else ()) + NAME_CLAIMS
+    def _name(self, claims: Mapping[str, Any], fallbacks: tuple[str, ...]) -> str:
+        names = ((self.name_claim,) if self.name_claim else ()) + fallbacks
         for name in names:
             value = claim(claims, name)
             if isinstance(value, str) and value.strip():
@@ -297,7 +352,7 @@ class OidcVerifier:
                 self._fresh_until = time.monotonic() + self.max_age
             except ProviderUnavailable as error:
                 # Discovered afresh next time: the provider may have moved its keys.
-                self._jwks_uri = None
+                self._jwks_uri = self._discovery = None
                 self._fetch_error = str(error)
                 logger.warning("OpenID provider %s unavailable: %s", self.issuer, error)
             finally:
@@ -313,7 +368,7 @@ class OidcVerifier:
             raise ProviderUnavailable(f"the discovery document names the issuer {issuer!r}, not {self.issuer!r}")
         if not isinstance(jwks_uri, str) or not _acceptable_url(jwks_uri, issuer):
             raise ProviderUnavailable(f"the discovery document's jwks_uri {jwks_uri!r} is not an https:// URL")
-        self._token_issuer, self._jwks_uri = issuer, jwks_uri
+        self._token_issuer, self._jwks_uri, self._discovery = issuer, jwks_uri, document
 
     def _set_keys(self, document: Mapping[str, Any]) -> None:
         keys = document.get("keys")
@@ -336,6 +391,24 @@ def _verifying_key(jwk: Mapping[str, Any], kid: str | None, algorithm: str) -> j
         return jwt.PyJWK(dict(jwk), algorithm=algorithm)
     except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return None
+
+
+def _kind_of(types: frozenset[str]) -> str:
+    return "ID token" if types == ID_TOKEN_TYPES else "access token"
+
+
+def _endpoints(document: Mapping[str, Any], issuer: str) -> ProviderEndpoints:
+    """The sign-in endpoints a discovery document names; PKCE with S256 only, never `plain`."""
+    endpoints = {}
+    for name in ("authorization_endpoint", "token_endpoint"):
+        url = document.get(name)
+        if not isinstance(url, str) or not _acceptable_url(url, issuer):
+            raise ProviderUnavailable(f"the discovery document's {name} {url!r} is not an https:// URL")
+        endpoints[name] = url
+    methods = document.get("code_challenge_methods_supported")
+    if methods is not None and (not isinstance(methods, list) or "S256" not in methods):
+        raise ProviderUnavailable(f"the provider offers PKCE with {methods!r}, not with S256")
+    return ProviderEndpoints(issuer=issuer, **endpoints)
 
 
 def _acceptable_url(url: str, issuer: str) -> bool:

@@ -1,11 +1,12 @@
 """Service settings, read from `READINESS_*` environment variables."""
 
+import re
 from functools import lru_cache
 from ipaddress import ip_network
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.destinations import AllowList
@@ -20,6 +21,8 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 
 StageName = Literal["idea", "poc", "pilot", "production", "scaling"]
+# A scope token (RFC 6749 §3.3): printable ASCII but space, double quote and backslash.
+SCOPE_TOKEN = r"^[!#-\[\]-~]+$"
 
 
 class Settings(BaseSettings):
@@ -126,6 +129,31 @@ class Settings(BaseSettings):
         default=None,
         description="The claim naming the caller; else preferred_username, azp, client_id, sub.",
     )
+    oidc_client_id: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The dashboard's client at the OpenID provider; with an issuer, the sign-in page offers the "
+        "provider (authorization code with PKCE, redirect URI `/ui/auth/callback`).",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The dashboard client's secret, sent as client_secret_basic; unset: a public client, PKCE only.",
+    )
+    oidc_scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "profile", "email"],
+        description="The scopes the dashboard's sign-in asks for (`openid` always): those that put the roles and "
+        "departments claims into the ID token.",
+    )
+    oidc_provider_name: str | None = Field(
+        default=None,
+        max_length=60,
+        description="The provider's name on the sign-in page's button; unset: the issuer's host.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The service's address as people reach it (https://readiness.example.com), for the links it "
+        "sends and the dashboard's OpenID redirect URI; unset: taken from each request.",
+    )
     oidc_algorithms: list[str] = Field(
         default_factory=lambda: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"],
         description="The signature algorithms accepted; asymmetric ones only.",
@@ -172,6 +200,37 @@ class Settings(BaseSettings):
             raise ValueError("the issuer must be an https:// URL")
         return value.rstrip("/")
 
+    @field_validator("oidc_client_id", "oidc_provider_name")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("oidc_client_secret")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # A chart that renders the variable from an empty Secret value means "no secret".
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("oidc_scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        refused = [scope for scope in value if not re.match(SCOPE_TOKEN, scope)]
+        if refused:
+            raise ValueError(f"scopes are single words without spaces or quotes, not {refused}")
+        return ["openid", *dict.fromkeys(scope for scope in value if scope != "openid")]
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = urlsplit(value.strip())
+        if url.scheme not in {"http", "https"} or not url.hostname or url.query or url.fragment:
+            raise ValueError(
+                "the public URL is an http(s):// address without a query, e.g. https://readiness.example.com"
+            )
+        return value.strip().rstrip("/")
+
     @field_validator("oidc_role_map")
     @classmethod
     def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
@@ -208,6 +267,11 @@ class Settings(BaseSettings):
     @property
     def docs_are_public(self) -> bool:
         return self.public_docs if self.public_docs is not None else self.environment == "development"
+
+    @property
+    def oidc_sign_in(self) -> bool:
+        """Whether the dashboard offers sign-in through the OpenID provider: an issuer and a client."""
+        return self.oidc_issuer is not None and self.oidc_client_id is not None
 
     @property
     def stage_limits(self) -> dict[Stage, int]:

@@ -9,7 +9,6 @@ request whose `Sec-Fetch-Site` or `Origin` names another site.
 """
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
@@ -26,7 +25,7 @@ from app.core.errors import ProblemError
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
-from app.ui import charts, decisions, pages, project, sessions
+from app.ui import auth, charts, decisions, pages, project, sessions
 from app.ui.web import (
     COOKIE,
     LEVELS,
@@ -37,12 +36,14 @@ from app.ui.web import (
     database,
     forget,
     form_allowed,
+    keep_session,
     page,
     redirect,
     refused,
     safe_next,
     same_site,
     settings_of,
+    sign_in_page,
     signed_in,
     words,
 )
@@ -63,7 +64,7 @@ class UiStatic(StaticFiles):
 
 @router.get("/sign-in")
 async def sign_in_form(request: Request, next: str | None = None) -> Response:
-    return page(request, "sign_in.html", {"next": safe_next(next), "error": None})
+    return sign_in_page(request, next=safe_next(next))
 
 
 @router.post("/sign-in")
@@ -80,21 +81,13 @@ async def sign_in(
         caller = await authenticator.authenticate(request.scope, key.strip())
     except ProblemError as error:
         message = "That key is unknown, expired or revoked." if error.status == 401 else error.detail
-        return page(request, "sign_in.html", {"next": target, "error": message}, status_code=error.status)
+        return sign_in_page(request, next=target, error=message, status_code=error.status)
     if caller.key_id is None:
         message = "Sign in with an API key; access tokens are for the API."
-        return page(request, "sign_in.html", {"next": target, "error": message}, status_code=401)
+        return sign_in_page(request, next=target, error=message, status_code=401)
     token = await database(request).write(sessions.start, key_id=caller.key_id, secret_hash=hash_secret(key.strip()))
     response = redirect(target)
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=int(sessions.LIFETIME / timedelta(seconds=1)),
-        path=UI_PATH,
-        secure=settings_of(request).environment != "development",
-        httponly=True,
-        samesite="strict",
-    )
+    keep_session(response, request, token)
     return response
 
 
@@ -246,6 +239,7 @@ def install_ui(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(project.router)
     app.include_router(decisions.router)
+    auth.install(app)
     app.mount(f"{UI_PATH}/static", UiStatic(directory=STATIC), name="ui-static")
     app.add_api_route("/", _home, include_in_schema=False)
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)

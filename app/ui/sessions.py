@@ -1,7 +1,10 @@
-"""Dashboard sessions: an API key exchanged once for a cookie, kept server-side in the database.
+"""Dashboard sessions, kept server-side in the database: an API key exchanged once for a cookie, or
+a person the OpenID provider signed in.
 
 Each request looks its session up together with the key it stands for, so that signing out or
-revoking the key ends the session at once on every replica: no replica holds session state.
+revoking the key ends the session at once on every replica: no replica holds session state. A
+session opened through the provider keeps the ID token's identity, name, role and departments, and
+ends at the earlier of its own lifetime and sign-out.
 """
 
 import hashlib
@@ -16,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import ApiKey
 from app.auth.service import caller_of
 from app.core.db import utcnow
-from app.core.identity import Caller
+from app.core.identity import Caller, Role
 from app.ui.models import UiSession
 
 LIFETIME = timedelta(hours=8)
@@ -38,20 +41,25 @@ def csrf_token(token: str) -> str:
 def start(session: Session, *, key_id: uuid.UUID, secret_hash: str, lifetime: timedelta = LIFETIME) -> str:
     """A new session for the key, opened with the secret whose hash is given; the token is returned
     here once and only its hash is stored."""
+    return _open(session, UiSession(api_key_id=key_id, secret_hash=secret_hash), lifetime)
+
+
+def start_for_person(session: Session, *, caller: Caller, lifetime: timedelta = LIFETIME) -> str:
+    """A new session for someone the OpenID provider signed in, as its ID token named them."""
+    departments = sorted(caller.departments) if caller.departments is not None else None
+    row = UiSession(identity=caller.identity, name=caller.name, role=caller.role.value, departments=departments)
+    return _open(session, row, lifetime)
+
+
+def _open(session: Session, row: UiSession, lifetime: timedelta) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     # Expired sessions go when a new one starts: no background job needed to keep the table small.
     session.execute(delete(UiSession).where(UiSession.expires_at <= now))
-    session.add(
-        UiSession(
-            token_hash=token_hash(token),
-            api_key_id=key_id,
-            secret_hash=secret_hash,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + lifetime,
-        )
-    )
+    row.token_hash = token_hash(token)
+    row.created_at = row.last_seen_at = now
+    row.expires_at = now + lifetime
+    session.add(row)
     return token
 
 
@@ -63,23 +71,35 @@ class SignedIn:
 
 
 def find(session: Session, *, token: str) -> SignedIn | None:
-    """The live session the token opens, with the caller its key makes: None once the session has
-    expired, its key is revoked or expired, or the secret it was opened with no longer works (a
-    rotation retired it: at once, or at the end of the rotation's grace period)."""
+    """The live session the token opens, with its caller: None once the session has expired, or,
+    for a key's session, once its key is revoked or expired or the secret it was opened with no
+    longer works (a rotation retired it: at once, or at the end of the rotation's grace period)."""
     now = utcnow()
     row = session.execute(
         select(UiSession, ApiKey)
-        .join(ApiKey, ApiKey.id == UiSession.api_key_id)
-        .where(UiSession.token_hash == token_hash(token), UiSession.expires_at > now, ApiKey.revoked_at.is_(None))
+        .outerjoin(ApiKey, ApiKey.id == UiSession.api_key_id)
+        .where(UiSession.token_hash == token_hash(token), UiSession.expires_at > now)
     ).first()
     if row is None:
         return None
     ui_session, key = row
-    if key.expires_at is not None and key.expires_at <= now:
+    if ui_session.api_key_id is None:
+        caller = _person(ui_session)
+        return SignedIn(ui_session.id, caller, ui_session.last_seen_at) if caller is not None else None
+    if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         return None
     if not _opened_with_a_working_secret(ui_session, key, now):
         return None
     return SignedIn(ui_session.id, caller_of(key), ui_session.last_seen_at)
+
+
+def _person(ui_session: UiSession) -> Caller | None:
+    if ui_session.identity is None or ui_session.name is None or ui_session.role is None:
+        return None
+    departments = frozenset(ui_session.departments) if ui_session.departments is not None else None
+    return Caller(
+        identity=ui_session.identity, name=ui_session.name, role=Role(ui_session.role), departments=departments
+    )
 
 
 def _opened_with_a_working_secret(ui_session: UiSession, key: ApiKey, now: datetime) -> bool:

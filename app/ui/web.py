@@ -3,6 +3,7 @@ checks a form POST passes."""
 
 import hmac
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
@@ -169,6 +170,39 @@ def form_allowed(request: Request, csrf: str) -> bool:
 def forget(response: Response, request: Request) -> None:
     response.delete_cookie(
         COOKIE,
+        path=UI_PATH,
+        secure=settings_of(request).environment != "development",
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def sign_in_page(
+    request: Request,
+    *,
+    next: str,
+    error: str | None = None,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The sign-in page: through the OpenID provider where one is configured, with an API key beside it."""
+    settings = settings_of(request)
+    provider = None
+    if settings.oidc_sign_in and settings.oidc_issuer is not None:
+        provider = {
+            "name": settings.oidc_provider_name or urlsplit(settings.oidc_issuer).hostname,
+            "href": f"{UI_PATH}/auth/login?{urlencode({'next': next})}",
+        }
+    context = {"next": next, "error": error, "provider": provider}
+    return page(request, "sign_in.html", context, status_code=status_code, headers=headers)
+
+
+def keep_session(response: Response, request: Request, token: str) -> None:
+    """Hand the browser its session: a cookie only the dashboard's own requests carry (SameSite=Strict)."""
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(sessions.LIFETIME / timedelta(seconds=1)),
         path=UI_PATH,
         secure=settings_of(request).environment != "development",
         httponly=True,
