@@ -60,8 +60,10 @@ def free_port() -> int:
 class OidcProvider:
     """One oidc-provider process; each client's secret is `<client_id>-secret`."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *, redirect_uris: list[str] | None = None) -> None:
+        """`redirect_uris`: the dashboard's sign-in clients get these, and the provider's login pages are on."""
         self.port = port or free_port()
+        self.redirect_uris = redirect_uris or []
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.directory = directory
         self.keys_file = directory / f"keys-{self.port}.json"
@@ -78,7 +80,11 @@ class OidcProvider:
             self.process = subprocess.Popen(
                 ["node", str(SCRIPT), str(self.port)],
                 cwd=HERE,
-                env={**os.environ, "OIDC_KEYS_FILE": str(self.keys_file)},
+                env={
+                    **os.environ,
+                    "OIDC_KEYS_FILE": str(self.keys_file),
+                    "OIDC_REDIRECT_URIS": ",".join(self.redirect_uris),
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -3,6 +3,9 @@
 //
 //   node provider.mjs <port>          (or OIDC_PORT)
 //   OIDC_KEYS_FILE=keys.json          {"keys": [private JWKs], "signing_kid": "..."}; absent: a fresh RSA key
+//   OIDC_REDIRECT_URIS=a,b            the dashboard's sign-in: its clients registered with these redirect
+//                                     URIs, and the provider's development login and consent pages on
+//                                     (any login, any password; the login names an account below)
 //
 // SIGHUP re-reads the keys file and swaps in a provider built from it on the same listening socket,
 // so that a test can rotate the signing key without the port ever being free for someone else.
@@ -45,6 +48,35 @@ const CLIENTS = [
   ...client,
 }));
 
+// The dashboard's sign-in: the authorization code flow with PKCE, as a public client and as a
+// confidential one (client_secret_basic).
+const REDIRECT_URIS = (process.env.OIDC_REDIRECT_URIS ?? '').split(',').filter(Boolean);
+const SIGN_IN_CLIENTS = [
+  { client_id: 'dashboard', token_endpoint_auth_method: 'none' },
+  { client_id: 'dashboard-confidential', client_secret: 'dashboard-confidential-secret' },
+].map((client) => ({
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  redirect_uris: REDIRECT_URIS,
+  token_endpoint_auth_method: 'client_secret_basic',
+  ...client,
+}));
+
+// The people who sign in, by the login they type; anyone else is a reader of every department.
+const ACCOUNTS = {
+  'claims-analyst': { roles: ['reader'], departments: ['claims'] },
+  steering: { roles: ['approver'], name: 'Steering Committee' },
+  outsider: { roles: ['Unknown.Role'] },
+};
+
+async function findAccount(_ctx, sub) {
+  const { name, ...claims } = ACCOUNTS[sub] ?? { roles: ['reader'] };
+  return {
+    accountId: sub,
+    claims: async () => ({ sub, preferred_username: name ?? sub, ...claims }),
+  };
+}
+
 function loadKeys() {
   const path = process.env.OIDC_KEYS_FILE;
   if (!path) {
@@ -59,8 +91,12 @@ function loadKeys() {
 function build() {
   const { keys, signingKid } = loadKeys();
   const provider = new Provider(issuer, {
-    clients: CLIENTS,
+    clients: REDIRECT_URIS.length ? [...CLIENTS, ...SIGN_IN_CLIENTS] : CLIENTS,
     jwks: { keys },
+    findAccount,
+    // The roles and departments travel in the ID token, where the dashboard reads them.
+    claims: { openid: ['sub', 'roles', 'departments'], profile: ['preferred_username'] },
+    conformIdTokenClaims: false,
     extraClientMetadata: {
       properties: ['token_claims'],
       validator(_ctx, key, value) {
@@ -74,7 +110,7 @@ function build() {
       return client?.token_claims ?? undefined;
     },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: REDIRECT_URIS.length > 0 },
       clientCredentials: { enabled: true },
       introspection: { enabled: false },
       revocation: { enabled: false },
