@@ -26,7 +26,8 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.main import create_app
 from app.ui.models import UiPendingSignIn, UiSession
-from app.ui.router import COOKIE, POLICY
+from app.ui.sessions import csrf_token
+from app.ui.web import COOKIE, POLICY
 from tests.oidc import AUDIENCE, OidcProvider, b64url, new_rsa_key, sign
 from tests.oidc.scripted import ScriptedProvider, scripted_provider
 from tests.projects.factories import make_project
@@ -226,7 +227,12 @@ def test_signing_out_ends_the_session_and_so_do_eight_hours(
 ) -> None:
     sign_in(browser, scripted)
     token = browser.cookies[COOKIE]
-    out = browser.post("/ui/sign-out", headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False)
+    out = browser.post(
+        "/ui/sign-out",
+        data={"csrf": csrf_token(token)},
+        headers={"Sec-Fetch-Site": "same-origin"},
+        follow_redirects=False,
+    )
     assert (out.status_code, out.headers["location"]) == (303, "/ui/sign-in")
     # The old cookie, replayed, opens nothing: the session is gone from the database.
     replay = TestClient(browser.app, cookies={COOKIE: token})
