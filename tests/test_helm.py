@@ -36,6 +36,8 @@ OIDC = {
     "jwksMinRefreshSeconds": 120,
     "clientId": "ai-readiness-dashboard",
     "clientSecret": "a-client-secret-from-values",
+    "providerName": "Corp SSO",
+    "scopes": ["openid", "profile", "roles"],
     "egress": [TO_THE_ISSUER],
 }
 
@@ -83,7 +85,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         "worker": {"replicaCount": 2, "podAnnotations": {"team": "platform"}},
         "config": {"eventRetentionDays": 90},
     },
-    "oidc": {"database": DATABASE, "oidc": OIDC, "docs": {"public": True}},
+    "oidc": {
+        "database": DATABASE,
+        "oidc": OIDC,
+        "docs": {"public": True},
+        "config": {"publicUrl": "https://readiness.corp.internal"},
+    },
     "without-worker": {
         "database": DATABASE,
         "worker": {"enabled": False},
@@ -391,6 +398,8 @@ def test_the_worker_metrics_admit_the_release_namespace_by_default() -> None:
         {"oidc": {"leewaySeconds": 3600}},
         {"oidc": {"egress": [{"from": [PROMETHEUS]}]}},
         {"oidc": {"clientSecretKey": ""}},
+        {"oidc": {"scopes": ["openid profile"]}},
+        {"config": {"publicUrl": "readiness.corp.internal"}},
         {"rateLimit": {"requestsPerSecond": -1}},
         {"rateLimit": {"authFailuresPerMinute": 1.5}},
         {"rateLimit": {"trustedProxies": ["ingress-nginx"]}},
@@ -442,6 +451,36 @@ def test_oidc_settings_reach_the_api_pods_as_the_service_reads_them(monkeypatch:
     assert settings.oidc_name_claim == "email"
     assert settings.oidc_algorithms == ["RS256", "ES256"]
     assert (settings.oidc_leeway_seconds, settings.oidc_jwks_min_refresh_seconds) == (30, 120)
+
+
+def test_the_dashboard_sign_in_reaches_the_service_with_the_client_secret_from_its_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifests = render(PROFILES["oidc"])
+    secrets = {secret["metadata"]["name"]: secret["stringData"] for secret in of_kind(manifests, "Secret")}
+    for name, ref in env_refs(container_of(named(manifests, "Deployment", API))).items():
+        # The key an optional reference names may be absent, as the bootstrap key is here.
+        if ref["key"] in secrets.get(ref["name"], {}):
+            monkeypatch.setenv(name, secrets[ref["name"]][ref["key"]])
+
+    settings = service_settings(manifests, monkeypatch)
+
+    assert settings.oidc_sign_in
+    assert settings.oidc_client_id == "ai-readiness-dashboard"
+    assert settings.oidc_client_secret is not None
+    assert settings.oidc_client_secret.get_secret_value() == "a-client-secret-from-values"
+    assert "a-client-secret-from-values" not in repr(settings)
+    assert settings.oidc_provider_name == "Corp SSO"
+    assert settings.oidc_scopes == ["openid", "profile", "roles"]
+    assert settings.public_url == "https://readiness.corp.internal"
+
+
+def test_the_notes_name_the_redirect_uri_to_register() -> None:
+    rendered = Chart.load(str(CHART)).render(PROFILES["oidc"], name="readiness", namespace="ai-readiness")
+    notes = next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
+
+    assert "https://readiness.corp.internal/ui/auth/callback" in notes
+    assert "the client ai-readiness-dashboard" in notes
 
 
 def test_oidc_settings_reach_neither_the_workers_nor_the_migration_job() -> None:

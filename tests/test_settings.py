@@ -23,3 +23,40 @@ def test_settings_come_from_readiness_environment_variables(monkeypatch: pytest.
     assert settings.port == 9100
     assert settings.cors_origins == ["https://portal.example.com"]
     assert settings.database_url == "sqlite:///./var/readiness.db"
+
+
+def test_the_dashboard_offers_the_provider_only_with_an_issuer_and_a_client_id() -> None:
+    def settings(issuer: str | None, client_id: str | None) -> Settings:
+        return Settings(oidc_issuer=issuer, oidc_audience="ai-readiness", oidc_client_id=client_id)
+
+    assert settings("https://login.example.com", "dashboard").oidc_sign_in
+    assert not settings("https://login.example.com", None).oidc_sign_in
+    assert not settings("https://login.example.com", "  ").oidc_sign_in
+    assert not settings(None, "dashboard").oidc_sign_in
+
+
+def test_the_client_secret_is_never_shown_and_an_empty_one_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("READINESS_OIDC_CLIENT_SECRET", "s3cret-value")
+    settings = Settings()
+
+    assert settings.oidc_client_secret is not None
+    assert settings.oidc_client_secret.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+    assert "s3cret-value" not in str(settings.model_dump())
+    assert Settings(oidc_client_secret="").oidc_client_secret is None
+
+
+def test_the_sign_in_always_asks_for_openid_and_refuses_a_scope_with_a_space() -> None:
+    assert Settings(oidc_scopes=["profile", "roles", "profile"]).oidc_scopes == ["openid", "profile", "roles"]
+    with pytest.raises(ValidationError, match="single words"):
+        Settings(oidc_scopes=["openid profile"])
+
+
+@pytest.mark.parametrize("url", ["readiness.example.com", "ftp://readiness.example.com", "https://r.example.com/?a=1"])
+def test_the_public_url_is_an_http_address_without_a_query(url: str) -> None:
+    with pytest.raises(ValidationError, match="public URL"):
+        Settings(public_url=url)
+
+
+def test_the_public_url_loses_its_trailing_slash() -> None:
+    assert Settings(public_url="https://readiness.example.com/").public_url == "https://readiness.example.com"

@@ -105,6 +105,9 @@ READINESS_WEBHOOK_ALLOWED_DESTINATIONS: {{ join "," .Values.webhooks.allowedDest
 READINESS_WEBHOOK_ALLOW_HTTP: {{ .Values.webhooks.allowHttp | quote }}
 READINESS_EVENT_SOURCE: {{ printf "urn:ai-readiness:%s" .Release.Name | quote }}
 READINESS_EVENT_RETENTION_DAYS: {{ .Values.config.eventRetentionDays | quote }}
+{{- with .Values.config.publicUrl }}
+READINESS_PUBLIC_URL: {{ . | quote }}
+{{- end }}
 {{- range $name, $value := .Values.config.extra }}
 READINESS_{{ $name }}: {{ $value | quote }}
 {{- end }}
@@ -172,6 +175,14 @@ without an issuer. The client secret comes from a Secret, never from a plain val
 {{- with .clientId }}
 - name: READINESS_OIDC_CLIENT_ID
   value: {{ . | quote }}
+{{- end }}
+{{- with .providerName }}
+- name: READINESS_OIDC_PROVIDER_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- with .scopes }}
+- name: READINESS_OIDC_SCOPES
+  value: {{ . | toJson | quote }}
 {{- end }}
 {{- if or .existingSecret .clientSecret }}
 - name: READINESS_OIDC_CLIENT_SECRET
