@@ -66,9 +66,16 @@ class CodeFlow:
             scopes=settings.oidc_scopes,
         )
 
-    async def issuer(self) -> str:
-        """The issuer as the provider spells it: what an authorization response's `iss` must be."""
-        return (await self.verifier.endpoints()).issuer
+    async def check_issuer(self, iss: str | None) -> str | None:
+        """Why an authorization response's `iss` shows that it does not come from this provider
+        (RFC 9207: another issuer, or none from a provider that always names itself); None if it may."""
+        endpoints = await self.verifier.endpoints()
+        if iss is None:
+            unnamed = "The answer does not name its issuer, which this provider always does."
+            return unnamed if endpoints.names_itself else None
+        if iss != endpoints.issuer:
+            return f"The answer names the issuer {iss[:200]!r}, not {endpoints.issuer!r}."
+        return None
 
     async def authorization_url(self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str) -> str:
         """The provider's authorization endpoint with this sign-in's request (ProviderUnavailable

@@ -62,6 +62,8 @@ class ProviderEndpoints:
     issuer: str
     authorization_endpoint: str
     token_endpoint: str
+    # RFC 9207: the provider names itself in every authorization response (`iss`).
+    names_itself: bool = False
 
 
 def claim(claims: Mapping[str, Any], path: str) -> Any:
@@ -212,7 +214,9 @@ class OidcVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise InvalidToken("it is neither an API key nor a well-formed JWT") from None
+            if types is ACCEPTED_TYPES:
+                raise InvalidToken("it is neither an API key nor a well-formed JWT") from None
+            raise InvalidToken("it is not a JWT") from None
         algorithm = header.get("alg")
         # Before any key is looked at: the algorithm must never be the token's choice alone.
         if not isinstance(algorithm, str) or algorithm not in self.algorithms:
@@ -408,7 +412,8 @@ def _endpoints(document: Mapping[str, Any], issuer: str) -> ProviderEndpoints:
     methods = document.get("code_challenge_methods_supported")
     if methods is not None and (not isinstance(methods, list) or "S256" not in methods):
         raise ProviderUnavailable(f"the provider offers PKCE with {methods!r}, not with S256")
-    return ProviderEndpoints(issuer=issuer, **endpoints)
+    names_itself = document.get("authorization_response_iss_parameter_supported") is True
+    return ProviderEndpoints(issuer=issuer, names_itself=names_itself, **endpoints)
 
 
 def _acceptable_url(url: str, issuer: str) -> bool:

@@ -128,11 +128,10 @@ async def callback(request: Request) -> Response:
         said = _short(params["error"]) + (f": {_short(described)}" if described else "")
         return _refuse(request, cookie, 400, f"The provider did not sign you in ({said}).", pending.next)
     try:
-        issuer = await flow.issuer()
-        # RFC 9207: an answer that names another issuer came from a mix-up, never from ours.
-        if "iss" in params and params["iss"] != issuer:
-            message = f"The answer names the issuer {_short(params['iss'])!r}, not {issuer!r}. Sign in again."
-            return _refuse(request, cookie, 400, message, pending.next)
+        # An answer from another issuer came from a mix-up of providers, never from ours.
+        mixed_up = await flow.check_issuer(params.get("iss"))
+        if mixed_up is not None:
+            return _refuse(request, cookie, 400, f"{mixed_up} Sign in again.", pending.next)
         code = params.get("code", "")
         if not code or len(code) > MAX_CODE_LENGTH:
             return _refuse(request, cookie, 400, "The provider's answer carries no code. Sign in again.", pending.next)

@@ -32,6 +32,8 @@ class ScriptedProvider:
     # What the token endpoint answers next: a status and a JSON body.
     answer: tuple[int, dict[str, Any]] = (500, {})
     requests: list[TokenRequest] = field(default_factory=list)
+    # Whether its discovery document says that every authorization response names the issuer (RFC 9207).
+    names_itself: bool = False
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -40,6 +42,7 @@ class ScriptedProvider:
             "token_endpoint": f"{self.issuer}/token",
             "jwks_uri": f"{self.issuer}/jwks",
             "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": self.names_itself,
         }
 
     def claims(self, **overrides: Any) -> dict[str, Any]:

@@ -289,6 +289,21 @@ def test_an_answer_naming_another_issuer_is_refused(browser: TestClient, scripte
     assert scripted.requests == []
 
 
+def test_an_answer_without_its_issuer_is_refused_where_the_provider_always_names_itself(
+    settings: Settings, db: Database, scripted: ScriptedProvider
+) -> None:
+    scripted.requests.clear()
+    scripted.names_itself = True
+    try:
+        with TestClient(create_app(with_sign_in(settings, scripted.issuer), db)) as browser:
+            refused = come_back(browser, begin(browser))
+    finally:
+        scripted.names_itself = False
+
+    assert_refused(refused, 400, "The answer does not name its issuer, which this provider always does.")
+    assert scripted.requests == []
+
+
 def test_the_providers_refusal_is_told(browser: TestClient, scripted: ScriptedProvider) -> None:
     denied = begin(browser)
     response = browser.get(
