@@ -74,7 +74,7 @@ class CodeFlow:
             unnamed = "The answer does not name its issuer, which this provider always does."
             return unnamed if endpoints.names_itself else None
         if iss != endpoints.issuer:
-            return f"The answer names the issuer {iss[:200]!r}, not {endpoints.issuer!r}."
+            return f"The answer names the issuer {_short(iss)!r}, not {endpoints.issuer!r}."
         return None
 
     async def authorization_url(self, *, redirect_uri: str, state: str, nonce: str, code_verifier: str) -> str:

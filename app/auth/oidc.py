@@ -214,9 +214,9 @@ class OidcVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            if types is ACCEPTED_TYPES:
-                raise InvalidToken("it is neither an API key nor a well-formed JWT") from None
-            raise InvalidToken("it is not a JWT") from None
+            if _kind_of(types) == "ID token":
+                raise InvalidToken("it is not a JWT") from None
+            raise InvalidToken("it is neither an API key nor a well-formed JWT") from None
         algorithm = header.get("alg")
         # Before any key is looked at: the algorithm must never be the token's choice alone.
         if not isinstance(algorithm, str) or algorithm not in self.algorithms:

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import cast
 
 from fastapi import APIRouter, FastAPI, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from app.auth.authenticator import Authenticator, InvalidToken
 from app.auth.code_flow import CodeFlow, TokenRequestRefused, new_secret
@@ -26,7 +26,7 @@ from app.auth.oidc import OidcVerifier, ProviderUnavailable
 from app.core.errors import Forbidden, TooManyRequests
 from app.core.settings import Settings
 from app.ui import sessions, sign_ins
-from app.ui.web import UI_HEADERS, UI_PATH, database, keep_session, safe_next, settings_of, sign_in_page, templates
+from app.ui.web import UI_PATH, database, keep_session, page, redirect, safe_next, settings_of, sign_in_page
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ CALLBACK_PATH = f"{AUTH_PATH}/callback"
 # One cookie per pending sign-in, named after its state, so that sign-ins begun in two tabs both finish.
 BINDING_COOKIE_PREFIX = "readiness_sign_in_"
 MAX_STATE_LENGTH = 100
+# The widths of the pending sign-in's columns.
+MAX_URL_LENGTH = 2000
 MAX_CODE_LENGTH = 2000
 MAX_ERROR_TEXT = 200
 UNAVAILABLE = "The OpenID provider cannot be reached just now; try again shortly, or sign in with an API key."
@@ -78,11 +80,14 @@ def _not_configured(request: Request, target: str) -> Response:
 async def login(request: Request, next: str | None = None) -> Response:
     """Begin a sign-in at the provider: a pending sign-in kept in the database, the browser bound to
     it by a cookie, and a redirect (303) to the provider's authorization endpoint."""
-    target = safe_next(next)
+    target = safe_next(next if next is None or len(next) <= MAX_URL_LENGTH else None)
     flow = _flow(request)
     if flow is None:
         return _not_configured(request, target)
     state, binding, redirect_uri = new_secret(), new_secret(), callback_url(request)
+    if len(redirect_uri) > MAX_URL_LENGTH:
+        message = "This address is too long to come back to; sign in at the dashboard's own address."
+        return sign_in_page(request, next=target, error=message, status_code=400)
     try:
         location = await flow.authorization_url(
             redirect_uri=redirect_uri,
@@ -94,7 +99,7 @@ async def login(request: Request, next: str | None = None) -> Response:
         logger.warning("dashboard sign-in: the OpenID provider is unavailable: %s", error)
         return sign_in_page(request, next=target, error=UNAVAILABLE, status_code=503)
     await database(request).write(sign_ins.begin, state=state, binding=binding, redirect_uri=redirect_uri, next=target)
-    response = RedirectResponse(location, status_code=303, headers=UI_HEADERS)
+    response = redirect(location)
     response.set_cookie(
         _binding_cookie(state),
         binding,
@@ -142,7 +147,8 @@ async def callback(request: Request) -> Response:
         logger.warning("dashboard sign-in: the OpenID provider is unavailable: %s", error)
         return sign_in_page(request, next=pending.next, error=UNAVAILABLE, status_code=503)
     except TokenRequestRefused as error:
-        return _refuse(request, cookie, 400, f"The provider would not redeem the code ({error}). Sign in again.")
+        message = f"The provider would not redeem the code ({error}). Sign in again."
+        return _refuse(request, cookie, 400, message, pending.next)
     except InvalidToken as error:
         return _refuse(request, cookie, 401, f"The provider's ID token is not accepted: {error}.", pending.next)
     except Forbidden as error:
@@ -150,9 +156,7 @@ async def callback(request: Request) -> Response:
         return _refuse(request, cookie, 403, message, pending.next)
     token = await database(request).write(sessions.start_for_person, caller=caller)
     logger.info("dashboard sign-in through the OpenID provider: %s as %s", caller.identity, caller.role.value)
-    response = templates.TemplateResponse(
-        request, "signed_in.html", {"caller": caller, "next": pending.next}, headers=UI_HEADERS
-    )
+    response = page(request, "signed_in.html", {"caller": caller, "next": pending.next})
     keep_session(response, request, token)
     response.delete_cookie(cookie, path=AUTH_PATH)
     return response

@@ -155,6 +155,14 @@ def test_login_sends_the_browser_to_the_provider_with_pkce_state_and_nonce(
     assert query["state"][0] not in repr(vars(stored))
 
 
+def test_a_next_too_long_to_keep_leads_to_the_portfolio(browser: TestClient, db: Database) -> None:
+    response = browser.get("/ui/auth/login", params={"next": "/ui/" + "a" * 3000}, follow_redirects=False)
+
+    assert response.status_code == 303
+    stored = db.work(lambda session: session.scalars(select(UiPendingSignIn)).one(), write=False)()
+    assert stored.next == "/ui/"
+
+
 def test_the_code_is_redeemed_with_the_verifier_and_the_session_takes_the_id_token_identity(
     browser: TestClient, scripted: ScriptedProvider, db: Database
 ) -> None:
