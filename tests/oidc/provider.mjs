@@ -67,6 +67,11 @@ const ACCOUNTS = {
   'claims-analyst': { roles: ['reader'], departments: ['claims'] },
   steering: { roles: ['approver'], name: 'Steering Committee' },
   outsider: { roles: ['Unknown.Role'] },
+  // The decision room's people: who asks, who attests, who decides, and a committee of one department.
+  'pilot-lead': { roles: ['writer'], name: 'Pilot Lead' },
+  'risk-officer': { roles: ['approver'], name: 'Risk Officer' },
+  'committee-chair': { roles: ['approver'], name: 'Committee Chair' },
+  'claims-approver': { roles: ['approver'], departments: ['claims'], name: 'Claims Approver' },
 };
 
 async function findAccount(_ctx, sub) {
