@@ -39,7 +39,8 @@ class Served:
         self.log_path = log_dir / f"serve-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> "Served":
+    # Generous: replicas starting together migrate one at a time, on a machine the rest of the suite loads.
+    def start(self, timeout: float = 60) -> "Served":
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT

@@ -84,6 +84,7 @@ async def get_evidence(key: ProjectKey, evidence_id: uuid.UUID, db: DbDep, calle
 
 @router.get(
     "/{evidence_id}/content",
+    response_class=Response,
     summary="An evidence file's bytes",
     responses={
         200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},

@@ -5,7 +5,7 @@ the go on another project and sees why on the page; a committee of one departmen
 queue. On both databases."""
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -158,7 +158,7 @@ def test_a_writer_asks_an_approver_attests_with_evidence_another_decides_and_fou
         assert [item["project"] for item in api.get("/decision-requests").json()["items"]] == ["churn-model"]
 
     audit = browser.new_context(viewport=DESKTOP, bypass_csp=True)
-    audit.add_cookies(chair.context.cookies())
+    audit.add_cookies(cast(Any, chair.context.cookies()))
     for path in ("/ui/decisions", project, "/ui/projects/fraud-alerts"):
         _assert_accessible(audit, f"{dashboard}{path}")
     audit.close()
