@@ -4,10 +4,11 @@ from app.attestations.models import Attestation, Exemption
 from app.audit.models import AuditEvent
 from app.auth.idempotency import IdempotencyRecord
 from app.auth.models import ApiKey
-from app.decisions.models import Decision
+from app.decisions.models import Decision, DecisionReminder
 from app.events.models import Attempt, Delivery, Event, EventFeed, Webhook
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
+from app.notifications.models import Channel, ChannelAttempt, ChannelDelivery
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness.models import Evaluation, ProjectReadiness, ReadinessHistory, ReadinessMark
@@ -19,7 +20,11 @@ __all__ = [
     "Attempt",
     "Attestation",
     "AuditEvent",
+    "Channel",
+    "ChannelAttempt",
+    "ChannelDelivery",
     "Decision",
+    "DecisionReminder",
     "Delivery",
     "Evaluation",
     "Event",

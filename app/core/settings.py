@@ -4,8 +4,9 @@ from functools import lru_cache
 from ipaddress import ip_network
 from typing import Literal, cast
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.destinations import AllowList
@@ -152,6 +153,23 @@ class Settings(BaseSettings):
     max_fact_value_bytes: int = Field(
         default=4096, ge=64, le=65_536, description="The longest string a fact may hold, in UTF-8 bytes."
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        max_length=500,
+        description="Where people reach this service: links in notifications are this and /ui/projects/{key}.",
+    )
+    timezone: str = Field(
+        default="UTC",
+        description="The IANA time zone of digests' schedules, reminders' days and the steering report's dates.",
+    )
+    smtp_host: str | None = Field(default=None, description="The SMTP relay email channels send through.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = Field(default=None, description="With a password: log in, and never send without.")
+    smtp_password: SecretStr | None = Field(default=None, description="Never shown in logs, audit entries or answers.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS before anything else.")
+    smtp_from: str = Field(
+        default="ai-readiness@localhost", max_length=320, description="The sender of every notification."
+    )
     stage_limits_days: dict[StageName, int] = Field(
         default=cast(dict[StageName, int], {stage.value: days for stage, days in DEFAULT_STAGE_LIMITS_DAYS.items()}),
         description="How long a project may stay in a stage before the stall diagnosis flags it.",
@@ -192,6 +210,23 @@ class Settings(BaseSettings):
             ip_network(network, strict=False)
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Europe/Paris") from error
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        url = urlsplit(value)
+        if url.scheme not in {"http", "https"} or not url.hostname:
+            raise ValueError("the public URL must be an http(s) URL, e.g. https://readiness.example.com")
+        return value.rstrip("/")
+
     @field_validator("webhook_allowed_destinations")
     @classmethod
     def _parseable_destinations(cls, value: str) -> str:
@@ -212,6 +247,10 @@ class Settings(BaseSettings):
         return {Stage(stage): days for stage, days in self.stage_limits_days.items()}
 
     @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
     def webhook_destinations(self) -> AllowList:
         return AllowList.parse(self.webhook_allowed_destinations)
 
@@ -225,6 +264,8 @@ class Settings(BaseSettings):
                 f"READINESS_BOOTSTRAP_ADMIN_KEY must be at least {MIN_BOOTSTRAP_KEY_LENGTH} characters "
                 "outside development"
             )
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("READINESS_SMTP_USERNAME and READINESS_SMTP_PASSWORD go together")
         if self.environment != "development" and "*" in self.cors_origins:
             raise ValueError("READINESS_CORS_ORIGINS may not be '*' outside development")
         return self

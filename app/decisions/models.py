@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,3 +24,17 @@ class Decision(Base):
     override_reason: Mapped[str | None] = mapped_column(String(2000))
     recorded_by: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DecisionReminder(Base):
+    """What has been told of a project's planned go/no-go date: `decision.due` and
+    `decision.overdue`, each once per date, and the moment time alone next changes that."""
+
+    __tablename__ = "decision_reminder"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    # The date these reminders are for: a moved date starts them afresh.
+    decision_date: Mapped[date]
+    due_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -1,8 +1,8 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from app.core.schemas import CallerOnly, ReadModel, WriteModel
 
@@ -36,3 +36,24 @@ class DecisionRead(ReadModel):
     override_reason: str | None
     recorded_by: str
     decided_at: datetime
+
+
+# What the reminders tell.
+
+
+class DecisionDue(BaseModel):
+    """A project's planned go/no-go decision is seven days away or nearer (told at once when the
+    date is set inside that window), and none has been recorded since."""
+
+    project: str
+    decision_date: date
+    days_left: int = Field(description="Whole days from today (in READINESS_TIMEZONE) to the date.")
+
+
+class DecisionOverdue(BaseModel):
+    """A project's planned go/no-go date has passed (from 00:00 the day after, in
+    READINESS_TIMEZONE) and no decision was recorded since it was due."""
+
+    project: str
+    decision_date: date
+    last_decision_at: datetime | None = Field(description="The project's latest decision before, if any.")

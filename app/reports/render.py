@@ -1,0 +1,85 @@
+"""The steering report as people read it: a printable HTML page, and the same page as a PDF
+rendered by the service itself with WeasyPrint and the local fonts (no browser, nothing fetched:
+the only resource it may load is its own style sheet)."""
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from app.reports.schemas import SteeringReport
+
+TEMPLATES = Path(__file__).parent / "templates"
+STYLESHEET = TEMPLATES / "steering.css"
+# Longer lists are cut in the page and the PDF (the JSON has every item): a committee reads the
+# top of each, and a PDF of thousands of rows would take long to render and longer to read.
+SHOWN = 50
+BAR_HEIGHT = 14
+LABEL_WIDTH = 110
+CHART_WIDTH = 520
+
+
+def _words(value: object) -> str:
+    text = str(value)
+    return "POC" if text == "poc" else text.replace("_", " ").capitalize()
+
+
+environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+environment.filters["words"] = _words
+
+
+def funnel_chart(report: SteeringReport) -> Markup:
+    """Projects per stage at the start and at the end of the period, as bars: SVG with
+    presentation attributes and classes only, which both the dashboard's policy and WeasyPrint take."""
+    stages = report.funnel.stages
+    widest = max([1, *(max(s.at_start, s.at_end) for s in stages)])
+    scale = (CHART_WIDTH - LABEL_WIDTH - 40) / widest
+    rows = []
+    for index, stage in enumerate(stages):
+        y = index * (2 * BAR_HEIGHT + 8)
+        name = escape(_words(stage.stage))
+        rows.append(
+            f'<text x="0" y="{y + BAR_HEIGHT + 4}">{name}</text>'
+            f'<rect class="start" x="{LABEL_WIDTH}" y="{y}" width="{stage.at_start * scale:.1f}" '
+            f'height="{BAR_HEIGHT}"/>'
+            f'<text x="{LABEL_WIDTH + stage.at_start * scale + 4:.1f}" y="{y + BAR_HEIGHT - 3}">{stage.at_start}</text>'
+            f'<rect class="end" x="{LABEL_WIDTH}" y="{y + BAR_HEIGHT}" width="{stage.at_end * scale:.1f}" '
+            f'height="{BAR_HEIGHT}"/>'
+            f'<text x="{LABEL_WIDTH + stage.at_end * scale + 4:.1f}" y="{y + 2 * BAR_HEIGHT - 3}">{stage.at_end}</text>'
+        )
+    height = len(stages) * (2 * BAR_HEIGHT + 8)
+    return Markup(
+        f'<svg class="funnel" role="img" viewBox="0 0 {CHART_WIDTH} {height}" width="{CHART_WIDTH}" height="{height}" '
+        'xmlns="http://www.w3.org/2000/svg"><title>Projects per stage: at the start (light) and at the end (dark)'
+        f"</title>{''.join(rows)}</svg>"
+    )
+
+
+def html(report: SteeringReport, *, stylesheet: str | None, pdf_link: str | None = None, home: str = "/ui/") -> str:
+    """The report's page; `stylesheet` is linked when given (the dashboard serves it), and
+    `pdf_link` offers the PDF of the same period."""
+    template = environment.get_template("steering.html")
+    return template.render(
+        report=report,
+        stylesheet=stylesheet,
+        pdf_link=pdf_link,
+        home=home,
+        shown=SHOWN,
+        funnel_chart=funnel_chart(report),
+    )
+
+
+def pdf(report: SteeringReport) -> bytes:
+    """The report as a PDF, rendered here."""
+    # Imported when first needed: WeasyPrint loads Pango and the fonts, which a process that never
+    # renders a report need not pay for at start.
+    from weasyprint import CSS, HTML, default_url_fetcher
+
+    def fetch_nothing(url: str, *args: object, **kwargs: object) -> dict[str, object]:
+        if url == STYLESHEET.as_uri():
+            return default_url_fetcher(url)  # type: ignore[no-any-return]
+        raise ValueError(f"the steering report loads nothing from {url}")
+
+    document = HTML(string=html(report, stylesheet=None), url_fetcher=fetch_nothing, base_url=str(TEMPLATES))
+    rendered: bytes = document.write_pdf(stylesheets=[CSS(filename=str(STYLESHEET))])
+    return rendered
