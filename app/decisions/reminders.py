@@ -101,7 +101,7 @@ def _latest_decisions(session: Session, project_ids: list[uuid.UUID]) -> Mapping
         .where(Decision.project_id.in_(project_ids))
         .group_by(Decision.project_id)
     )
-    return dict(found.tuples().all())
+    return dict(found.all())
 
 
 def tell_due(session: Session, *, full: bool = False) -> bool:

@@ -62,6 +62,9 @@ async def send_email(claimed: ChannelClaimed, relay: Relay) -> ChannelOutcome:
     try:
         async with smtp:
             if relay.username is not None and relay.password is not None:
+                # What the relay offers is known once it has answered EHLO (after STARTTLS, again).
+                if smtp.is_ehlo_or_helo_needed:
+                    await smtp.ehlo()
                 if not smtp.supports_extension("auth"):
                     raise NoAuth
                 await smtp.login(relay.username, relay.password.get_secret_value())

@@ -9,7 +9,7 @@ request whose `Sec-Fetch-Site` or `Origin` names another site.
 """
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, cast
 from urllib.parse import urlencode, urlsplit
@@ -35,6 +35,10 @@ from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
 from app.readiness import reads as readiness
 from app.readiness.document import cause_summary
+from app.reports import render as reports_render
+from app.reports import router as reports_api
+from app.reports import service as reports
+from app.reports.schemas import SteeringReport
 from app.ui import charts, pages, sessions
 
 UI_PATH = "/ui"
@@ -409,6 +413,63 @@ def _history_chart(history: list[readiness.HistoryEntry]) -> Markup | None:
         return None
     points = [(entry.changed_at, entry.score) for entry in reversed(history)]
     return charts.line_chart([charts.Series("Score", points)], title="Readiness score over time", y_label="score")
+
+
+REPORT_PATH = f"{UI_PATH}/reports/steering"
+
+
+def _day(params: QueryParams, name: str) -> date | None:
+    value = params.get(name, "").strip()
+    return date.fromisoformat(value) if value else None
+
+
+async def _steering(request: Request) -> SteeringReport | Response:
+    """The report the page's address asks for, or the page saying what is wrong with it."""
+    settings = _settings(request)
+    try:
+        first, last = reports_api.period(settings, _day(request.query_params, "from"), _day(request.query_params, "to"))
+        return await _db(request).read(
+            reports.steering, first=first, last=last, zone=settings.zone, limits=settings.stage_limits
+        )
+    except (ValueError, ProblemError) as error:
+        message = error.detail if isinstance(error, ProblemError) else "Dates are written 2026-01-31."
+        return _page(request, "error.html", {"title": "Not a period", "message": message}, status_code=422)
+
+
+@router.get("/reports/steering")
+async def steering_view(request: Request) -> Response:
+    """The steering report, printable, with a link to the same period as a PDF."""
+    caller = await _signed_in(request)
+    if isinstance(caller, Response):
+        return caller
+    report = await _steering(request)
+    if isinstance(report, Response):
+        return report
+    period = urlencode({"from": report.period.from_date.isoformat(), "to": report.period.to_date.isoformat()})
+    page = reports_render.html(
+        report, stylesheet=f"{REPORT_PATH}.css", pdf_link=f"{REPORT_PATH}.pdf?{period}", home=f"{UI_PATH}/"
+    )
+    return Response(page, media_type="text/html; charset=utf-8", headers=UI_HEADERS)
+
+
+@router.get("/reports/steering.pdf")
+async def steering_pdf(request: Request) -> Response:
+    caller = await _signed_in(request)
+    if isinstance(caller, Response):
+        return caller
+    report = await _steering(request)
+    if isinstance(report, Response):
+        return report
+    response = reports_api.pdf_response(report, await reports_api.as_pdf(report))
+    response.headers.update(UI_HEADERS)
+    return response
+
+
+@router.get("/reports/steering.css")
+async def steering_stylesheet() -> Response:
+    return FileResponse(
+        reports_render.STYLESHEET, media_type="text/css", headers={**UI_HEADERS, "Cache-Control": "no-cache"}
+    )
 
 
 async def _home() -> Response:
