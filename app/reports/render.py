@@ -13,8 +13,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 STYLESHEET = TEMPLATES / "steering.css"
 # Longer lists are cut in the page and the PDF (the JSON has every item): a committee reads the
 # top of each, and a PDF of thousands of rows would take long to render and longer to read.
-SHOWN = 50
+SHOWN = 25
 BAR_HEIGHT = 14
+# Presentation attributes rather than classes: WeasyPrint applies no page style sheet inside SVG.
+START_FILL, END_FILL, TEXT_FILL = "#9fb3c8", "#1f6feb", "#1b1f24"
 LABEL_WIDTH = 110
 CHART_WIDTH = 520
 
@@ -40,17 +42,18 @@ def funnel_chart(report: SteeringReport) -> Markup:
         name = escape(_words(stage.stage))
         rows.append(
             f'<text x="0" y="{y + BAR_HEIGHT + 4}">{name}</text>'
-            f'<rect class="start" x="{LABEL_WIDTH}" y="{y}" width="{stage.at_start * scale:.1f}" '
-            f'height="{BAR_HEIGHT}"/>'
+            f'<rect class="start" fill="{START_FILL}" x="{LABEL_WIDTH}" y="{y}" '
+            f'width="{stage.at_start * scale:.1f}" height="{BAR_HEIGHT}"/>'
             f'<text x="{LABEL_WIDTH + stage.at_start * scale + 4:.1f}" y="{y + BAR_HEIGHT - 3}">{stage.at_start}</text>'
-            f'<rect class="end" x="{LABEL_WIDTH}" y="{y + BAR_HEIGHT}" width="{stage.at_end * scale:.1f}" '
-            f'height="{BAR_HEIGHT}"/>'
+            f'<rect class="end" fill="{END_FILL}" x="{LABEL_WIDTH}" y="{y + BAR_HEIGHT}" '
+            f'width="{stage.at_end * scale:.1f}" height="{BAR_HEIGHT}"/>'
             f'<text x="{LABEL_WIDTH + stage.at_end * scale + 4:.1f}" y="{y + 2 * BAR_HEIGHT - 3}">{stage.at_end}</text>'
         )
     height = len(stages) * (2 * BAR_HEIGHT + 8)
     return Markup(
         f'<svg class="funnel" role="img" viewBox="0 0 {CHART_WIDTH} {height}" width="{CHART_WIDTH}" height="{height}" '
-        'xmlns="http://www.w3.org/2000/svg"><title>Projects per stage: at the start (light) and at the end (dark)'
+        f'xmlns="http://www.w3.org/2000/svg" font-size="11" fill="{TEXT_FILL}">'
+        "<title>Projects per stage: at the start (light) and at the end (dark)"
         f"</title>{''.join(rows)}</svg>"
     )
 

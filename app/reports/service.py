@@ -9,7 +9,7 @@ gone from every figure.
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,12 +23,12 @@ from app.core.db import utcnow
 from app.core.errors import FieldError, Unprocessable
 from app.decisions.models import Decision
 from app.engine.default_rubric import DEFAULT_RUBRIC
-from app.engine.roi import compute_roi
+from app.engine.kpi import Direction, KpiCategory
+from app.engine.roi import KpiValue, ProjectCosts, compute_roi
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.kpis.models import Kpi, Measurement
 from app.portfolio import service as portfolio
 from app.projects.models import Project, StageTransition
-from app.readiness.inputs import project_costs
 from app.readiness.models import ReadinessHistory
 from app.reports import render, schemas
 
@@ -180,36 +180,59 @@ def _waiting(
     return sorted(waiting, key=lambda w: (w.decision_date, w.project))
 
 
-def _history(
-    session: Session, projects: Mapping[uuid.UUID, _Project], start: datetime, end: datetime
-) -> tuple[dict[uuid.UUID, ReadinessHistory], dict[uuid.UUID, ReadinessHistory]]:
-    """Each project's last readiness history row before the start, and before the end."""
-    before: dict[uuid.UUID, ReadinessHistory] = {}
-    after: dict[uuid.UUID, ReadinessHistory] = {}
-    rows = session.scalars(
-        select(ReadinessHistory)
-        .where(ReadinessHistory.changed_at < end)
-        .order_by(ReadinessHistory.changed_at, ReadinessHistory.id)
+@dataclass(frozen=True)
+class _Standing:
+    """A project's readiness as its history last recorded it before a moment."""
+
+    score: float
+    level: str
+    blockers: list[list[str]]
+
+
+def _standing_before(
+    session: Session, projects: Mapping[uuid.UUID, _Project], moment: datetime
+) -> dict[uuid.UUID, _Standing]:
+    """Each project's last readiness history row before `moment`: one pass of a window over the
+    history, reading only what the report shows of it."""
+    place = (
+        func.row_number()
+        .over(
+            partition_by=ReadinessHistory.project_id,
+            order_by=(ReadinessHistory.changed_at.desc(), ReadinessHistory.id.desc()),
+        )
+        .label("place")
     )
-    for row in rows:
-        if row.project_id not in projects:
-            continue
-        after[row.project_id] = row
-        if row.changed_at < start:
-            before[row.project_id] = row
-    return before, after
+    ranked = (
+        select(
+            ReadinessHistory.project_id,
+            ReadinessHistory.score,
+            ReadinessHistory.level,
+            ReadinessHistory.blockers,
+            place,
+        )
+        .where(ReadinessHistory.changed_at < moment)
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked.c.project_id, ranked.c.score, ranked.c.level, ranked.c.blockers).where(ranked.c.place == 1)
+    )
+    return {
+        project_id: _Standing(score, level, blockers)
+        for project_id, score, level, blockers in rows
+        if project_id in projects
+    }
 
 
 def _moves(
     projects: Mapping[uuid.UUID, _Project],
-    before: Mapping[uuid.UUID, ReadinessHistory],
-    after: Mapping[uuid.UUID, ReadinessHistory],
+    before: Mapping[uuid.UUID, _Standing],
+    after: Mapping[uuid.UUID, _Standing],
 ) -> tuple[list[schemas.ReadinessMove], list[schemas.ReadinessMove]]:
     up: list[schemas.ReadinessMove] = []
     down: list[schemas.ReadinessMove] = []
     for project_id, then in before.items():
         now = after[project_id]
-        if now.id == then.id or now.score == then.score:
+        if now.score == then.score:
             continue
         project = projects[project_id]
         move = schemas.ReadinessMove(
@@ -227,7 +250,7 @@ def _moves(
 
 
 def _top_blockers(
-    projects: Mapping[uuid.UUID, _Project], after: Mapping[uuid.UUID, ReadinessHistory], end: datetime
+    projects: Mapping[uuid.UUID, _Project], after: Mapping[uuid.UUID, _Standing], end: datetime
 ) -> list[schemas.TopBlocker]:
     counted: Counter[str] = Counter()
     for project_id, row in after.items():
@@ -274,12 +297,21 @@ def _stalled(
 def _benefit(session: Session, ids: list[uuid.UUID], end: datetime) -> list[schemas.Benefit]:
     """Realized (measurements as they stood at the end) and projected (targets) monthly benefit,
     summed per project currency as the ROI computes it."""
-    kpis: dict[uuid.UUID, list[Kpi]] = defaultdict(list)
-    for kpi in session.scalars(select(Kpi).where(Kpi.project_id.in_(ids)).order_by(Kpi.key)):
-        kpis[kpi.project_id].append(kpi)
+    kpis = select(
+        Kpi.id,
+        Kpi.project_id,
+        Kpi.key,
+        Kpi.category,
+        Kpi.direction,
+        Kpi.baseline,
+        Kpi.target,
+        Kpi.value_per_unit,
+        Kpi.currency,
+    ).where(Kpi.project_id.in_(ids))
+    priced = [row for row in session.execute(kpis.order_by(Kpi.key)) if row.value_per_unit is not None]
     last = (
         select(Measurement.kpi_id, func.max(Measurement.measured_at).label("at"))
-        .where(Measurement.measured_at <= end, Measurement.kpi_id.in_([k.id for ks in kpis.values() for k in ks]))
+        .where(Measurement.measured_at < end, Measurement.kpi_id.in_([row.id for row in priced]))
         .group_by(Measurement.kpi_id)
         .subquery()
     )
@@ -290,12 +322,29 @@ def _benefit(session: Session, ids: list[uuid.UUID], end: datetime) -> list[sche
             )
         ).all()
     )
+    by_project: dict[uuid.UUID, list[KpiValue]] = defaultdict(list)
+    for row in priced:
+        by_project[row.project_id].append(
+            KpiValue(
+                row.key,
+                KpiCategory(row.category),
+                Direction(row.direction),
+                row.baseline,
+                row.target,
+                values.get(row.id),
+                row.value_per_unit,
+                row.currency,
+            )
+        )
+    costs = session.execute(
+        select(Project.id, Project.build_cost, Project.run_cost_per_month, Project.currency).where(
+            Project.id.in_(list(by_project))
+        )
+    )
     realized: dict[str, Decimal] = defaultdict(Decimal)
     projected: dict[str, Decimal] = defaultdict(Decimal)
-    costs = {row.id: project_costs(row) for row in session.scalars(select(Project).where(Project.id.in_(list(kpis))))}
-    for project_id, project_kpis in kpis.items():
-        then = [replace(kpi.roi_value(), latest=values.get(kpi.id)) for kpi in project_kpis]
-        report = compute_roi(then, costs[project_id], 1)
+    for project_id, build_cost, run_cost, currency in costs:
+        report = compute_roi(by_project[project_id], ProjectCosts(build_cost, run_cost, currency), 1)
         if report.currency is None:
             continue
         realized[report.currency] += report.realized.monthly_benefit
@@ -326,7 +375,7 @@ def steering(
     as_of = min(end, now)
     projects = _projects(session, departments)
     existing = {pid: p for pid, p in projects.items() if p.created_at < as_of}
-    before, after = _history(session, existing, start, as_of)
+    before, after = _standing_before(session, existing, start), _standing_before(session, existing, as_of)
     up, down = _moves(existing, before, after)
     stalled, stall_note = _stalled(session, existing, as_of, now, limits)
     period: dict[str, Any] = {
