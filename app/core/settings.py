@@ -264,8 +264,6 @@ class Settings(BaseSettings):
                 f"READINESS_BOOTSTRAP_ADMIN_KEY must be at least {MIN_BOOTSTRAP_KEY_LENGTH} characters "
                 "outside development"
             )
-        if (self.smtp_username is None) != (self.smtp_password is None):
-            raise ValueError("READINESS_SMTP_USERNAME and READINESS_SMTP_PASSWORD go together")
         if self.environment != "development" and "*" in self.cors_origins:
             raise ValueError("READINESS_CORS_ORIGINS may not be '*' outside development")
         return self

@@ -59,6 +59,8 @@ async def send_email(claimed: ChannelClaimed, relay: Relay) -> ChannelOutcome:
     if not relay.host:
         return done("error", error="READINESS_SMTP_HOST is not set: email channels cannot send")
     smtp = aiosmtplib.SMTP(hostname=relay.host, port=relay.port, start_tls=relay.starttls, timeout=SMTP_TIMEOUT_SECONDS)
+    if relay.username is not None and relay.password is None:
+        return done("failed", error="READINESS_SMTP_USERNAME is set without READINESS_SMTP_PASSWORD: not sending")
     try:
         async with smtp:
             if relay.username is not None and relay.password is not None:
