@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.auth import scope
 from app.decisions.models import Decision
 from app.engine.stages import Stage
 from app.kpis.models import Kpi
@@ -103,7 +102,6 @@ def gather(
     """Each live project of these departments (all when None) with what needs attention in it
     (maybe nothing), in a few set-based queries, whatever the number of projects."""
     # One function: the four kinds of news are read side by side and joined per project.
-    scope.limit_to(frozenset(departments) if departments is not None else None)
     today = now.astimezone(zone).date()
     query = (
         select(
@@ -119,7 +117,9 @@ def gather(
         .where(Project.stage != Stage.retired.value)
         .order_by(Project.key)
     )
-    rows = session.execute(scope.restrict(query, Project.department)).all()
+    if departments is not None:
+        query = query.where(Project.department.in_(departments))
+    rows = session.execute(query).all()
     ids = [row.id for row in rows]
     kpis: dict[uuid.UUID, list[tuple[str, str | None]]] = defaultdict(list)
     for project_id, key, told in session.execute(
@@ -136,9 +136,7 @@ def gather(
     stalled, _ = portfolio.stalled(
         session, filters=portfolio.Filters(), limit=STALLED_READ, cursor=None, now=now, limits=limits
     )
-    stall_reasons = {
-        row.key: [signal.reason for signal in row.signals if signal.pattern == "stalled"] for row in stalled
-    }
+    stall_reasons = {row.key: [s.reason for s in row.signals if s.pattern == "stalled"] for row in stalled}
     found = []
     for row in rows:
         news = ProjectNews(

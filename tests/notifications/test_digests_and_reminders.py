@@ -105,6 +105,7 @@ def test_a_scheduled_digest_goes_once_per_period_across_restarts_with_the_report
         assert relay.received() == []  # the first digest waits for the next period
         clock.advance(timedelta(days=7))
         deliver(admin)
+        assert len(relay.received()) == 1
     with TestClient(create_app(configured, db)) as restarted:
         deliver(restarted)
 
