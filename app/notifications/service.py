@@ -23,8 +23,6 @@ from app.notifications.models import Channel, ChannelAttempt, ChannelDelivery
 from app.notifications.queue import DELIVERY_TABLE, Composing, delivery_row
 from app.notifications.schemas import OWNERS, ChannelKind
 
-DIGEST_LABEL = {"weekly": "weekly", "monthly": "monthly"}
-
 
 class Destinations:
     """What the operator allows chat URLs (as webhooks) to reach."""
@@ -300,7 +298,7 @@ def send_scheduled_digests(
             now=now,
             zone=zone,
             limits=limits,
-            label=DIGEST_LABEL[channel.digest],
+            label=channel.digest,
             attachments=attachments,
         )
         sent += 1
