@@ -18,6 +18,14 @@ RUN /opt/readiness/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . 
 
 FROM ${BASE_IMAGE}
 ARG UID=10001
+# What WeasyPrint renders the steering report's PDF with: Pango and HarfBuzz (shared libraries, no
+# build tools) and the fonts the report names. Debian's security updates replace package versions,
+# so they are not pinned; the package lists go once the packages are in.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid "${UID}" readiness \
     && useradd --uid "${UID}" --gid readiness --home-dir /nonexistent --no-create-home \
        --shell /usr/sbin/nologin readiness \

@@ -60,11 +60,13 @@ lint: $(VENV)/.installed-dev
 openapi: $(VENV)/.installed
 	$(BIN)/readiness export-openapi
 
-## bench: the service against its own ceilings (bare Starlette, FastAPI) on SQLite and PostgreSQL; needs wrk
+## bench: the service against its own ceilings (bare Starlette, FastAPI) on SQLite and PostgreSQL, webhook
+## deliveries, and the steering report's PDF for 1,000 projects; needs wrk
 bench: $(VENV)/.installed-dev
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.events
+	$(BIN)/python -m bench.steering
 
 ## fuzz: schemathesis (every check and phase) against a live service on SQLite and PostgreSQL
 fuzz: $(VENV)/.installed-dev

@@ -15,10 +15,12 @@ from app.governance.router import crosswalk_router
 from app.governance.router import router as governance_router
 from app.health.router import router as health_router
 from app.kpis.router import router as kpis_router
+from app.notifications.router import router as notifications_router
 from app.portfolio.router import router as portfolio_router
 from app.projects.router import router as projects_router
 from app.readiness.router import evaluations_router, rescoring_router
 from app.readiness.router import router as readiness_router
+from app.reports.router import router as reports_router
 from app.rubrics.router import router as rubrics_router
 
 ROUTERS: list[APIRouter] = [
@@ -39,6 +41,8 @@ ROUTERS: list[APIRouter] = [
     portfolio_router,
     governance_router,
     events_router,
+    notifications_router,
+    reports_router,
     auth_router,
     audit_router,
 ]

@@ -13,7 +13,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -165,13 +165,17 @@ def _person(name: str) -> dict[str, str]:
     return {"name": name, "email": name.lower().replace(" ", ".") + "@example.com"}
 
 
+# How far the story's last day lies from today: none, unless `build` is given another day.
+_shift = {"days": timedelta()}
+
+
 def _date(day: int) -> str:
-    return (datetime.now(UTC) + timedelta(days=day - HISTORY_DAYS)).date().isoformat()
+    return (datetime.now(UTC) + _shift["days"] + timedelta(days=day - HISTORY_DAYS)).date().isoformat()
 
 
 def _move_clock(day: float) -> None:
     clock.reset()
-    clock.advance(timedelta(days=day - HISTORY_DAYS))
+    clock.advance(_shift["days"] + timedelta(days=day - HISTORY_DAYS))
 
 
 def _project_body(spec: Spec) -> dict[str, Any]:
@@ -809,9 +813,13 @@ def _moments(events: list[Event]) -> Iterator[tuple[float, list[Event]]]:
         yield group[0].at, group
 
 
-def build(settings: Settings, *, progress: Callable[[str], None] = lambda _line: None) -> Outcome:
+def build(
+    settings: Settings, *, progress: Callable[[str], None] = lambda _line: None, last_day: date | None = None
+) -> Outcome:
     """Fill the configured database (migrated) with the demo portfolio; projects already there are
-    left as they are."""
+    left as they are. The story ends today, or on `last_day` (a past day, so that a report over a
+    fixed period can be checked against it)."""
+    _shift["days"] = timedelta(days=(last_day - datetime.now(UTC).date()).days) if last_day else timedelta()
     keys = Database(make_engine(settings.database_url, pool_size=1), threads=1)
     try:
         admin_secret = keys.work(_sign_in_secret, write=True)()

@@ -6,6 +6,7 @@ from app.attestations.models import Attestation, Exemption
 from app.audit import service as audit
 from app.core import changes
 from app.core.changes import Cause, Change
+from app.decisions import reminders
 from app.events import outbox
 from app.facts.models import Fact
 from app.kpis.models import Kpi
@@ -17,6 +18,7 @@ from app.readiness import changed, marks
 def install() -> None:
     outbox.install()
     watch.install()
+    reminders.install()
     changes.on_commit(order=10)(status.keep_current)
     changes.on_commit(order=20)(marks.keep_current)
     changed.on_scores_stored(status.store_scores)

@@ -29,15 +29,21 @@ from app.core.identity import Role
 from app.core.metrics import Metrics
 from app.core.migrations import alembic_config
 from app.core.settings import Settings, get_settings
+from app.decisions import reminders
 from app.decisions import service as decisions
 from app.docs import install_docs
 from app.events import outbox
 from app.events.dispatcher import Dispatcher, DispatcherMetrics
 from app.events.router import NewEvents
 from app.events.schemas import EVENT_ENVELOPES
+from app.notifications import digests
+from app.notifications.dispatch import ChannelQueue
+from app.notifications.queue import Composing
+from app.notifications.senders import Relay
 from app.portfolio import watch
 from app.projects import service as projects
 from app.readiness.rescorer import Rescorer
+from app.reports.service import pdf_of_period
 from app.ui import decisions as ui_decisions
 from app.ui.router import install_ui
 from app.ui.web import UI_PATH, session_caller
@@ -76,13 +82,37 @@ def rescorer_for(database: Database, *, sweep_seconds: float) -> Rescorer:
     # SQLite has one writer at a time: smaller batches keep request writers from waiting long
     # behind the re-scorer.
     batch = 100 if database.engine.dialect.name == "sqlite" else 500
-    return Rescorer(database, watch=watch, batch=batch, sweep_seconds=sweep_seconds)
+    return Rescorer(database, watches=(watch, reminders), batch=batch, sweep_seconds=sweep_seconds)
+
+
+def channel_queue(settings: Settings) -> ChannelQueue:
+    """The notification channels' deliveries, as the dispatcher works them."""
+    relay = Relay(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        sender=settings.smtp_from,
+    )
+    return ChannelQueue(
+        composing=Composing(public_url=settings.links_url, sender=settings.smtp_from),
+        relay=relay,
+        allowed=settings.webhook_destinations,
+        allow_http=settings.webhook_allow_http,
+        zone=settings.zone,
+        limits=settings.stage_limits,
+        retention_days=settings.event_retention_days,
+    )
 
 
 def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMetrics) -> Dispatcher:
-    """The dispatcher, and what events say of this installation (its source, its stage limits)."""
+    """The dispatcher (webhooks and notification channels), and what events and reminders say of
+    this installation (its source, its stage limits, its time zone)."""
     outbox.configure(settings.event_source)
     watch.configure(settings.stage_limits)
+    reminders.configure(settings.zone)
+    digests.attach_report_with(pdf_of_period(settings.zone, settings.stage_limits))
     return Dispatcher(
         database,
         allowed=settings.webhook_destinations,
@@ -90,6 +120,7 @@ def dispatcher_for(database: Database, settings: Settings, metrics: DispatcherMe
         metrics=metrics,
         retention=timedelta(days=settings.event_retention_days),
         lease=timedelta(seconds=settings.webhook_lease_seconds),
+        queues=[channel_queue(settings)],
     )
 
 

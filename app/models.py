@@ -4,11 +4,12 @@ from app.attestations.models import Attestation, Exemption
 from app.audit.models import AuditEvent
 from app.auth.idempotency import IdempotencyRecord
 from app.auth.models import ApiKey
-from app.decisions.models import Decision, DecisionRequest
+from app.decisions.models import Decision, DecisionReminder, DecisionRequest
 from app.events.models import Attempt, Delivery, Event, EventFeed, Webhook
 from app.evidence.models import Citation, Evidence
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
+from app.notifications.models import Channel, ChannelAttempt, ChannelDelivery
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness.models import Evaluation, ProjectReadiness, ReadinessHistory, ReadinessMark
@@ -20,8 +21,12 @@ __all__ = [
     "Attempt",
     "Attestation",
     "AuditEvent",
+    "Channel",
+    "ChannelAttempt",
+    "ChannelDelivery",
     "Citation",
     "Decision",
+    "DecisionReminder",
     "DecisionRequest",
     "Delivery",
     "Evaluation",

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 DOCKERFILE = Path(__file__).parent.parent / "Dockerfile"
-BUILD_TOOLS = ("gcc", "g++", "make", "build-essential", "python3-dev", "libpq-dev", "apt-get install")
+BUILD_TOOLS = ("gcc", "g++", "make", "build-essential", "python3-dev", "libpq-dev", "-dev ")
+# The only packages the final stage installs: what WeasyPrint renders PDFs with.
+RUNTIME_PACKAGES = {"libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-dejavu-core"}
 
 
 def stages() -> list[list[str]]:
@@ -39,6 +41,15 @@ def test_the_final_stage_runs_as_a_fixed_non_root_user_without_build_tools() -> 
     assert "ARG UID=10001" in final
     assert not any(tool in line for line in final for tool in BUILD_TOOLS)
     assert any(line.startswith("COPY --from=build /opt/readiness") for line in final)
+
+
+def test_the_final_stage_installs_only_what_pdf_rendering_needs_and_keeps_no_package_lists() -> None:
+    installs = [line for line in stages()[-1] if "apt-get install" in line]
+
+    (install,) = installs
+    packages = set(install.split("--no-install-recommends", 1)[1].split("&&", 1)[0].split())
+    assert packages == RUNTIME_PACKAGES
+    assert "rm -rf /var/lib/apt/lists/*" in install
 
 
 def test_the_final_stage_serves_with_production_settings_and_a_healthcheck() -> None:

@@ -23,6 +23,7 @@ RECEIVERS_BY_NAME = {"ipBlock": {"cidr": "10.50.3.0/24"}}
 ISSUER = "https://keycloak.corp.internal/realms/ai"
 TO_THE_ISSUER = {"to": [{"ipBlock": {"cidr": "10.60.0.10/32"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
 INGRESS_PODS = "10.244.0.0/16"
+TO_THE_RELAY = {"to": [{"ipBlock": {"cidr": "10.70.0.25/32"}}], "ports": [{"port": 2525, "protocol": "TCP"}]}
 SCRAPE_KEY = {"name": "readiness-prometheus", "key": "api-key"}
 OIDC = {
     "issuer": ISSUER,
@@ -90,6 +91,21 @@ PROFILES: dict[str, dict[str, Any]] = {
         "oidc": OIDC,
         "docs": {"public": True},
         "config": {"publicUrl": "https://readiness.corp.internal"},
+    },
+    "notifications": {
+        "database": DATABASE,
+        "config": {"publicUrl": "https://readiness.corp.internal", "timezone": "Europe/Paris"},
+        "notifications": {
+            "smtp": {
+                "host": "smtp.corp.internal",
+                "port": 2525,
+                "starttls": True,
+                "from": "ai-readiness@corp.internal",
+                "username": "ai-readiness",
+                "existingSecret": "relay-credentials",
+            },
+            "egress": [TO_THE_RELAY],
+        },
     },
     "without-worker": {
         "database": DATABASE,
@@ -406,6 +422,8 @@ def test_the_worker_metrics_admit_the_release_namespace_by_default() -> None:
         {"docs": {"public": "yes"}},
         {"metrics": {"public": "no"}},
         {"serviceMonitor": {"bearerTokenSecret": {"name": "readiness-prometheus", "key": ""}}},
+        {"notifications": {"smtp": {"port": 0}}},
+        {"notifications": {"smtp": {"password": "in-values"}}},
     ],
 )
 def test_the_values_schema_rejects_bad_values(values: dict[str, Any]) -> None:
@@ -598,3 +616,40 @@ def test_a_service_monitor_of_private_metrics_needs_a_credential() -> None:
     (endpoint,) = named(render(PROFILES["webhooks"]), "ServiceMonitor", API)["spec"]["endpoints"]
 
     assert "authorization" not in endpoint
+
+
+def test_notification_settings_reach_the_pods_that_send_and_the_password_only_from_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifests = render(PROFILES["notifications"])
+    (config,) = of_kind(manifests, "ConfigMap")
+    worker = container_of(named(manifests, "Deployment", WORKER))
+    api = container_of(named(manifests, "Deployment", API))
+    (job,) = of_kind(manifests, "Job")
+
+    assert "READINESS_SMTP_PASSWORD" not in config["data"]
+    assert env_refs(worker)["READINESS_SMTP_PASSWORD"] == {"name": "relay-credentials", "key": "smtp-password"}
+    for container in (api, job["spec"]["template"]["spec"]["containers"][0]):
+        assert "READINESS_SMTP_PASSWORD" not in env_refs(container)
+    settings = service_settings(manifests, monkeypatch)
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == ("smtp.corp.internal", 2525, True)
+    assert (settings.smtp_from, settings.smtp_username) == ("ai-readiness@corp.internal", "ai-readiness")
+    assert settings.smtp_password is None
+    assert settings.public_url == "https://readiness.corp.internal"
+    assert settings.timezone == "Europe/Paris"
+    policy = named(manifests, "NetworkPolicy", WORKER)
+    assert TO_THE_RELAY in policy["spec"]["egress"]
+
+
+def test_without_workers_the_api_pods_send_and_get_the_relay_password() -> None:
+    values = {**PROFILES["notifications"], "worker": {"enabled": False}}
+    manifests = render(values)
+    api = container_of(named(manifests, "Deployment", API))
+
+    assert env_refs(api)["READINESS_SMTP_PASSWORD"] == {"name": "relay-credentials", "key": "smtp-password"}
+    assert TO_THE_RELAY in named(manifests, "NetworkPolicy", API)["spec"]["egress"]
+
+
+def test_a_relay_username_needs_the_secret_holding_its_password() -> None:
+    with pytest.raises(Exception, match="notifications.smtp.existingSecret"):
+        render({"database": DATABASE, "notifications": {"smtp": {"host": "smtp.corp.internal", "username": "me"}}})

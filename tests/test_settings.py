@@ -60,3 +60,36 @@ def test_the_public_url_is_an_http_address_without_a_query(url: str) -> None:
 
 def test_the_public_url_loses_its_trailing_slash() -> None:
     assert Settings(public_url="https://readiness.example.com/").public_url == "https://readiness.example.com"
+
+
+def test_notification_settings_come_from_the_environment_and_hide_the_relay_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {
+        "READINESS_SMTP_HOST": "smtp.corp.internal",
+        "READINESS_SMTP_PORT": "2525",
+        "READINESS_SMTP_USERNAME": "ai-readiness",
+        "READINESS_SMTP_PASSWORD": "the-relay-password",
+        "READINESS_SMTP_STARTTLS": "false",
+        "READINESS_SMTP_FROM": "ai-readiness@corp.internal",
+        "READINESS_PUBLIC_URL": "https://readiness.corp.internal/",
+        "READINESS_TIMEZONE": "Europe/Paris",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    settings = Settings()
+
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == ("smtp.corp.internal", 2525, False)
+    assert settings.smtp_password is not None
+    assert settings.smtp_password.get_secret_value() == "the-relay-password"
+    assert "the-relay-password" not in repr(settings)
+    assert "the-relay-password" not in settings.model_dump_json()
+    assert settings.public_url == "https://readiness.corp.internal"
+    assert str(settings.zone) == "Europe/Paris"
+
+
+def test_an_unknown_time_zone_or_a_public_url_that_is_no_web_address_is_refused() -> None:
+    with pytest.raises(ValidationError, match="timezone"):
+        Settings(timezone="Mars/Olympus")
+    with pytest.raises(ValidationError, match="public_url"):
+        Settings(public_url="readiness.corp")

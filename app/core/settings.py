@@ -5,6 +5,7 @@ from functools import lru_cache
 from ipaddress import ip_network
 from typing import Literal, cast
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -183,6 +184,18 @@ class Settings(BaseSettings):
     max_fact_value_bytes: int = Field(
         default=4096, ge=64, le=65_536, description="The longest string a fact may hold, in UTF-8 bytes."
     )
+    timezone: str = Field(
+        default="UTC",
+        description="The IANA time zone of digests' schedules, reminders' days and the steering report's dates.",
+    )
+    smtp_host: str | None = Field(default=None, description="The SMTP relay email channels send through.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = Field(default=None, description="With a password: log in, and never send without.")
+    smtp_password: SecretStr | None = Field(default=None, description="Never shown in logs, audit entries or answers.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS before anything else.")
+    smtp_from: str = Field(
+        default="ai-readiness@localhost", max_length=320, description="The sender of every notification."
+    )
     stage_limits_days: dict[StageName, int] = Field(
         default=cast(dict[StageName, int], {stage.value: days for stage, days in DEFAULT_STAGE_LIMITS_DAYS.items()}),
         description="How long a project may stay in a stage before the stall diagnosis flags it.",
@@ -254,11 +267,25 @@ class Settings(BaseSettings):
             ip_network(network, strict=False)
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Europe/Paris") from error
+        return value
+
     @field_validator("webhook_allowed_destinations")
     @classmethod
     def _parseable_destinations(cls, value: str) -> str:
         AllowList.parse(value)
         return value
+
+    @property
+    def links_url(self) -> str:
+        """What links in messages start with: the public URL, else this process's own address."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def metrics_are_public(self) -> bool:
@@ -277,6 +304,10 @@ class Settings(BaseSettings):
     def stage_limits(self) -> dict[Stage, int]:
         """How many days each stage may last before the stall diagnosis flags it."""
         return {Stage(stage): days for stage, days in self.stage_limits_days.items()}
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def webhook_destinations(self) -> AllowList:

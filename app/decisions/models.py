@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -54,3 +54,17 @@ class DecisionRequest(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("decision.id", ondelete="SET NULL"))
     withdrawn_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class DecisionReminder(Base):
+    """What has been told of a project's planned go/no-go date: `decision.due` and
+    `decision.overdue`, each once per date, and the moment time alone next changes that."""
+
+    __tablename__ = "decision_reminder"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    # The date these reminders are for: a moved date starts them afresh.
+    decision_date: Mapped[date]
+    due_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -91,3 +91,24 @@ class DecisionRequested(BaseModel):
     request_id: uuid.UUID
     note: str | None
     requested_by: str
+
+
+# What the reminders tell.
+
+
+class DecisionDue(BaseModel):
+    """A project's planned go/no-go decision is seven days away or nearer (told at once when the
+    date is set inside that window), and none has been recorded since."""
+
+    project: str
+    decision_date: date
+    days_left: int = Field(description="Whole days from today (in READINESS_TIMEZONE) to the date.")
+
+
+class DecisionOverdue(BaseModel):
+    """A project's planned go/no-go date has passed (from 00:00 the day after, in
+    READINESS_TIMEZONE) and no decision was recorded since it was due."""
+
+    project: str
+    decision_date: date
+    last_decision_at: datetime | None = Field(description="The project's latest decision before, if any.")

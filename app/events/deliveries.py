@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Table, exists, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -71,6 +72,10 @@ class Claimed:
     event_at: datetime
     delivery_created_at: datetime
     ordering_key: str
+
+    @property
+    def run_key(self) -> tuple[uuid.UUID, str]:
+        return self.webhook_id, self.ordering_key
 
 
 @dataclass(frozen=True)
@@ -151,38 +156,53 @@ def work_due(session: Session) -> tuple[bool, bool]:
 Runs = dict[tuple[uuid.UUID, str], list[uuid.UUID]]
 
 
-def _runs(session: Session, now: datetime, *, limit: int, run: int) -> Runs:
-    """For each subscription and project, its first pending deliveries in position order while each
-    is due and not leased: up to `limit` deliveries, `run` at most of one project."""
+@dataclass(frozen=True)
+class QueueTable:
+    """Where a queue of deliveries lives, for the leasing every queue shares: its delivery rows
+    (`id`, `state`, `ordering_key`, `next_attempt_at`, `leased_until`), the column naming what each
+    belongs to (a subscription, a channel) and that owner's `enabled`, and the column ordering one
+    owner's deliveries of one key. Webhooks and the notification channels each have one."""
+
+    delivery: Any
+    owner: Any
+    owner_table: Any
+    position: Any
+
+
+WEBHOOK_QUEUE = QueueTable(Delivery, Delivery.webhook_id, Webhook, Delivery.event_position)
+
+
+def _runs(session: Session, queue: QueueTable, now: datetime, *, limit: int, run: int) -> Runs:
+    """For each owner and ordering key, its first pending deliveries in position order while each
+    is due and not leased: up to `limit` deliveries, `run` at most of one key."""
+    rows = queue.delivery
     place = (
-        func.row_number()
-        .over(partition_by=(Delivery.webhook_id, Delivery.ordering_key), order_by=Delivery.event_position)
-        .label("place")
+        func.row_number().over(partition_by=(queue.owner, rows.ordering_key), order_by=queue.position).label("place")
     )
-    queue = (
+    pending = (
         select(
-            Delivery.id,
-            Delivery.webhook_id,
-            Delivery.ordering_key,
-            Delivery.event_position,
-            Delivery.next_attempt_at,
-            Delivery.leased_until,
+            rows.id,
+            queue.owner.label("owner"),
+            rows.ordering_key,
+            queue.position.label("position"),
+            rows.next_attempt_at,
+            rows.leased_until,
             place,
         )
-        .where(Delivery.state == "pending")
+        .where(rows.state == "pending")
         .subquery()
     )
     heads = session.execute(
-        select(queue)
-        .join(Webhook, Webhook.id == queue.c.webhook_id)
-        .where(Webhook.enabled.is_(True), queue.c.place <= run)
-        .order_by(queue.c.event_position)
+        select(pending)
+        .join(queue.owner_table, queue.owner_table.id == pending.c.owner)
+        .where(queue.owner_table.enabled.is_(True), pending.c.place <= run)
+        .order_by(pending.c.position, pending.c.id)
     ).all()
     runs: Runs = {}
     blocked: set[tuple[uuid.UUID, str]] = set()
     taken = 0
     for row in heads:
-        key = (row.webhook_id, row.ordering_key)
+        key = (row.owner, row.ordering_key)
         free = row.next_attempt_at <= now and (row.leased_until is None or row.leased_until < now)
         if key in blocked or not free:
             blocked.add(key)
@@ -194,38 +214,50 @@ def _runs(session: Session, now: datetime, *, limit: int, run: int) -> Runs:
     return runs
 
 
-def _still_free(session: Session, runs: Runs, now: datetime) -> Runs:
+def _still_free(session: Session, queue: QueueTable, runs: Runs, now: datetime) -> Runs:
     """Another worker may have leased some since they were read: lock what is still free, skip what
     it holds, and keep of each run only the part before the first row it took."""
+    rows = queue.delivery
     wanted = [delivery_id for ids in runs.values() for delivery_id in ids]
-    still_free = select(Delivery.id).where(
-        Delivery.id.in_(wanted),
-        Delivery.state == "pending",
-        (Delivery.leased_until.is_(None)) | (Delivery.leased_until < now),
+    still_free = select(rows.id).where(
+        rows.id.in_(wanted),
+        rows.state == "pending",
+        (rows.leased_until.is_(None)) | (rows.leased_until < now),
     )
     locked = set(session.scalars(storage.skipping_locked(session, still_free)))
     return {key: list(itertools.takewhile(locked.__contains__, ids)) for key, ids in runs.items()}
 
 
-def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE, run: int = RUN_LENGTH) -> list[Claimed]:
-    """Lease due deliveries of enabled subscriptions, in runs: for each subscription and project,
-    the first pending deliveries in position order, as long as each is due and not leased. The
-    dispatcher sends a run one after the other and stops at its first failure, so a project's
-    events stay in order while many of them go out in one round."""
+def lease_runs(
+    session: Session, queue: QueueTable, *, limit: int, lease: timedelta = DEFAULT_LEASE, run: int = RUN_LENGTH
+) -> list[uuid.UUID]:
+    """Lease due deliveries of enabled owners, in runs: for each owner and ordering key, the first
+    pending deliveries in position order, as long as each is due and not leased. The dispatcher
+    sends a run one after the other and stops at its first failure, so that the deliveries of one
+    key stay in order while many of them go out in one round. Returns the ids leased."""
     now = utcnow()
-    runs = _runs(session, now, limit=limit, run=run)
+    runs = _runs(session, queue, now, limit=limit, run=run)
     if not runs:
         return []
-    runs = _still_free(session, runs, now)
+    runs = _still_free(session, queue, runs, now)
     ids = [delivery_id for run_ids in runs.values() for delivery_id in run_ids]
+    if ids:
+        session.execute(
+            update(queue.delivery)
+            .where(queue.delivery.id.in_(ids))
+            .values(leased_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def claim(session: Session, *, limit: int, lease: timedelta = DEFAULT_LEASE, run: int = RUN_LENGTH) -> list[Claimed]:
+    """Lease due webhook deliveries in runs per subscription and project (`lease_runs`), with what
+    sending them needs."""
+    now = utcnow()
+    ids = lease_runs(session, WEBHOOK_QUEUE, limit=limit, lease=lease, run=run)
     if not ids:
         return []
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids))
-        .values(leased_until=now + lease)
-        .execution_options(synchronize_session=False)
-    )
     rows = session.execute(
         select(
             Delivery.id,

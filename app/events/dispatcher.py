@@ -19,12 +19,14 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook as Signer
 
 from app.core.db import Database, utcnow
@@ -49,6 +51,59 @@ RETRIED_STATUSES = frozenset({408, 429})
 PURGE_EVERY_SECONDS = 600.0
 
 
+class Queued(Protocol):
+    """A leased delivery: deliveries with the same run key go out one after the other, in order."""
+
+    @property
+    def run_key(self) -> tuple[uuid.UUID, str]: ...
+
+
+class Attempted(Protocol):
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def retried(self) -> bool: ...
+
+
+ClaimT = TypeVar("ClaimT", bound=Queued)
+OutcomeT = TypeVar("OutcomeT", bound=Attempted)
+
+
+class DeliveryQueue(Protocol[ClaimT, OutcomeT]):
+    """Another kind of delivery the dispatcher works beside webhooks, in the same rounds and with
+    the same machinery (`deliveries.lease_runs`, `retry_delay`, the retry window): the
+    notification channels. Each round: `work_due` (a read), `fan_out` and `claim` (writes), `send`
+    for each claimed delivery, runs concurrently, and `record` of what came of them."""
+
+    name: str
+
+    def work_due(self, session: Session) -> bool: ...
+
+    def fan_out(self, session: Session) -> int: ...
+
+    def claim(self, session: Session, *, limit: int, lease: timedelta) -> Sequence[ClaimT]: ...
+
+    async def send(self, claimed: ClaimT, http: aiohttp.ClientSession) -> OutcomeT: ...
+
+    def record(
+        self, session: Session, outcomes: Sequence[OutcomeT], released: Sequence[ClaimT], rng: random.Random
+    ) -> None: ...
+
+
+def judge_status(status: int) -> tuple[str, str | None]:
+    """What an HTTP answer means for a delivery: its outcome, and why when the status alone does
+    not say: 2xx succeeded; 5xx, 408, 429 and redirects (never followed) are retried; any other 4xx
+    ends the delivery."""
+    if 200 <= status < 300:
+        return "succeeded", None
+    if status >= 500 or status in RETRIED_STATUSES:
+        return "failed", None
+    if 300 <= status < 400:
+        return "failed", "redirects are not followed"
+    return "rejected", None
+
+
 class DispatcherMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.pending = Gauge(
@@ -71,6 +126,12 @@ class DispatcherMetrics:
         self.disabled = Counter(
             "readiness_webhook_subscriptions_disabled",
             "Subscriptions disabled after failing for 24 hours or answering 410 Gone.",
+            registry=registry,
+        )
+        self.queued_attempts = Counter(
+            "readiness_notification_attempts",
+            "Notification attempts (email and chat channels), by queue and outcome.",
+            ["queue", "outcome"],
             registry=registry,
         )
 
@@ -102,8 +163,10 @@ class Dispatcher:
         lease: timedelta = DEFAULT_LEASE,
         poll_seconds: float = 1.0,
         gather_seconds: float = 0.01,
+        queues: Sequence[DeliveryQueue[Any, Any]] = (),
     ) -> None:
         self.db = db
+        self.queues = list(queues)
         self.allowed = allowed
         self.allow_http = allow_http
         self.metrics = metrics
@@ -145,6 +208,10 @@ class Dispatcher:
             await self._http.close()
             self._http = None
 
+    def http(self) -> aiohttp.ClientSession:
+        """The client every HTTP delivery goes through: it connects only to allowed addresses."""
+        return self._session()
+
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
             connector = aiohttp.TCPConnector(
@@ -158,25 +225,54 @@ class Dispatcher:
         return self._http
 
     async def run_once(self) -> int:
-        """One round; returns how many attempts were made."""
+        """One round of webhooks and of every other queue; returns how many attempts were made."""
+        made = await self._webhooks_once()
+        for queue in self.queues:
+            made += await self._queue_once(queue)
+        if made == 0:
+            await self._summarise()
+        return made
+
+    async def _webhooks_once(self) -> int:
         # A read first: most commits write no event anyone subscribed to, and on SQLite a write
         # transaction would queue request writers behind it for nothing.
         fan_out_due, delivery_due = await self.db.read(work_due)
         if fan_out_due:
             await self.db.write(fan_out)
         claimed = await self.db.write(claim, limit=self.batch, lease=self.lease) if fan_out_due or delivery_due else []
-        if claimed:
-            runs: dict[tuple[uuid.UUID, str], list[Claimed]] = {}
-            for delivery in claimed:
-                runs.setdefault((delivery.webhook_id, delivery.ordering_key), []).append(delivery)
-            sent = await asyncio.gather(*(self._send_in_order(run) for run in runs.values()))
-            outcomes = [outcome for run_outcomes, _ in sent for outcome in run_outcomes]
-            released = [delivery for _, run_released in sent for delivery in run_released]
-            disabled = await self.db.write(record, outcomes, released, self.rng)
-            self._count(outcomes, disabled)
-            return len(outcomes)
-        await self._summarise()
-        return len(claimed)
+        if not claimed:
+            return 0
+        outcomes, released = await self._send_runs(claimed, self.send)
+        disabled = await self.db.write(record, outcomes, released, self.rng)
+        self._count(outcomes, disabled)
+        return len(outcomes)
+
+    async def _queue_once(self, queue: DeliveryQueue[Any, Any]) -> int:
+        if not await self.db.read(queue.work_due):
+            return 0
+        await self.db.write(queue.fan_out)
+        claimed = await self.db.write(queue.claim, limit=self.batch, lease=self.lease)
+        if not claimed:
+            return 0
+        http = self._session()
+        outcomes, released = await self._send_runs(claimed, lambda delivery: queue.send(delivery, http))
+        await self.db.write(queue.record, outcomes, released, self.rng)
+        for outcome in outcomes:
+            self.metrics.queued_attempts.labels(queue.name, outcome.outcome).inc()
+        return len(outcomes)
+
+    async def _send_runs(
+        self, claimed: Sequence[ClaimT], send: Callable[[ClaimT], Awaitable[OutcomeT]]
+    ) -> tuple[list[OutcomeT], list[ClaimT]]:
+        """Every run concurrently, each one's deliveries one after the other; returns the outcomes
+        and the deliveries left unsent behind a failure."""
+        runs: dict[tuple[uuid.UUID, str], list[ClaimT]] = {}
+        for delivery in claimed:
+            runs.setdefault(delivery.run_key, []).append(delivery)
+        sent = await asyncio.gather(*(self._send_in_order(run, send) for run in runs.values()))
+        outcomes = [outcome for run_outcomes, _ in sent for outcome in run_outcomes]
+        released = [delivery for _, run_released in sent for delivery in run_released]
+        return outcomes, released
 
     async def drain(self) -> int:
         """Rounds until nothing is due; returns the attempts made."""
@@ -214,13 +310,15 @@ class Dispatcher:
         if deleted:
             log.info("deleted %d events past retention", deleted)
 
-    async def _send_in_order(self, run: list[Claimed]) -> tuple[list[Outcome], list[Claimed]]:
-        """One project's deliveries to one subscription, one after the other; after a failure that
-        will be retried, the rest wait (they are given back unsent)."""
+    async def _send_in_order(
+        self, run: list[ClaimT], send: Callable[[ClaimT], Awaitable[OutcomeT]]
+    ) -> tuple[list[OutcomeT], list[ClaimT]]:
+        """One run's deliveries, one after the other; after a failure that will be retried, the
+        rest wait (they are given back unsent)."""
         async with self._concurrency:
             outcomes = []
             for index, claimed in enumerate(run):
-                outcome = await self.send(claimed)
+                outcome = await send(claimed)
                 outcomes.append(outcome)
                 if outcome.retried:
                     return outcomes, run[index + 1 :]
@@ -251,13 +349,8 @@ class Dispatcher:
             if refused_by is not None:
                 return done("refused", error=refused_by.reason[:500])
             return done("error", error=f"{type(error).__name__}: {error}"[:500])
-        if 200 <= status < 300:
-            return done("succeeded", response_status=status, response_body=body)
-        if status >= 500 or status in RETRIED_STATUSES:
-            return done("failed", response_status=status, response_body=body)
-        if 300 <= status < 400:
-            return done("failed", response_status=status, response_body=body, error="redirects are not followed")
-        return done("rejected", response_status=status, response_body=body)
+        outcome, why = judge_status(status)
+        return done(outcome, response_status=status, response_body=body, error=why)
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -28,6 +28,9 @@ class Event(Base):
     project_id: Mapped[uuid.UUID | None]
     department: Mapped[str | None] = mapped_column(String(100))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The project's business and technical owners' emails when the event was written: whom an
+    # `owners` notification channel tells.
+    owners: Mapped[list[str] | None] = mapped_column(JSONDocument)
     # The CloudEvents document as the exact bytes that are sent and signed.
     body: Mapped[str] = mapped_column(Text)
 

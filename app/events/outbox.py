@@ -21,6 +21,7 @@ from app.core.changes import Change
 from app.core.db import new_id, utcnow
 from app.events import schemas, storage
 from app.events.models import Event
+from app.events.schemas import ProjectChanged
 from app.projects.models import Project
 
 # Left in `session.info` once events are written: the dispatcher and feed followers wake on it.
@@ -49,10 +50,36 @@ def envelope(event_id: uuid.UUID, event_type: str, subject: str, at: datetime, d
     return pydantic_core.to_json(document).decode()
 
 
+def _owners(session: Session, pending: list[news.Pending]) -> dict[uuid.UUID, list[str]]:
+    """Each project's owners' emails as they are now, lower-cased, the business owner first; for a
+    project deleted in this transaction, as its `project.deleted` event shows it."""
+    project_ids = {event.project_id for event in pending if event.project_id is not None}
+    if not project_ids:
+        return {}
+    found = session.execute(
+        select(Project.id, Project.business_owner_email, Project.technical_owner_email).where(
+            Project.id.in_(project_ids)
+        )
+    )
+    owners = {project_id: _emails(business, technical) for project_id, business, technical in found}
+    for event in pending:
+        if event.project_id is not None and event.project_id not in owners and isinstance(event.data, ProjectChanged):
+            shown = event.data.project
+            owners[event.project_id] = _emails(
+                (shown.get("business_owner") or {}).get("email"), (shown.get("technical_owner") or {}).get("email")
+            )
+    return owners
+
+
+def _emails(*emails: str | None) -> list[str]:
+    return list(dict.fromkeys(email.lower() for email in emails if email))
+
+
 def write_pending(session: Session) -> None:
     pending = news.take(session)
     if not pending:
         return
+    owners = _owners(session, pending)
     storage.take_outbox_lock(session)
     now = utcnow()
     rows = []
@@ -66,6 +93,7 @@ def write_pending(session: Session) -> None:
                 "project_id": event.project_id,
                 "department": event.department,
                 "occurred_at": now,
+                "owners": owners.get(event.project_id) if event.project_id is not None else None,
                 "body": envelope(event_id, event.type, event.subject, now, event.data),
             }
         )

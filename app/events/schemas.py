@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, create_model, field_validator
 
 from app.core.schemas import ReadModel, WriteModel
-from app.decisions.schemas import DecisionRequested
+from app.decisions.schemas import DecisionDue, DecisionOverdue, DecisionRequested
 from app.kpis.schemas import KpiStatusChanged
 from app.portfolio.schemas import StallRiskChanged
 from app.readiness.schemas import ReadinessChanged
@@ -24,6 +24,8 @@ EVENT_TYPES = (
     "rubric.published",
     "kpi.status_changed",
     "project.stall_risk_changed",
+    "decision.due",
+    "decision.overdue",
 )
 PING = "webhook.ping"
 TYPE_PATTERN = r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$"
@@ -110,6 +112,8 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "rubric.published": RubricPublished,
     "kpi.status_changed": KpiStatusChanged,
     "project.stall_risk_changed": StallRiskChanged,
+    "decision.due": DecisionDue,
+    "decision.overdue": DecisionOverdue,
     PING: Ping,
 }
 

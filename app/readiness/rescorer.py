@@ -12,6 +12,7 @@ writers never wait behind the scoring.
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from contextlib import suppress
 from typing import Protocol
 
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class Watch(Protocol):
-    """States that change with time alone and are told once per change (KPI statuses, stall risks),
-    settled in the same sweeps as readiness."""
+    """States that change with time alone and are told once per change (KPI statuses, stall risks,
+    decision reminders), settled in the same sweeps as readiness."""
 
     def has_due(self, session: Session, *, full: bool = ...) -> bool: ...
 
@@ -37,14 +38,14 @@ class Rescorer:
         self,
         db: Database,
         *,
-        watch: Watch | None = None,
+        watches: Sequence[Watch] = (),
         batch: int = 500,
         sweep_seconds: float = 5.0,
         gather_seconds: float = 0.05,
         full_sweep_seconds: float = 60.0,
     ) -> None:
         self.db = db
-        self.watch = watch
+        self.watches = list(watches)
         self.batch = batch
         self.sweep_seconds = sweep_seconds
         # Looking for what only a restore leaves behind scans every project, about a second at
@@ -77,14 +78,14 @@ class Rescorer:
 
     async def catch_up(self, *, full: bool = False) -> int:
         """Re-score until nothing is due; returns how many projects were scored. Also tells what
-        time alone changed of KPI statuses and stall risks. `full` also looks for what only a
-        restore leaves behind, which takes scans of every project: projects behind their rubric
-        without a mark, projects never scored, KPIs and stall risks never settled."""
+        time alone changed of KPI statuses, stall risks and decision reminders. `full` also looks
+        for what only a restore leaves behind, which takes scans of every project: projects behind
+        their rubric without a mark, projects never scored, KPIs and stall risks never settled."""
         total = 0
-        watch = self.watch
-        if watch is not None and await self.db.read(watch.has_due, full=full):
-            while not self._stopping and await self.db.write(watch.tell_due, full=full):
-                pass
+        for watch in self.watches:
+            if await self.db.read(watch.has_due, full=full):
+                while not self._stopping and await self.db.write(watch.tell_due, full=full):
+                    pass
         while not self._stopping and await self.db.read(marks.has_due_work, sweep=full):
             scored = await self._rescore_batch(full=full)
             total += scored

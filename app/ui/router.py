@@ -25,7 +25,7 @@ from app.core.errors import ProblemError
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
-from app.ui import auth, charts, decisions, pages, project, sessions
+from app.ui import auth, charts, decisions, pages, project, reports, sessions
 from app.ui.web import (
     COOKIE,
     LEVELS,
@@ -239,6 +239,7 @@ def install_ui(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(project.router)
     app.include_router(decisions.router)
+    app.include_router(reports.router)
     auth.install(app)
     app.mount(f"{UI_PATH}/static", UiStatic(directory=STATIC), name="ui-static")
     app.add_api_route("/", _home, include_in_schema=False)

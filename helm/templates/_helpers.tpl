@@ -105,8 +105,22 @@ READINESS_WEBHOOK_ALLOWED_DESTINATIONS: {{ join "," .Values.webhooks.allowedDest
 READINESS_WEBHOOK_ALLOW_HTTP: {{ .Values.webhooks.allowHttp | quote }}
 READINESS_EVENT_SOURCE: {{ printf "urn:ai-readiness:%s" .Release.Name | quote }}
 READINESS_EVENT_RETENTION_DAYS: {{ .Values.config.eventRetentionDays | quote }}
+READINESS_TIMEZONE: {{ .Values.config.timezone | quote }}
 {{- with .Values.config.publicUrl }}
 READINESS_PUBLIC_URL: {{ . | quote }}
+{{- end }}
+{{- with .Values.notifications.smtp }}
+{{- if .host }}
+READINESS_SMTP_HOST: {{ .host | quote }}
+READINESS_SMTP_PORT: {{ .port | quote }}
+READINESS_SMTP_STARTTLS: {{ .starttls | quote }}
+{{- with .from }}
+READINESS_SMTP_FROM: {{ . | quote }}
+{{- end }}
+{{- with .username }}
+READINESS_SMTP_USERNAME: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- range $name, $value := .Values.config.extra }}
 READINESS_{{ $name }}: {{ $value | quote }}
@@ -125,6 +139,32 @@ READINESS_{{ $name }}: {{ $value | quote }}
       name: {{ include "ai-readiness.secretName" . }}
       key: {{ .Values.database.bootstrapAdminKeyKey }}
       optional: true
+{{- end }}
+
+{{/*
+The SMTP relay's password, from a Secret you manage, for the pods that send notifications (the
+workers, or the API pods without them); with a username, the service never sends without it.
+*/}}
+{{- define "ai-readiness.smtpEnv" -}}
+{{- with .Values.notifications.smtp }}
+{{- if and .username (not .existingSecret) }}
+{{- fail "notifications.smtp.username needs notifications.smtp.existingSecret: a Secret holding the relay's password" }}
+{{- end }}
+{{- if and .username .existingSecret }}
+- name: READINESS_SMTP_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .passwordKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Egress to the SMTP relay, for the pods that send notifications. */}}
+{{- define "ai-readiness.egress.smtp" -}}
+{{- with .Values.notifications.egress }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* metrics.public, unless the deprecated config.publicMetrics is still set: "true" or "false". */}}

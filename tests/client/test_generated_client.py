@@ -27,7 +27,12 @@ SMOKE = Path(__file__).with_name("smoke.py")
 BIN = Path(sys.executable).parent
 PACKAGE = "readiness_client"
 # A badge is a picture for an <img> tag: the client hands over its bytes instead of leaving it out.
-GENERATOR_CONFIG = {"content_type_overrides": {"image/svg+xml": "application/octet-stream"}}
+GENERATOR_CONFIG = {
+    "content_type_overrides": {
+        "image/svg+xml": "application/octet-stream",
+        "application/pdf": "application/octet-stream",
+    }
+}
 # The smoke script is held to strict typing; the generated package's own typing is its authors' affair.
 MYPY_CONFIG = f"""\
 [mypy]
