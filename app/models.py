@@ -8,6 +8,7 @@ from app.decisions.models import Decision
 from app.events.models import Attempt, Delivery, Event, EventFeed, Webhook
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
+from app.platforms.models import Platform
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness.models import Evaluation, ProjectReadiness, ReadinessHistory, ReadinessMark
@@ -29,6 +30,7 @@ __all__ = [
     "IdempotencyRecord",
     "Kpi",
     "Measurement",
+    "Platform",
     "Project",
     "ProjectReadiness",
     "ProjectStatus",

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, create_model, field_validator
 from app.core.schemas import ReadModel, WriteModel
 from app.kpis.schemas import KpiStatusChanged
 from app.portfolio.schemas import StallRiskChanged
+from app.projects.schemas import RiskClassified
 from app.readiness.schemas import ReadinessChanged
 
 EVENT_TYPES = (
@@ -22,6 +23,7 @@ EVENT_TYPES = (
     "rubric.published",
     "kpi.status_changed",
     "project.stall_risk_changed",
+    "project.risk_classified",
 )
 PING = "webhook.ping"
 TYPE_PATTERN = r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$"
@@ -107,6 +109,7 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "rubric.published": RubricPublished,
     "kpi.status_changed": KpiStatusChanged,
     "project.stall_risk_changed": StallRiskChanged,
+    "project.risk_classified": RiskClassified,
     PING: Ping,
 }
 

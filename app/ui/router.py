@@ -28,7 +28,7 @@ from app.core.db import Database, utcnow
 from app.core.errors import NotFound, ProblemError, TooManyRequests
 from app.core.identity import Caller, Role
 from app.core.settings import Settings
-from app.engine.frameworks import Framework
+from app.engine.frameworks import Framework, RiskTier
 from app.engine.scoring import Level
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
@@ -53,6 +53,7 @@ DIMENSIONS = {
     "success_metric": "Success metric",
     "ownership": "Ownership",
     "infrastructure": "Infrastructure",
+    "focus": "Focus",
     "inactivity": "Inactivity",
 }
 
@@ -244,11 +245,13 @@ def _filters(params: QueryParams) -> portfolio.Filters:
         return value[:320] or None
 
     stage = text("stage")
+    tier = text("risk_tier")
     return portfolio.Filters(
         department=text("department"),
         region=text("region"),
         stage=Stage(stage) if stage is not None and stage in Stage.__members__ else None,
         owner=text("owner"),
+        risk_tier=RiskTier(tier) if tier is not None and tier in RiskTier.__members__ else None,
     )
 
 
@@ -258,6 +261,7 @@ def _query(filters: portfolio.Filters, **changes: str | None) -> str:
         "department": filters.department,
         "region": filters.region,
         "stage": filters.stage.value if filters.stage else None,
+        "risk_tier": filters.risk_tier.value if filters.risk_tier else None,
         "owner": filters.owner,
         **changes,
     }
@@ -305,6 +309,7 @@ async def portfolio_view(request: Request) -> Response:
         "levels": levels,
         "benefits": benefits,
         "stages": [stage.value for stage in (*FORWARD_ORDER, Stage.retired)],
+        "risk_tiers": [tier.value for tier in RiskTier],
         "cursor": cursor,
         "blockers_shown": pages.BLOCKERS_SHOWN,
     }
