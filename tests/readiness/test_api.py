@@ -265,7 +265,8 @@ def test_publishing_a_rubric_version_rescores_every_governed_project(admin: Test
     admin.post("/api/v1/rubrics", json=weakest_link_rubric(aggregation="weighted_mean"))
     keys = [f"governed-{i}" for i in range(60)]
     for key in keys:
-        make_project(writer, key, rubric="weakest-link", deployment={"target": "public_cloud"})
+        # A project governed by another rubric than the default is created by an approver or above.
+        make_project(admin, key, rubric="weakest-link", deployment={"target": "public_cloud"})
     before = writer.get(f"/api/v1/projects/{keys[0]}/readiness").json()
 
     definition = weakest_link_rubric(aggregation="weighted_mean")
@@ -341,7 +342,7 @@ def test_a_fact_past_its_checks_maximum_age_stops_counting_with_time_as_the_caus
     rubric = weakest_link_rubric(key="fresh-monitoring", aggregation="weighted_mean")
     rubric["criteria"][2]["check"]["max_age_days"] = 30
     assert admin.post("/api/v1/rubrics", json=rubric).status_code == 201
-    make_project(writer, rubric="fresh-monitoring")
+    make_project(admin, rubric="fresh-monitoring")
     writer.put(f"{PROJECT}/facts/ops.monitoring_enabled", json={"value": True})
     fresh = writer.get(READINESS).json()
 

@@ -81,7 +81,7 @@ def test_a_custom_min_section_rubric_scores_the_weakest_section(admin: TestClien
 
 def test_a_project_can_be_governed_by_a_custom_rubric(admin: TestClient, writer: TestClient) -> None:
     admin.post(RUBRICS, json=weakest_link_rubric())
-    make_project(writer, rubric="weakest-link")
+    make_project(admin, rubric="weakest-link")
     writer.post("/api/v1/projects/claims-triage/evaluations", json={})
 
     readiness = writer.get("/api/v1/projects/claims-triage/readiness").json()
