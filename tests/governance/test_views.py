@@ -117,7 +117,11 @@ def test_framework_coverage_comes_as_csv_and_polls_with_an_etag(
     assert [row["id"] for row in rows] == [row["id"] for row in first.json()["identifiers"]]
     art12 = next(row for row in rows if row["id"] == "Art. 12(1)")
     assert art12["criteria"] == "infrastructure.observability_in_pilot"
-    assert sum(int(art12[name]) for name in ("met", "partial", "not_met", "not_applicable")) == len(PLAN)
+    # Art. 12(1) binds high-risk systems only, and no project of the plan is classified high.
+    assert int(art12["not_high_risk"]) == len(PLAN)
+    assert sum(int(art12[name]) for name in ("met", "partial", "not_met", "not_applicable", "not_high_risk")) == len(
+        PLAN
+    )
     assert again.status_code == 304
 
 
