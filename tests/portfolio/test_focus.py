@@ -6,12 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from app.core.clock import Clock
 from app.core.db import Database
 from app.core.settings import Settings
 from app.main import create_app
-from tests.conftest import ADMIN_SECRET
+from app.portfolio.models import ProjectStatus
+from app.portfolio.status import refresh_missing
+from tests.conftest import ADMIN_SECRET, settled
 from tests.platforms.factories import PROJECTS, deploy
 from tests.projects.factories import make_project
 from tests.readiness.test_api import eventually
@@ -103,3 +107,21 @@ def test_moving_the_deployment_out_of_production_ends_the_focus_of_its_departmen
     assert focus_of(writer, "claims-chatbot") is None
     assert eventually(lambda: warned(writer) == [])
     assert eventually(lambda: stalled_focus(writer, "claims-chatbot") is None)
+
+
+def test_after_an_upgrade_the_rows_of_deployments_and_of_the_projects_that_read_them_are_filled_in(
+    writer: TestClient, approver: TestClient, db: Database
+) -> None:
+    deploy(writer, approver, "claims-triage")
+    start_poc(writer, "claims-chatbot")
+    assert settled(db)
+
+    def as_before_the_upgrade(session: Session) -> None:
+        session.execute(update(ProjectStatus).values(deployment=None, focus_on=None))
+
+    db.work(as_before_the_upgrade, write=True)()
+    assert warned(writer) == []
+    refreshed = db.work(refresh_missing, write=True)()
+
+    assert refreshed == 1
+    assert warned(writer) == ["claims-chatbot"]
