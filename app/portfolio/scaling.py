@@ -7,11 +7,11 @@ expansion in a department the caller cannot see is not shown, nor counted.
 """
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Row, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.pagination import cursor_text, decode_cursor, encode_cursor
@@ -65,40 +65,7 @@ def view(
     found = session.execute(origins.order_by(ProjectStatus.key).limit(limit + 1)).all()
     next_cursor = encode_cursor([found[limit - 1].key]) if len(found) > limit else None
     found = found[:limit]
-    keys = [row.key for row in found]
-    replicas: dict[str, list[Replica]] = defaultdict(list)
-    adjacent: dict[str, list[Expansion]] = defaultdict(list)
-    platform_of = {row.key: row.platform for row in found}
-    domain_of = {row.key: row.domain for row in found}
-    if keys:
-        related = _rows(_columns(), filters, now, limits).where(
-            or_(Project.replica_of.in_(keys), Project.adjacent_to.in_(keys))
-        )
-        for row in session.execute(related.order_by(ProjectStatus.key)):
-            if row.replica_of in platform_of:
-                origin_platform = platform_of[row.replica_of]
-                replicas[row.replica_of].append(
-                    Replica(
-                        key=row.key,
-                        name=row.name,
-                        department=row.department,
-                        region=row.region,
-                        stage=Stage(row.stage),
-                        platform=row.platform,
-                        same_platform=origin_platform is not None and row.platform == origin_platform,
-                    )
-                )
-            if row.adjacent_to in domain_of and row.domain is not None and row.domain == domain_of[row.adjacent_to]:
-                adjacent[row.adjacent_to].append(
-                    Expansion(
-                        key=row.key,
-                        name=row.name,
-                        department=row.department,
-                        region=row.region,
-                        stage=Stage(row.stage),
-                        domain=row.domain,
-                    )
-                )
+    replicas, adjacent = _related(session, found, filters, now, limits)
     use_cases = [
         UseCase(
             key=row.key,
@@ -127,6 +94,37 @@ def view(
         focus=focus,
         focus_total=focus_total,
     )
+
+
+def _related(
+    session: Session, origins: Sequence[Row[Any]], filters: service.Filters, now: datetime, limits: Mapping[Stage, int]
+) -> tuple[dict[str, list[Replica]], dict[str, list[Expansion]]]:
+    """The replicas of these use cases, and their adjacent expansions in the same domain, by key."""
+    replicas: dict[str, list[Replica]] = defaultdict(list)
+    adjacent: dict[str, list[Expansion]] = defaultdict(list)
+    if not origins:
+        return replicas, adjacent
+    platform_of = {row.key: row.platform for row in origins}
+    domain_of = {row.key: row.domain for row in origins}
+    keys = sorted(platform_of)
+    related = _rows(_columns(), filters, now, limits).where(
+        or_(Project.replica_of.in_(keys), Project.adjacent_to.in_(keys))
+    )
+    for row in session.execute(related.order_by(ProjectStatus.key)):
+        place = {"key": row.key, "name": row.name, "department": row.department, "region": row.region}
+        if row.replica_of in platform_of:
+            origin_platform = platform_of[row.replica_of]
+            replicas[row.replica_of].append(
+                Replica(
+                    **place,
+                    stage=Stage(row.stage),
+                    platform=row.platform,
+                    same_platform=origin_platform is not None and row.platform == origin_platform,
+                )
+            )
+        if row.adjacent_to in domain_of and row.domain is not None and row.domain == domain_of[row.adjacent_to]:
+            adjacent[row.adjacent_to].append(Expansion(**place, stage=Stage(row.stage), domain=row.domain))
+    return replicas, adjacent
 
 
 def _platforms(

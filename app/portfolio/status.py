@@ -85,6 +85,22 @@ def _followers(session: Session, departments: Collection[str], keys: Collection[
     return set(session.scalars(query))
 
 
+def _moved_deployments(
+    session: Session, rows: list[dict[str, Any]], stored: dict[uuid.UUID, tuple[str | None, Any]]
+) -> set[uuid.UUID]:
+    """The projects whose focus signal reads a deployment whose stored state these rows change:
+    from its old and new departments, and those that replicate or expand it."""
+    departments: set[str] = set()
+    keys: set[str] = set()
+    for row in rows:
+        before, after = stored.get(row["project_id"], (None, None)), (row["department"], row["deployment"])
+        for department, deployment in (before, after) if before != after else ():
+            if deployment is not None:
+                keys.add(row["key"])
+                departments.update([department] if department is not None else [])
+    return _followers(session, departments, keys)
+
+
 def refresh(session: Session, project_ids: Collection[uuid.UUID], *, followers: bool = True) -> None:
     """Recompute the status rows of these projects from their data, in a handful of queries; with
     `followers`, also those of the projects whose focus signal reads a deployment that changed here."""
@@ -179,15 +195,7 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID], *, followers: 
         if isinstance(status, ProjectStatus) and status.project_id in ids:
             session.expire(status)
     if followers:
-        departments: set[str] = set()
-        keys: set[str] = set()
-        for row in rows:
-            before, after = stored.get(row["project_id"], (None, None)), (row["department"], row["deployment"])
-            for department, deployment in (before, after) if before != after else ():
-                if deployment is not None:
-                    keys.add(row["key"])
-                    departments.update([department] if department is not None else [])
-        refresh(session, _followers(session, departments, keys) - ids, followers=False)
+        refresh(session, _moved_deployments(session, rows, stored) - ids, followers=False)
 
 
 def refresh_measured(session: Session, project_ids: Collection[uuid.UUID]) -> None:
