@@ -50,6 +50,9 @@ def test_a_new_poc_beside_a_ten_day_old_deployment_is_told_to_focus_until_time_a
     deploy(writer, approver, "claims-triage")
     clock.advance(timedelta(days=10))
     start_poc(writer, "claims-chatbot")
+    # The deployment's readiness in production (its runbook and support criteria) is what the
+    # signal names: read once the re-scorer has caught up with its move into production.
+    assert settled(db)
 
     on_the_page = focus_of(writer, "claims-chatbot")
     listed = stalled_focus(writer, "claims-chatbot")
@@ -79,7 +82,7 @@ def test_a_new_poc_beside_a_ten_day_old_deployment_is_told_to_focus_until_time_a
 
 
 def test_replicas_adjacent_expansions_of_stable_work_and_other_departments_are_not_told_to_focus(
-    writer: TestClient, approver: TestClient, clock: Clock
+    writer: TestClient, approver: TestClient
 ) -> None:
     deploy(writer, approver, "claims-triage", domain="claims")
     start_poc(writer, "claims-triage-apac", region="apac", replica_of="claims-triage")
