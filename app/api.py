@@ -16,6 +16,7 @@ from app.governance.router import router as governance_router
 from app.health.router import router as health_router
 from app.kpis.router import router as kpis_router
 from app.notifications.router import router as notifications_router
+from app.platforms.router import router as platforms_router
 from app.portfolio.router import router as portfolio_router
 from app.projects.router import router as projects_router
 from app.readiness.router import evaluations_router, rescoring_router
@@ -26,6 +27,7 @@ from app.rubrics.router import router as rubrics_router
 ROUTERS: list[APIRouter] = [
     health_router,
     projects_router,
+    platforms_router,
     facts_router,
     kpis_router,
     rubrics_router,

@@ -45,6 +45,8 @@ MEASUREMENTS_PER_DELIVERY = 2
 EVALUATION_EVERY_DAYS = 45
 ROLLBACK_RETEST_EVERY_DAYS = 90
 CURRENCY = {"emea": "EUR", "americas": "USD", "apac": "EUR"}
+# The hour of its first day at which a project is recorded.
+CREATED_AT = 0.375
 
 
 class DemoError(RuntimeError):
@@ -102,6 +104,13 @@ class Spec:
     retest_rollback: bool = True
     attestations: tuple[tuple[int, str, str, str], ...] = ()
     no_go: tuple[int, str] | None = None
+    # Scaling what works: the platform it runs on, its business domain, the use case it replicates
+    # or expands, and its EU AI Act risk tier with the rationale the risk office records.
+    platform: str | None = None
+    domain: str | None = None
+    replica_of: str | None = None
+    adjacent_to: str | None = None
+    risk: tuple[str, str] | None = None
 
     def entered(self, stage: str) -> int | None:
         return next((move.day for move in self.path if move.to == stage), None)
@@ -145,9 +154,10 @@ class Callers:
         self.secrets = secrets
 
     def call(self, who: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.client.request(
-            method, API + path, json=body, headers={"Authorization": f"Bearer {self.secrets[who]}"}
-        )
+        headers = {"Authorization": f"Bearer {self.secrets[who]}"}
+        if method == "PATCH":
+            headers["Content-Type"] = "application/merge-patch+json"
+        response = self.client.request(method, API + path, json=body, headers=headers)
         if response.status_code >= 300:
             raise DemoError(f"{method} {path}: {response.status_code} {response.text}")
         return dict(response.json()) if response.content else {}
@@ -199,6 +209,10 @@ def _project_body(spec: Spec) -> dict[str, Any]:
             "sovereign": spec.sovereign,
         },
         "sync_cadence_days": spec.sync_days,
+        "platform": spec.platform,
+        "domain": spec.domain,
+        "replica_of": spec.replica_of,
+        "adjacent_to": spec.adjacent_to,
         "decision_date": _date((poc or spec.start) + spec.decision_in_days) if spec.decision_in_days else None,
         "costs": {
             "build_cost": spec.build_cost,
@@ -296,7 +310,7 @@ def story(spec: Spec) -> Story:
     """The dated calls that make up the project's life; the hour within a day keeps their order."""
     s = Story()
     project = f"/projects/{spec.key}"
-    s.on(spec.start + 0.375, _send(WRITER, "PUT", project, lambda: _project_body(spec)))
+    s.on(spec.start + CREATED_AT, _send(WRITER, "PUT", project, lambda: _project_body(spec)))
     for kpi in spec.kpis:
         s.on(spec.start + 3.4, _send(WRITER, "PUT", f"{project}/kpis/{kpi.key}", _kpi_body(spec, kpi)))
     for move in spec.path:
@@ -306,6 +320,10 @@ def story(spec: Spec) -> Story:
         s.on(move.day + 0.5, _send(who, "POST", f"{project}/stage-transitions", {"to": move.to, "reason": move.reason}))
     if spec.no_go is not None:
         s.on(spec.no_go[0] + 0.45, _decide(spec, "no_go", spec.no_go[1]))
+    if spec.risk is not None:
+        tier, rationale = spec.risk
+        body = {"risk_tier": tier, "risk_rationale": rationale}
+        s.on(spec.start + 1.5, _send(RISK_OFFICE, "PATCH", project, body))
     for day, criterion, status, note in spec.attestations:
         evidence = f"https://wiki.example.com/ai/{spec.key}/steering"
         body = {"status": status, "note": note, "evidence_url": evidence}
@@ -394,6 +412,15 @@ NOT_READY_FOR_GO_LIVE = frozenset(
     {"ops.rollback_tested_at", "ops.rollback_procedure_url", "ops.team_trained", "ops.runbook_url"}
 )
 STEERING_COMMITTEE = ("business", "engineering", "security", "legal", "data_science")
+CLAIMS_PLATFORM = "claims-vpc"
+PLATFORMS = (
+    {
+        "key": CLAIMS_PLATFORM,
+        "name": "Claims VPC platform",
+        "deployment": {"target": "vpc", "same_runtime_as_production": True, "sovereign": True},
+        "owner": _person("Gil Cohen"),
+    },
+)
 
 # The playbook's two stories first, then a portfolio around them: every stage and department,
 # some vendor-led, some with KPIs off track, some quietly abandoned.
@@ -416,7 +443,68 @@ PORTFOLIO: tuple[Spec, ...] = (
             _time("time-to-assign", "Time to assign a claim", "minutes", 180, 30, None, 1.05),
         ),
         path=(Move(14, "poc"), Move(75, "pilot"), Move(160, "production")),
-        attestations=((230, "scaling.adjacent_use_cases", "partial", "Home claims scoped for next quarter."),),
+        platform=CLAIMS_PLATFORM,
+        domain="claims",
+        risk=("minimal", "Routes claims to handlers; no decision about a natural person's access to a service."),
+    ),
+    # Once validated, claims triage is replicated to two regions on the same platform and expanded to
+    # the neighbouring home-claims workflow: the playbook's section 5.
+    Spec(
+        "claims-triage-americas",
+        "Claims triage, Americas",
+        "claims",
+        "americas",
+        workflow="Route incoming motor claims to the right handler",
+        description="Claims triage replicated for the Americas on the claims platform.",
+        business_owner="Julia Weber",
+        technical_owner="Bo Lee",
+        stakeholders=STEERING_COMMITTEE,
+        sovereign=True,
+        build_cost=60_000,
+        run_cost=4_000,
+        start=163,
+        kpis=(_cost("handling-cost", "Handling cost per claim", "USD per claim", 45, 30, 2_500, 0.9),),
+        path=(Move(165, "poc"), Move(172, "pilot"), Move(185, "production")),
+        platform=CLAIMS_PLATFORM,
+        domain="claims",
+        replica_of="claims-triage",
+    ),
+    Spec(
+        "claims-triage-apac",
+        "Claims triage, APAC",
+        "claims",
+        "apac",
+        workflow="Route incoming motor claims to the right handler",
+        description="Claims triage replicated for Asia-Pacific on the claims platform.",
+        business_owner="Hana Sato",
+        technical_owner="Bo Lee",
+        stakeholders=STEERING_COMMITTEE,
+        sovereign=True,
+        build_cost=60_000,
+        run_cost=4_000,
+        start=168,
+        kpis=(_cost("handling-cost", "Handling cost per claim", "EUR per claim", 40, 27, 2_000, 0.85),),
+        path=(Move(170, "poc"), Move(180, "pilot"), Move(195, "production")),
+        platform=CLAIMS_PLATFORM,
+        domain="claims",
+        replica_of="claims-triage",
+    ),
+    Spec(
+        "home-claims-triage",
+        "Home claims triage",
+        "claims",
+        "emea",
+        workflow="Route incoming home insurance claims to the right handler",
+        description="The adjacent workflow: home claims, by the team that runs motor claims triage.",
+        business_owner="Ana Souza",
+        technical_owner="Deniz Kaya",
+        stakeholders=STEERING_COMMITTEE,
+        start=205,
+        kpis=(_time("time-to-assign", "Time to assign a home claim", "minutes", 240, 45, 800, 0.5),),
+        path=(Move(215, "poc"), Move(245, "pilot")),
+        platform=CLAIMS_PLATFORM,
+        domain="claims",
+        adjacent_to="claims-triage",
     ),
     Spec(
         "churn-prediction",
@@ -452,6 +540,7 @@ PORTFOLIO: tuple[Spec, ...] = (
         run_cost=7_000,
         kpis=(KpiSpec("fraud-leakage", "Fraud leakage", "risk", "kEUR per month", "decrease", 310, 220, 1_000, 1.0),),
         path=(Move(5, "poc"), Move(40, "pilot"), Move(110, "production"), Move(200, "scaling")),
+        domain="claims",
         attestations=(
             (195, "scaling.adjacent_use_cases", "met", "Extended from motor to home and travel claims."),
             (195, "scaling.same_infrastructure", "met", "Nordics claims run on the same VPC platform."),
@@ -710,6 +799,7 @@ PORTFOLIO: tuple[Spec, ...] = (
         path=(Move(30, "poc"), Move(140, "pilot")),
         missing_facts=frozenset({"ops.rollback_tested_at", "ops.rollback_procedure_url"}),
         no_go=(240, "Handle time is not improving; the vendor must show a rollback before we widen the pilot."),
+        risk=("limited", "Art. 50(1): callers interact with AI-suggested answers; they are told so."),
     ),
     Spec(
         "voice-of-customer",
@@ -735,6 +825,46 @@ PORTFOLIO: tuple[Spec, ...] = (
         technical_owner="Yusuf Demir",
         start=215,
         kpis=(KpiSpec("deflection", "Contacts deflected", "cost", "per month", "increase", 0, 4_000, 3),),
+    ),
+    # A department that opens new proofs of concept while its first deployment, live for under 30
+    # days and its support team not trained yet, is not stable: the focus signal.
+    Spec(
+        "hr-policy-assistant",
+        "HR policy assistant",
+        "hr",
+        "emea",
+        workflow="Answer employees' questions on HR policies in the intranet",
+        business_owner="Lena Novak",
+        technical_owner="Wen Zhao",
+        stakeholders=STEERING_COMMITTEE,
+        start=180,
+        kpis=(_time("answer-time", "Time to answer a policy question", "hours", 24, 2, 300, 0.9),),
+        path=(Move(185, "poc"), Move(205, "pilot"), Move(250, "production")),
+        risk=("limited", "Art. 50(1): employees chat with it and are told that it is an AI system."),
+    ),
+    Spec(
+        "hr-cv-screening",
+        "CV screening",
+        "hr",
+        "emea",
+        workflow="Shortlist applications for graduate roles",
+        business_owner="Lena Novak",
+        technical_owner="Omar Farouk",
+        stakeholders=("business", "engineering", "legal"),
+        start=245,
+        kpis=(_time("time-to-shortlist", "Time to shortlist", "days", 12, 3, 1_500, 0.3),),
+        path=(Move(255, "poc"),),
+        risk=("high", "Annex III point 4(a): it analyses and filters job applications."),
+    ),
+    Spec(
+        "hr-attrition-risk",
+        "Attrition risk",
+        "hr",
+        "emea",
+        workflow="Flag teams at risk of attrition for HR business partners",
+        business_owner="Priya Nair",
+        start=262,
+        kpis=(),
     ),
 )
 
@@ -787,19 +917,50 @@ def _helper_secrets(client: TestClient, admin_secret: str) -> dict[str, str]:
     return secrets
 
 
-def _play(callers: Callers, spec: Spec) -> None:
-    """Play the project's story on the simulated clock, settling its readiness after each moment so
-    that its history records when each change happened; then settle it again today."""
-    events = sorted(story(spec).events, key=lambda event: event.at)
+def _families(specs: list[Spec]) -> list[list[Spec]]:
+    """Projects that replicate or expand another play out with it, their stories interleaved by
+    date, so that the origin's history records each replica when it came."""
+    families: dict[str, list[Spec]] = {}
+    for spec in specs:
+        origin = spec.replica_of or spec.adjacent_to
+        if origin is not None and origin in families:
+            families[origin].append(spec)
+        else:
+            families[spec.key] = [spec]
+    return list(families.values())
+
+
+def _play(callers: Callers, family: list[Spec]) -> None:
+    """Play the projects' stories on the simulated clock, settling the readiness of each project
+    that exists after each moment, so that its history records when each change happened; then
+    settle them again today."""
+    events = sorted((event for spec in family for event in story(spec).events), key=lambda event: event.at)
     try:
         for moment, group in _moments(events):
             _move_clock(moment)
             for event in group:
                 event.act(callers)
-            callers.call(WRITER, "GET", f"/projects/{spec.key}/readiness")
+            for spec in family:
+                if spec.start + CREATED_AT <= moment:
+                    callers.call(WRITER, "GET", f"/projects/{spec.key}/readiness")
     finally:
         clock.reset()
-    callers.call(WRITER, "GET", f"/projects/{spec.key}/readiness")
+    for spec in family:
+        callers.call(WRITER, "GET", f"/projects/{spec.key}/readiness")
+
+
+def _platforms(client: TestClient, admin_secret: str) -> None:
+    """The platforms the demo's projects run on, created once, as from the start of its history."""
+    admin = {"Authorization": f"Bearer {admin_secret}"}
+    try:
+        _move_clock(0)
+        for body in PLATFORMS:
+            if client.get(f"{API}/platforms/{body['key']}", headers=admin).status_code == 404:
+                created = client.post(f"{API}/platforms", json=body, headers=admin)
+                if created.status_code >= 300:
+                    raise DemoError(f"creating the platform {body['key']!r}: {created.status_code} {created.text}")
+    finally:
+        clock.reset()
 
 
 def _moments(events: list[Event]) -> Iterator[tuple[float, list[Event]]]:
@@ -839,8 +1000,11 @@ def build(
             found = client.get(f"{API}/projects/{spec.key}", headers=admin).status_code == 200
             (existing if found else pending).append(spec)
         callers = Callers(client, _helper_secrets(client, admin_secret) if pending else {})
-        for spec in pending:
-            _play(callers, spec)
-            built.append(spec.key)
-            progress(f"{spec.key}: built ({spec.path[-1].to if spec.path else 'idea'})")
+        if pending:
+            _platforms(client, admin_secret)
+        for family in _families(pending):
+            _play(callers, family)
+            for spec in family:
+                built.append(spec.key)
+                progress(f"{spec.key}: built ({spec.path[-1].to if spec.path else 'idea'})")
     return Outcome(built, [spec.key for spec in existing], admin_secret)

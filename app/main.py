@@ -40,6 +40,7 @@ from app.notifications import digests
 from app.notifications.dispatch import ChannelQueue
 from app.notifications.queue import Composing
 from app.notifications.senders import Relay
+from app.platforms import service as platforms
 from app.portfolio import watch
 from app.projects import service as projects
 from app.readiness.rescorer import Rescorer
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     epilogue.install()
     scope_projects_with(projects.department_of)
     projects.check_production_entry_with(decisions.check_production_entry)
+    platforms.projects_on_with(projects.projects_on_platform)
     metrics = Metrics()
     rescorer = rescorer_for(database, sweep_seconds=settings.rescore_sweep_seconds)
     dispatcher = dispatcher_for(database, settings, DispatcherMetrics(metrics.registry))

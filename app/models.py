@@ -10,6 +10,7 @@ from app.evidence.models import Citation, Evidence
 from app.facts.models import Fact
 from app.kpis.models import Kpi, Measurement
 from app.notifications.models import Channel, ChannelAttempt, ChannelDelivery
+from app.platforms.models import Platform
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness.models import Evaluation, ProjectReadiness, ReadinessHistory, ReadinessMark
@@ -38,6 +39,7 @@ __all__ = [
     "IdempotencyRecord",
     "Kpi",
     "Measurement",
+    "Platform",
     "Project",
     "ProjectReadiness",
     "ProjectStatus",

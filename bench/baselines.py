@@ -15,16 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.engine.frameworks import RiskTier
 from app.engine.stages import Stage
-from app.projects.schemas import (
-    Costs,
-    Deployment,
-    DeploymentTarget,
-    Person,
-    ProjectRead,
-    Stakeholder,
-    StakeholderRole,
-)
+from app.platforms.schemas import Deployment, DeploymentTarget, Person
+from app.projects.schemas import Costs, ProjectRead, Stakeholder, StakeholderRole
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PROJECT = ProjectRead(
@@ -51,6 +45,14 @@ PROJECT = ProjectRead(
     decision_date=date(2027, 3, 31),
     costs=Costs(build_cost=Decimal("120000"), run_cost_per_month=Decimal("4000"), currency="EUR"),
     rubric="ai-production-readiness",
+    platform="claims-vpc",
+    domain="claims",
+    replica_of=None,
+    adjacent_to=None,
+    risk_tier=RiskTier.limited,
+    risk_rationale="Interacts with claimants: transparency obligations.",
+    risk_classified_by="steering",
+    risk_classified_at=NOW,
     created_at=NOW,
     updated_at=NOW,
     stage_entered_at=NOW,

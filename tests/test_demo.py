@@ -125,3 +125,54 @@ def test_a_second_run_leaves_the_portfolio_as_it_is_and_issues_a_new_sign_in_key
     )
     assert signed_in.status_code == 200
     assert signed_in.json()["items"] == before
+
+
+def test_claims_triage_is_replicated_to_two_regions_on_its_platform_and_expanded_to_home_claims(
+    api: TestClient,
+) -> None:
+    view = _get(api, "/portfolio/scaling?department=claims")
+    readiness = _get(api, "/projects/claims-triage/readiness")
+    criteria = {c["key"]: c for c in readiness["criteria"]}
+
+    triage = next(use_case for use_case in view["use_cases"] if use_case["key"] == "claims-triage")
+    assert [(r["key"], r["region"], r["stage"], r["same_platform"]) for r in triage["replicas"]] == [
+        ("claims-triage-americas", "americas", "production", True),
+        ("claims-triage-apac", "apac", "production", True),
+    ]
+    assert [e["key"] for e in triage["adjacent"]] == ["home-claims-triage"]
+    assert {(p["department"], p["region"]) for p in view["places"]} >= {
+        ("claims", "emea"),
+        ("claims", "americas"),
+        ("claims", "apac"),
+    }
+    assert (criteria["scaling.same_infrastructure"]["status"], criteria["scaling.same_infrastructure"]["source"]) == (
+        "met",
+        "check",
+    )
+    assert criteria["scaling.adjacent_use_cases"]["status"] == "met"
+    causes = [c for h in _get(api, "/projects/claims-triage/readiness/history?limit=500")["items"] for c in h["cause"]]
+    # The first replica on the platform met the criterion; the second changed no score.
+    assert {"kind": "project", "name": "claims-triage-americas"} in causes
+
+
+def test_a_department_opening_new_pocs_before_its_first_deployment_is_stable_is_told_to_focus(api: TestClient) -> None:
+    readiness = _get(api, "/projects/hr-cv-screening/readiness")
+    view = _get(api, "/portfolio/scaling")
+
+    focus = next(s for s in readiness["stall"]["signals"] if s["dimension"] == "focus")
+    assert "before the first one is stable: hr-policy-assistant in production since" in focus["reason"]
+    assert "operations and support not trained" in focus["reason"]
+    assert [(w["key"], w["unstable"]) for w in view["focus"]] == [
+        ("hr-attrition-risk", ["hr-policy-assistant"]),
+        ("hr-cv-screening", ["hr-policy-assistant"]),
+    ]
+
+
+def test_the_risk_office_classified_cv_screening_high_which_the_eu_ai_act_view_counts(api: TestClient) -> None:
+    project = _get(api, "/projects/hr-cv-screening")
+    coverage = _get(api, "/portfolio/frameworks/eu-ai-act")
+
+    assert (project["risk_tier"], project["risk_classified_by"]) == ("high", "demo-risk-office")
+    assert coverage["high_risk"] == 1
+    assert 0 < coverage["unclassified"] < coverage["projects"]
+    assert [row["key"] for row in _get(api, "/portfolio/readiness?risk_tier=high")["items"]] == ["hr-cv-screening"]

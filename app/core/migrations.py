@@ -1,5 +1,7 @@
 """Alembic, driven from code: upgrade under a lock, and compare the database's revision with ours."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -30,21 +32,49 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+@contextmanager
+def _foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite rebuilds a table to alter it (batch mode: copy, drop, rename), and dropping a table
+    that others refer to deletes their rows (ON DELETE CASCADE) while foreign keys are enforced. As
+    SQLite prescribes for such rebuilds, enforcement is off while migrating (it can only be switched
+    outside a transaction) and what the migration leaves is checked before it commits."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _commit(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"the migration leaves rows whose foreign keys point nowhere: {broken[:10]}")
+    connection.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade under a lock, so that replicas starting together migrate one at a time."""
-    with migration_connection(engine) as connection:
+    with migration_connection(engine) as connection, _foreign_keys_off(connection):
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
-        connection.commit()
+        _commit(connection)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    with migration_connection(engine) as connection:
+    with migration_connection(engine) as connection, _foreign_keys_off(connection):
         config = alembic_config()
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
-        connection.commit()
+        _commit(connection)
 
 
 def head_revision() -> str:

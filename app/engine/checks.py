@@ -2,9 +2,10 @@
 (each kind of check, the snapshot of a project they read, what an answer holds) and what makes a
 check well-formed; `verdicts.py` runs them.
 
-A check reads a snapshot of the project (its fields, stakeholders, KPIs, ROI, facts and stage
-history) and answers `met`, `partial`, `not_met`, or `no_data` when the data it reads is not
-there, in which case an attested answer decides.
+A check reads a snapshot of the project (its fields, stakeholders, KPIs, ROI, facts, stage
+history, and the projects related to it: its replicas and the projects adjacent to it) and
+answers `met`, `partial`, `not_met`, or `no_data` when the data it reads is not there, in which
+case an attested answer decides.
 """
 
 import re
@@ -46,6 +47,9 @@ PROJECT_FIELDS = frozenset(
         "costs.build_cost",
         "costs.run_cost_per_month",
         "costs.currency",
+        "domain",
+        "platform",
+        "risk_tier",
     }
 )
 # Facts are named with dots, e.g. `ops.alerting_enabled`; a name ending in `_at` holds a timestamp.
@@ -81,6 +85,17 @@ class KpiSnapshot:
 
 
 @dataclass(frozen=True)
+class RelatedProject:
+    """Another project as a relation check reads it: a replica, or a project adjacent to this one."""
+
+    key: str
+    department: str | None
+    region: str | None
+    platform: str | None
+    domain: str | None
+
+
+@dataclass(frozen=True)
 class ProjectSnapshot:
     """What the checks may read about a project, loaded once per evaluation."""
 
@@ -93,6 +108,11 @@ class ProjectSnapshot:
     costs: ProjectCosts
     # Every stage the project entered, with when, oldest first; the last is the current stage.
     stage_history: tuple[tuple[Stage, datetime], ...]
+    platform: str | None = None
+    domain: str | None = None
+    # The projects whose `replica_of` names this one, and those whose `adjacent_to` does.
+    replicas: tuple[RelatedProject, ...] = ()
+    adjacent: tuple[RelatedProject, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,6 +241,25 @@ class StageDurationCheck:
 
 
 @dataclass(frozen=True)
+class ReplicasOnPlatformCheck:
+    """Replication uses the same infrastructure: the project's replicas (projects whose `replica_of`
+    names it) run on its platform. All of them: met; some: partial; none: not_met; no_data when it
+    has no replica or no platform, so that an attestation can still decide."""
+
+    __pydantic_config__ = STRICT
+    kind: Literal["replicas_on_platform"] = "replicas_on_platform"
+
+
+@dataclass(frozen=True)
+class AdjacentInDomainCheck:
+    """Expansion to an adjacent use case: a project of the same domain is `adjacent_to` this one:
+    met; otherwise no_data, so that an attestation can still decide."""
+
+    __pydantic_config__ = STRICT
+    kind: Literal["adjacent_in_domain"] = "adjacent_in_domain"
+
+
+@dataclass(frozen=True)
 class AllOfCheck:
     """Every sub-check met: met; at least `partial_at_least` met: partial; else not_met."""
 
@@ -248,6 +287,8 @@ Check = (
     | KpiCoverageCheck
     | RoiCheck
     | StageDurationCheck
+    | ReplicasOnPlatformCheck
+    | AdjacentInDomainCheck
     | AllOfCheck
     | AnyOfCheck
 )

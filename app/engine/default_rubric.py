@@ -1,12 +1,16 @@
-"""The default rubric, `ai-production-readiness` version 2, built from the playbook.
+"""The default rubric, `ai-production-readiness` version 3, built from the playbook.
 
 Each title keeps the playbook's own words. Published versions never change: a change to this
 rubric is a new version, published by a migration of its own that carries a copy of the data
 (`migrations/data/`), so that this module can move on without rewriting history. Version 2 is
-version 1 with the crosswalk to governance frameworks (`CROSSWALK.md`) as references.
+version 1 with the crosswalk to governance frameworks (`CROSSWALK.md`) as references. Version 3
+turns the two scaling criteria that were attested only into checks over the projects' relations
+(replicas and their platforms, adjacent use cases in the domain), and marks the EU AI Act
+references that bind high-risk AI systems only as such.
 """
 
 from app.engine.checks import (
+    AdjacentInDomainCheck,
     AllOfCheck,
     AnyOfCheck,
     FactCheck,
@@ -15,6 +19,7 @@ from app.engine.checks import (
     FieldCheck,
     KpiCoverageCheck,
     KpiExistsCheck,
+    ReplicasOnPlatformCheck,
     RoiCheck,
     StageDurationCheck,
     StakeholderRolesCheck,
@@ -26,7 +31,7 @@ from app.engine.scoring import Aggregation, Criterion, Reference, Rubric, Sectio
 from app.engine.stages import Stage
 
 KEY = "ai-production-readiness"
-VERSION = 2
+VERSION = 3
 NAME = "AI production readiness"
 DESCRIPTION = (
     "From proof of concept to production: stakeholders aligned early, production infrastructure from "
@@ -56,7 +61,10 @@ def iso(identifier: str, title: str, strength: Strength, why: str) -> Reference:
 
 
 def eu(identifier: str, title: str, strength: Strength, why: str, note: str | None = None) -> Reference:
-    return Reference(Framework.eu_ai_act, identifier, title, strength, why, note)
+    # The notes that say an article binds only high-risk AI systems are also said as a field, which
+    # the framework views read.
+    high_risk_only = note in (HIGH_RISK_PROVIDERS, HIGH_RISK_DEPLOYERS)
+    return Reference(Framework.eu_ai_act, identifier, title, strength, why, note, high_risk_only)
 
 
 def ml_test_score(identifier: str, title: str, strength: Strength, why: str) -> Reference:
@@ -521,15 +529,24 @@ CRITERIA = (
         "scaling.adjacent_use_cases",
         "scaling",
         "Expansion goes to adjacent use cases within the same domain",
-        "Attested: resist jumping to entirely new use cases before the first one is stable.",
+        (
+            "Set domain on the project, and adjacent_to on the projects that expand it into a neighbouring "
+            "workflow of the same domain; attested where none does. Resist jumping to entirely new use cases "
+            "before the first one is stable."
+        ),
         applies_from=Stage.production,
+        check=AdjacentInDomainCheck(),
     ),
     Criterion(
         "scaling.same_infrastructure",
         "scaling",
         "Replication across departments or geographies uses the same infrastructure",
-        "Attested.",
+        (
+            "Set platform on the project and on its replicas (the projects whose replica_of names it, in "
+            "another department or region); attested where it has no replica or no platform."
+        ),
         applies_from=Stage.production,
+        check=ReplicasOnPlatformCheck(),
     ),
 )
 

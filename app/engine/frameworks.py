@@ -26,6 +26,16 @@ NAMES = {
 LEGACY_NAMES = {"NIST AI RMF": Framework.nist_ai_rmf, "ML Test Score": Framework.ml_test_score}
 
 
+class RiskTier(StrEnum):
+    """A project's risk class after the EU AI Act, as an approver records it."""
+
+    unclassified = "unclassified"
+    minimal = "minimal"
+    limited = "limited"
+    high = "high"
+    prohibited = "prohibited"
+
+
 class Strength(StrEnum):
     """How closely a framework's identifier corresponds to a criterion."""
 

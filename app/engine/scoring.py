@@ -85,6 +85,8 @@ class Reference:
     strength: Strength | None = None
     why: str | None = None
     note: str | None = None  # e.g. that an EU AI Act article binds only high-risk AI systems
+    # The obligation binds only high-risk AI systems: framework views count it for projects classified high.
+    high_risk_only: bool = False
 
 
 @dataclass(frozen=True)

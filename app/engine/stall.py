@@ -8,12 +8,17 @@
 | Infrastructure | Production-ready from day one  | Separate POC environment         |
 
 plus inactivity: longer in the current stage than its limit, no KPI measurement in 30 days, no
-evaluation in 90 days. Each signal points `successful`, `stalled` or `unknown`, with the reason.
+evaluation in 90 days; and focus, from the playbook's section 5 ("resist the temptation to jump to
+entirely new use cases before the first one is stable"): a project that starts (idea or poc) in a
+department whose deployment is not yet stable, unless it replicates a validated use case or expands
+a stable one. Each signal points `successful`, `stalled` or `unknown`, with the reason; focus is
+there only when it points `stalled`.
 
 Risk: `high` with two or more stalled signals; `medium` with one, or with three or more unknown;
 `low` otherwise. A retired project is not stalling: its risk is `low`.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,6 +36,17 @@ EVALUATION_QUIET_DAYS = 90
 DEFAULT_STAGE_LIMITS_DAYS = {Stage.idea: 60, Stage.poc: 90, Stage.pilot: 120}
 # Measurements and evaluations are expected once a project is past the idea.
 EXPECTS_ACTIVITY = frozenset({Stage.poc, Stage.pilot, Stage.production, Stage.scaling})
+# Focus: what makes a deployment stable (the criteria of the playbook's "Stabilize the first
+# production deployment and document runbooks" and "Train operations and support teams", and 30
+# days in production), and the stages in which a project starts something new.
+STABLE_AFTER_DAYS = 30
+FOCUS_CRITERIA = {
+    "scaling.runbooks_documented": "runbooks not documented",
+    "scaling.support_trained": "operations and support not trained",
+}
+UNMET_STATUSES = frozenset({"partial", "not_met"})
+STARTING = frozenset({Stage.idea, Stage.poc})
+FOCUS_ADVICE = "resist the temptation to jump to entirely new use cases before the first one is stable"
 
 
 class Pattern(StrEnum):
@@ -56,6 +72,31 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """A project in production or scaling as the focus signal reads it: since when it has been
+    there without leaving, and which of `FOCUS_CRITERIA` its current readiness leaves unmet."""
+
+    key: str
+    since: datetime
+    unmet: tuple[str, ...] = ()
+
+    @property
+    def stable_from(self) -> datetime | None:
+        """When it becomes stable with time alone; None while a criterion is unmet."""
+        return None if self.unmet else self.since + timedelta(days=STABLE_AFTER_DAYS)
+
+    def stable(self, now: datetime) -> bool:
+        return not self.unmet and now >= self.since + timedelta(days=STABLE_AFTER_DAYS)
+
+
+def unmet_criteria(statuses: Mapping[str, str] | None) -> tuple[str, ...]:
+    """Which of `FOCUS_CRITERIA` a readiness result's statuses by criterion leave partial or not met."""
+    if not statuses:
+        return ()
+    return tuple(key for key in FOCUS_CRITERIA if statuses.get(key) in UNMET_STATUSES)
+
+
+@dataclass(frozen=True)
 class ProjectProfile:
     """What the diagnosis reads about a project."""
 
@@ -71,6 +112,11 @@ class ProjectProfile:
     kpi_categories: tuple[KpiCategory, ...]
     last_measured_at: datetime | None
     last_evaluated_at: datetime | None
+    # For focus: the other deployments of the project's department; whether it replicates a
+    # project in production or scaling; the deployment it is adjacent to, if that one is deployed.
+    department_deployments: tuple[Deployment, ...] = ()
+    replicates: bool = False
+    expands: Deployment | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +175,53 @@ def infrastructure(project: ProjectProfile) -> Signal:
 def _day(moment: datetime) -> str:
     """Reasons carry dates, not ages, so that they change only when what they say does."""
     return moment.date().isoformat()
+
+
+def _unstable(project: ProjectProfile, now: datetime) -> list[Deployment]:
+    """The department's deployments that are not stable yet, if focus applies to the project."""
+    if project.stage not in STARTING or project.replicates:
+        return []
+    if project.expands is not None and project.expands.stable(now):
+        return []
+    return [deployment for deployment in project.department_deployments if not deployment.stable(now)]
+
+
+def _not_stable_yet(deployment: Deployment) -> str:
+    settled = _day(deployment.since + timedelta(days=STABLE_AFTER_DAYS))
+    unmet = "".join(f", {FOCUS_CRITERIA[key]}" for key in deployment.unmet)
+    since = _day(deployment.since)
+    return f"{deployment.key} in production since {since} ({STABLE_AFTER_DAYS} days on {settled}){unmet}"
+
+
+def unstable_deployments(project: ProjectProfile, now: datetime) -> tuple[str, ...]:
+    """The keys of the deployments the focus signal names; empty when it is not there."""
+    return tuple(deployment.key for deployment in _unstable(project, now))
+
+
+def focus(project: ProjectProfile, now: datetime) -> Signal | None:
+    """A project starting (idea or poc) while its department's deployment is not stable: in
+    production under 30 days, or its runbooks or support training unmet. Not for a replica of a
+    project in production, nor for a project adjacent to a stable deployment."""
+    unstable = _unstable(project, now)
+    if not unstable:
+        return None
+    named = "; ".join(_not_stable_yet(deployment) for deployment in unstable)
+    return Signal("focus", Pattern.stalled, f"{FOCUS_ADVICE}: {named}")
+
+
+def focus_ends(project: ProjectProfile, now: datetime) -> datetime | None:
+    """When the focus signal ends with time alone; None when it is not there, or when only a write
+    (or a deployment's readiness meeting its criteria) can end it."""
+    unstable = _unstable(project, now)
+    if not unstable:
+        return None
+    moments = []
+    if project.expands is not None and project.expands.stable_from is not None:
+        moments.append(project.expands.stable_from)
+    settled = [deployment.stable_from for deployment in unstable]
+    if all(moment is not None for moment in settled):
+        moments.append(max(moment for moment in settled if moment is not None))
+    return min(moments) if moments else None
 
 
 def overdue_stage(project: ProjectProfile, now: datetime, limits: dict[Stage, int]) -> str | None:
@@ -195,8 +288,15 @@ def static_signals(project: ProjectProfile) -> tuple[Signal, ...]:
     return scope(project), success_metric(project), ownership(project), infrastructure(project)
 
 
+def stored_signals(project: ProjectProfile, now: datetime) -> tuple[Signal, ...]:
+    """What a status row keeps: the static signals, and focus as it stands at `now` (time alone
+    ends it at `focus_ends`)."""
+    found = focus(project, now)
+    return (*static_signals(project), found) if found is not None else static_signals(project)
+
+
 def diagnose(project: ProjectProfile, now: datetime, limits: dict[Stage, int] | None = None) -> Diagnosis:
-    signals = (*static_signals(project), inactivity(project, now, limits or DEFAULT_STAGE_LIMITS_DAYS))
+    signals = (*stored_signals(project, now), inactivity(project, now, limits or DEFAULT_STAGE_LIMITS_DAYS))
     return Diagnosis(Risk.low if project.stage == Stage.retired else risk(signals), signals)
 
 

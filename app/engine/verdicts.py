@@ -13,6 +13,7 @@ from typing import Any
 
 from app.engine.checks import (
     FUTURE_TOLERANCE,
+    AdjacentInDomainCheck,
     AllOfCheck,
     AnyOfCheck,
     Check,
@@ -28,6 +29,8 @@ from app.engine.checks import (
     KpiExistsCheck,
     KpiSnapshot,
     ProjectSnapshot,
+    RelatedProject,
+    ReplicasOnPlatformCheck,
     RoiCheck,
     StageDurationCheck,
     StakeholderRolesCheck,
@@ -55,6 +58,10 @@ def run_check(check: Check, project: ProjectSnapshot, now: datetime) -> CheckRes
             return _roi(check, project)
         case StageDurationCheck():
             return _stage_duration(check, project, now)
+        case ReplicasOnPlatformCheck():
+            return _replicas_on_platform(project)
+        case AdjacentInDomainCheck():
+            return _adjacent_in_domain(project)
         case AllOfCheck():
             return _all_of(check, project, now)
         case AnyOfCheck():
@@ -333,6 +340,51 @@ def _stage_duration(check: StageDurationCheck, project: ProjectSnapshot, now: da
         observed,
         (Deadline(enough, f"{check.at_least_days} days in {stages}"),),
     )
+
+
+def _where(related: RelatedProject) -> str:
+    place = ", ".join(part for part in (related.department, related.region) if part)
+    return f"{related.key} ({place})" if place else related.key
+
+
+def _replicas_on_platform(project: ProjectSnapshot) -> CheckResult:
+    replicas = project.replicas
+    observed: dict[str, Any] = {
+        "platform": project.platform,
+        "replicas": [
+            {"key": r.key, "department": r.department, "region": r.region, "platform": r.platform} for r in replicas
+        ],
+    }
+    if not replicas:
+        return CheckResult(CheckStatus.no_data, "no project replicates it", observed)
+    if project.platform is None:
+        return CheckResult(
+            CheckStatus.no_data,
+            f"it runs on no platform to compare its {len(replicas)} replicas with",
+            observed,
+        )
+    same = [r for r in replicas if r.platform == project.platform]
+    elsewhere = [r for r in replicas if r.platform != project.platform]
+    summary = f"{len(same)} of {len(replicas)} replicas run on its platform {project.platform}"
+    if not elsewhere:
+        return CheckResult(CheckStatus.met, f"{summary}: {', '.join(_where(r) for r in same)}", observed)
+    apart = "; ".join(f"{_where(r)} runs on {r.platform or 'no platform'}" for r in elsewhere)
+    if same:
+        together = ", ".join(_where(r) for r in same)
+        return CheckResult(CheckStatus.partial, f"{summary} ({together}); {apart}", observed)
+    return CheckResult(CheckStatus.not_met, f"{summary}; {apart}", observed)
+
+
+def _adjacent_in_domain(project: ProjectSnapshot) -> CheckResult:
+    domain = project.domain
+    adjacent = [r for r in project.adjacent if domain is not None and r.domain == domain]
+    observed = {"domain": domain, "adjacent": [r.key for r in adjacent]}
+    if domain is None:
+        return CheckResult(CheckStatus.no_data, "no domain set", observed)
+    if not adjacent:
+        return CheckResult(CheckStatus.no_data, f"no project adjacent to it in domain {domain}", observed)
+    keys = ", ".join(r.key for r in adjacent)
+    return CheckResult(CheckStatus.met, f"adjacent use cases in domain {domain}: {keys}", observed)
 
 
 def _all_of(check: AllOfCheck, project: ProjectSnapshot, now: datetime) -> CheckResult:

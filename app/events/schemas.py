@@ -10,6 +10,7 @@ from app.core.schemas import ReadModel, WriteModel
 from app.decisions.schemas import DecisionDue, DecisionOverdue, DecisionRequested
 from app.kpis.schemas import KpiStatusChanged
 from app.portfolio.schemas import StallRiskChanged
+from app.projects.schemas import RiskClassified
 from app.readiness.schemas import ReadinessChanged
 
 EVENT_TYPES = (
@@ -26,6 +27,7 @@ EVENT_TYPES = (
     "project.stall_risk_changed",
     "decision.due",
     "decision.overdue",
+    "project.risk_classified",
 )
 PING = "webhook.ping"
 TYPE_PATTERN = r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$"
@@ -114,6 +116,7 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "project.stall_risk_changed": StallRiskChanged,
     "decision.due": DecisionDue,
     "decision.overdue": DecisionOverdue,
+    "project.risk_classified": RiskClassified,
     PING: Ping,
 }
 

@@ -11,6 +11,9 @@ class MappedCriterion(ReadModel):
     strength: Strength | None = Field(description="None only in versions published before strengths existed.")
     why: str | None
     note: str | None = Field(description="A caveat, e.g. that the article binds only high-risk AI systems.")
+    high_risk_only: bool = Field(
+        description="It binds high-risk AI systems only: coverage counts it for projects classified `high`."
+    )
 
 
 class CrosswalkEntry(ReadModel):
@@ -31,11 +34,18 @@ class FrameworkCoverageRow(ReadModel):
     id: str
     title: str | None
     criteria: list[str] = Field(description="The rubric's criteria mapped to this identifier.")
+    high_risk_only: bool = Field(
+        description="Every reference to this identifier binds high-risk AI systems only (the EU AI Act's "
+        "obligations of providers and deployers of high-risk systems)."
+    )
     met: int = Field(description="Projects meeting every mapped criterion that counts for them.")
     partial: int = Field(description="Projects meeting some of it: a partial criterion, or some met and some not.")
     not_met: int = Field(description="Projects meeting none of the mapped criteria that count for them.")
     not_applicable: int = Field(
         description="Projects for which no mapped criterion counts yet (not applicable at their stage, or exempt)."
+    )
+    not_high_risk: int = Field(
+        description="Projects not classified `high`, which the high-risk-only references leave nothing to count."
     )
 
 
@@ -45,6 +55,11 @@ class FrameworkCoverageRead(ReadModel):
     framework: Framework
     framework_name: str
     projects: int = Field(description="Projects in scope that match the filters and have a current result.")
+    high_risk: int = Field(description="Of those, how many are classified `high` (risk_tier).")
+    unclassified: int = Field(
+        description="Of those, how many are not classified yet: high-risk-only references are not counted for "
+        "them, which may understate what binds them."
+    )
     rule: str = Field(description="How a project is counted for an identifier.")
     identifiers: list[FrameworkCoverageRow]
 

@@ -20,7 +20,7 @@ from app.auth import scope
 from app.core.errors import NotFound
 from app.core.pagination import cursor_text, decode_cursor, encode_cursor
 from app.core.snapshots import ReadCache
-from app.engine.frameworks import NAMES, Framework, framework_of
+from app.engine.frameworks import NAMES, Framework, RiskTier, framework_of
 from app.engine.lift import GATE_CLEARED, lifting_criteria
 from app.engine.scoring import Criterion, Rubric, Status
 from app.engine.stages import Stage
@@ -38,7 +38,8 @@ _kept = ReadCache(max_age=timedelta(seconds=5))
 COVERAGE_RULE = (
     "For each project, the mapped criteria that count (met, partial or not_met; not_applicable and exempt are "
     "left out): met when all of them are met, not_met when none is met or partial, partial otherwise; "
-    "not_applicable when none counts."
+    "not_applicable when none counts. A reference marked high_risk_only binds only projects whose risk_tier is "
+    "high: for the others it is left out, and a project it leaves nothing to is counted in not_high_risk."
 )
 LIFT_RULE = (
     "Worked out from each project's current result with the scoring rules: a criterion, partial or not met, "
@@ -55,6 +56,7 @@ class MappedCriterion:
     strength: str | None
     why: str | None
     note: str | None
+    high_risk_only: bool
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,14 @@ def _crosswalk(rubric: Rubric, framework: Framework) -> Crosswalk:
                 continue
             entry = entries.setdefault(reference.id, CrosswalkEntry(reference.id, reference.title, []))
             entry.criteria.append(
-                MappedCriterion(criterion.key, criterion.title, reference.strength, reference.why, reference.note)
+                MappedCriterion(
+                    criterion.key,
+                    criterion.title,
+                    reference.strength,
+                    reference.why,
+                    reference.note,
+                    reference.high_risk_only,
+                )
             )
     return Crosswalk(rubric.key, rubric.version, framework, NAMES[framework], list(entries.values()))
 
@@ -94,27 +103,35 @@ def crosswalk(session: Session, *, key: str, framework: Framework, version: int 
 # The portfolio views.
 
 
+@dataclass(frozen=True)
+class PortfolioRow:
+    project_id: uuid.UUID
+    key: str
+    stage: Stage
+    risk_tier: RiskTier
+    statuses: dict[str, Status]
+
+
 def _portfolio_rows(
     session: Session, *, rubric_key: str, filters: portfolio.Filters, now: datetime, limits: Mapping[Stage, int]
-) -> Iterator[tuple[uuid.UUID, str, Stage, dict[str, Status]]]:
-    """(project id, key, stage, status by criterion) of every project in scope that the filters
-    select and that has a current result against the rubric; retired projects are left out."""
+) -> Iterator[PortfolioRow]:
+    """Every project in scope that the filters select and that has a current result against the
+    rubric, with its status by criterion; retired projects are left out."""
     projects = (
-        select(ProjectStatus.project_id, ProjectStatus.key, ProjectStatus.stage)
+        select(ProjectStatus.project_id, ProjectStatus.key, ProjectStatus.stage, ProjectStatus.risk_tier)
         .join(ProjectReadiness, ProjectReadiness.project_id == ProjectStatus.project_id)
         .where(ProjectReadiness.rubric_key == rubric_key, ProjectStatus.stage != Stage.retired.value)
     )
     query = criteria_statuses(session, portfolio.filtered(cast(Select[Any], projects), filters, now, limits))
-    current: tuple[uuid.UUID, str, Stage] | None = None
-    statuses: dict[str, Status] = {}
+    current: PortfolioRow | None = None
     for row in session.execute(query.order_by(ProjectStatus.project_id)).yield_per(5000):
-        if current is None or row.project_id != current[0]:
+        if current is None or row.project_id != current.project_id:
             if current is not None:
-                yield (*current, statuses)
-            current, statuses = (row.project_id, row.key, Stage(row.stage)), {}
-        statuses[row.criterion] = Status(row.status)
+                yield current
+            current = PortfolioRow(row.project_id, row.key, Stage(row.stage), RiskTier(row.risk_tier), {})
+        current.statuses[row.criterion] = Status(row.status)
     if current is not None:
-        yield (*current, statuses)
+        yield current
 
 
 @dataclass(frozen=True)
@@ -122,10 +139,12 @@ class CoverageRow:
     id: str
     title: str | None
     criteria: list[str]
+    high_risk_only: bool
     met: int = 0
     partial: int = 0
     not_met: int = 0
     not_applicable: int = 0
+    not_high_risk: int = 0
 
 
 @dataclass(frozen=True)
@@ -135,6 +154,8 @@ class Coverage:
     framework: Framework
     framework_name: str
     projects: int
+    high_risk: int
+    unclassified: int
     rule: str
     identifiers: list[CoverageRow]
 
@@ -182,20 +203,33 @@ def _framework_coverage(
 ) -> Coverage:
     mapping = _crosswalk(rubrics.latest_engine_rubric(session, rubric_key), framework)
     criteria = {entry.id: [mapped.criterion for mapped in entry.criteria] for entry in mapping.identifiers}
+    # What binds a project that is not classified high: the references that are not high-risk only.
+    binding = {
+        entry.id: [mapped.criterion for mapped in entry.criteria if not mapped.high_risk_only]
+        for entry in mapping.identifiers
+    }
     counts: dict[str, dict[str, int]] = {identifier: defaultdict(int) for identifier in criteria}
-    projects = 0
-    for _, _, _, statuses in _portfolio_rows(session, rubric_key=rubric_key, filters=filters, now=now, limits=limits):
+    projects = high = unclassified = 0
+    for row in _portfolio_rows(session, rubric_key=rubric_key, filters=filters, now=now, limits=limits):
         projects += 1
-        for identifier, keys in criteria.items():
-            counts[identifier][_coverage_class(statuses, keys)] += 1
+        high += row.risk_tier == RiskTier.high
+        unclassified += row.risk_tier == RiskTier.unclassified
+        held_to = criteria if row.risk_tier == RiskTier.high else binding
+        for identifier, keys in held_to.items():
+            counts[identifier][_coverage_class(row.statuses, keys) if keys else "not_high_risk"] += 1
     return Coverage(
         mapping.rubric,
         mapping.version,
         framework,
         mapping.framework_name,
         projects,
+        high,
+        unclassified,
         COVERAGE_RULE,
-        [CoverageRow(entry.id, entry.title, criteria[entry.id], **counts[entry.id]) for entry in mapping.identifiers],
+        [
+            CoverageRow(entry.id, entry.title, criteria[entry.id], not binding[entry.id], **counts[entry.id])
+            for entry in mapping.identifiers
+        ],
     )
 
 
@@ -249,9 +283,8 @@ def _read_held_back(
     gates = [criterion.key for criterion in rubric.criteria if criterion.gate]
     held: dict[Kind, dict[str, list[BlockedProject]]] = {"gate": defaultdict(list), "next_level": defaultdict(list)}
     projects = 0
-    for _, key, stage, statuses in _portfolio_rows(
-        session, rubric_key=rubric_key, filters=filters, now=now, limits=limits
-    ):
+    for row in _portfolio_rows(session, rubric_key=rubric_key, filters=filters, now=now, limits=limits):
+        key, stage, statuses = row.key, row.stage, row.statuses
         projects += 1
         if stage in BEFORE_GO_LIVE:
             for criterion in gates:

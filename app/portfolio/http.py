@@ -10,6 +10,7 @@ from starlette.responses import Response
 from app.auth import scope
 from app.core.http import JSON_MEDIA_TYPE
 from app.core.preconditions import data_etag, if_none_match_hits
+from app.engine.frameworks import RiskTier
 from app.engine.scoring import Level
 from app.engine.stages import Stage
 from app.engine.stall import Risk
@@ -39,8 +40,11 @@ async def portfolio_filters(
     risk: Risk | None = None,
     owner: Owner = None,
     tag: Filter = None,
+    risk_tier: Annotated[
+        RiskTier | None, Query(description="The EU AI Act risk tier an approver classified the project in.")
+    ] = None,
 ) -> service.Filters:
-    return service.Filters(department, region, stage, level.value if level else None, risk, owner, tag)
+    return service.Filters(department, region, stage, level.value if level else None, risk, owner, tag, risk_tier)
 
 
 Filters = Annotated[service.Filters, Depends(portfolio_filters)]

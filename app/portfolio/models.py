@@ -3,10 +3,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONDocument, Money, UTCDateTime, utcnow
+from app.engine.frameworks import RiskTier
+
+# A JSON column whose Python None is SQL NULL rather than JSON `null`, so that `IS NULL` finds it.
+NullableDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class ProjectStatus(Base):
@@ -36,6 +41,7 @@ class ProjectStatus(Base):
     business_owner_email: Mapped[str | None] = mapped_column(String(320))
     technical_owner_email: Mapped[str | None] = mapped_column(String(320))
     tags: Mapped[list[str] | None] = mapped_column(JSONDocument)
+    risk_tier: Mapped[str] = mapped_column(String(16), server_default=RiskTier.unclassified.value)
     stage: Mapped[str] = mapped_column(String(16))
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The current score, with projects not scored yet below every score: what "sort by score" orders on.
@@ -56,6 +62,14 @@ class ProjectStatus(Base):
     ever_poc: Mapped[bool] = mapped_column(default=False)
     ever_production: Mapped[bool] = mapped_column(default=False)
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # With a focus signal among `signals`, the keys of the deployments that are not stable yet, and
+    # when the signal ends with time alone (one of them turning 30 days old: the stall watch
+    # refreshes the row then); SQL NULL otherwise, which the scaling view filters on.
+    focus_on: Mapped[list[str] | None] = mapped_column(NullableDocument)
+    focus_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A project in production or scaling as the focus signal of others reads it (since when, which
+    # stability criteria are unmet), or NULL: when it changes, the projects that read it follow.
+    deployment: Mapped[dict[str, Any] | None] = mapped_column(NullableDocument)
     # The stall risk last told in a `project.stall_risk_changed` event, and when inactivity sets in.
     told_risk: Mapped[str | None] = mapped_column(String(8))
     risk_changes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -18,9 +18,9 @@ from app.core.schemas import IsoDate
 from app.core.settings import Settings
 from app.core.strict import refuse_unknown_query_parameters
 from app.engine.scoring import Level
-from app.portfolio import badge, service, trend
+from app.portfolio import badge, scaling, service, trend
 from app.portfolio.http import CSV_MEDIA_TYPE, Filters, csv_cell, polled
-from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryRead, TrendRead
+from app.portfolio.schemas import PortfolioRow, ScalingRead, StalledRow, SummaryRead, TrendRead
 from app.projects.router import ProjectKey
 from app.readiness import reads as readiness
 
@@ -191,6 +191,33 @@ async def portfolio_trend(
         limits=settings.stage_limits,
     )
     return polled(TrendRead.model_validate(result), if_none_match)
+
+
+@router.get(
+    "/portfolio/scaling",
+    response_model=ScalingRead,
+    summary="Scaling what works",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def portfolio_scaling(
+    db: DbDep,
+    settings: SettingsDep,
+    caller: Reader,
+    filters: Filters,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    """The playbook's section 5 across the portfolio: validated use cases (in production or
+    scaling, a page at a time) with their replicas by department and region (`places` are the
+    grid's columns) and whether each runs on its origin's platform, their adjacent expansions in
+    the same domain, projects per platform, and the projects told to focus ("resist the temptation
+    to jump to entirely new use cases before the first one is stable"). Every project shown
+    matches the filters and is in the caller's departments."""
+    shown = await db.read(
+        scaling.view, filters=filters, limit=limit, cursor=cursor, now=utcnow(), limits=settings.stage_limits
+    )
+    return polled(shown, if_none_match)
 
 
 async def badge_access(

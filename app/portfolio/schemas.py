@@ -126,3 +126,77 @@ class StallRiskChanged(BaseModel):
     after: str
     signals: list[dict[str, Any]]
     cause: str = Field(description="`write` or `time`.")
+
+
+# The scaling view: the playbook's section 5 across the portfolio.
+
+
+class Replica(ReadModel):
+    key: str
+    name: str
+    department: str | None
+    region: str | None
+    stage: Stage
+    platform: str | None
+    same_platform: bool = Field(description="It runs on its origin's platform (both have one, the same).")
+
+
+class Expansion(ReadModel):
+    key: str
+    name: str
+    department: str | None
+    region: str | None
+    stage: Stage
+    domain: str | None
+
+
+class UseCase(ReadModel):
+    """A validated use case (in production or scaling), with its replicas and adjacent expansions."""
+
+    key: str
+    name: str
+    department: str | None
+    region: str | None
+    stage: Stage
+    platform: str | None
+    domain: str | None
+    replicas: list[Replica] = Field(description="Projects whose `replica_of` names it, by key.")
+    adjacent: list[Expansion] = Field(description="Projects of its domain whose `adjacent_to` names it, by key.")
+
+
+class Place(ReadModel):
+    """A department and region where a use case or one of its replicas runs: a column of the grid."""
+
+    department: str | None
+    region: str | None
+
+
+class PlatformUse(ReadModel):
+    platform: str
+    name: str
+    projects: int = Field(description="Projects on the platform.")
+    in_production: int = Field(description="Of those, in production or scaling.")
+
+
+class FocusWarning(ReadModel):
+    key: str
+    name: str
+    department: str | None
+    stage: Stage
+    unstable: list[str] = Field(description="The deployments of its department that are not stable yet.")
+    reason: str = Field(description="The focus signal's reason, in the playbook's words.")
+
+
+class ScalingRead(ReadModel):
+    use_cases: list[UseCase] = Field(description="A page of the validated use cases, by key.")
+    next_cursor: str | None = Field(description="The next page of use cases; the other figures do not page.")
+    places: list[Place] = Field(
+        description="Every department and region where the page's use cases and their replicas run: the grid's "
+        "columns, in order."
+    )
+    platforms: list[PlatformUse] = Field(description="Projects per platform, by platform key.")
+    focus: list[FocusWarning] = Field(
+        description="Projects starting something new while their department's deployment is not stable, by "
+        "department and key: the first 500."
+    )
+    focus_total: int = Field(description="How many projects carry the focus signal.")

@@ -29,12 +29,13 @@ from app.core.pagination import (
 )
 from app.core.snapshots import ReadCache
 from app.engine import stall
+from app.engine.frameworks import RiskTier
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.kpis.models import Kpi
 from app.portfolio.models import ProjectStatus
 from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryRead
 from app.projects.models import Project, StageTransition
-from app.readiness.inputs import stall_profile
+from app.readiness.inputs import stall_profile, surroundings
 from app.readiness.models import Evaluation
 
 Sort = Literal["score", "-score", "days_in_stage", "-days_in_stage", "name", "key"]
@@ -52,6 +53,7 @@ class Filters:
     risk: stall.Risk | None = None
     owner: str | None = None
     tag: str | None = None
+    risk_tier: RiskTier | None = None
 
 
 def risk_expression(now: datetime, limits: Mapping[Stage, int]) -> ColumnElement[str]:
@@ -85,6 +87,8 @@ def _filtered(query: Select[Any], filters: Filters, risk: ColumnElement[str] | N
         )
     if filters.tag is not None:
         query = query.where(contains_element(ProjectStatus.tags, filters.tag))
+    if filters.risk_tier is not None:
+        query = query.where(ProjectStatus.risk_tier == filters.risk_tier.value)
     return query
 
 
@@ -250,9 +254,10 @@ def diagnose_many(
             .group_by(Evaluation.project_id)
         ).all()
     )
+    around = surroundings(session.connection(), projects)
     return {
         project.id: stall.diagnose(
-            stall_profile(project, kpis[project.id], evaluated.get(project.id)), now, dict(limits)
+            stall_profile(project, kpis[project.id], evaluated.get(project.id), around[project.id]), now, dict(limits)
         )
         for project in projects
     }

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.changes import Change
@@ -14,7 +14,7 @@ from app.core.db import serialize_startup_chores, utcnow
 from app.core.storage import update_rows
 from app.engine import stall
 from app.engine.roi import compute_roi
-from app.engine.stages import Stage
+from app.engine.stages import IN_PRODUCTION, Stage
 from app.kpis.models import Kpi
 from app.portfolio import storage
 from app.portfolio.models import ProjectStatus
@@ -66,8 +66,44 @@ def _monthly_benefits(project: Project, kpis: list[Kpi]) -> tuple[Any, Any, str 
     return report.realized.monthly_benefit, report.projected.monthly_benefit, report.currency
 
 
-def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
-    """Recompute the status rows of these projects from their data, in a handful of queries."""
+def _deployment_document(deployed: inputs.Deployed | None) -> dict[str, Any] | None:
+    deployment = deployed.deployment if deployed is not None else None
+    if deployment is None:
+        return None
+    return {"since": deployment.since.isoformat(), "unmet": list(deployment.unmet)}
+
+
+def _followers(session: Session, departments: Collection[str], keys: Collection[str]) -> set[uuid.UUID]:
+    """Projects starting something new (idea, poc) whose focus signal reads a deployment of these
+    departments, or one of these projects as their origin or the project they are adjacent to."""
+    wanted = [Project.replica_of.in_(sorted(keys)), Project.adjacent_to.in_(sorted(keys))] if keys else []
+    if departments:
+        wanted.append(Project.department.in_(sorted(departments)))
+    if not wanted:
+        return set()
+    query = select(Project.id).where(Project.stage.in_(sorted(stage.value for stage in stall.STARTING)), or_(*wanted))
+    return set(session.scalars(query))
+
+
+def _moved_deployments(
+    session: Session, rows: list[dict[str, Any]], stored: dict[uuid.UUID, tuple[str | None, Any]]
+) -> set[uuid.UUID]:
+    """The projects whose focus signal reads a deployment whose stored state these rows change:
+    from its old and new departments, and those that replicate or expand it."""
+    departments: set[str] = set()
+    keys: set[str] = set()
+    for row in rows:
+        before, after = stored.get(row["project_id"], (None, None)), (row["department"], row["deployment"])
+        for department, deployment in (before, after) if before != after else ():
+            if deployment is not None:
+                keys.add(row["key"])
+                departments.update([department] if department is not None else [])
+    return _followers(session, departments, keys)
+
+
+def refresh(session: Session, project_ids: Collection[uuid.UUID], *, followers: bool = True) -> None:
+    """Recompute the status rows of these projects from their data, in a handful of queries; with
+    `followers`, also those of the projects whose focus signal reads a deployment that changed here."""
     # One function: a status row's columns are computed together from data loaded once for all the
     # projects, and written in two set-based statements.
     ids = set(project_ids)
@@ -75,6 +111,11 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
         return
     session.flush()
     projects = list(session.scalars(select(Project).where(Project.id.in_(ids))))
+    connection = session.connection()
+    around = inputs.surroundings(connection, projects)
+    deployed = inputs.deployed(
+        connection, keys=[project.key for project in projects if Stage(project.stage) in IN_PRODUCTION]
+    )
     kpis = inputs.kpis_by_project(session, ids)
     evaluations = _latest_governing_evaluations(session, ids)
     scores = {
@@ -95,9 +136,9 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
         evaluation = evaluations.get(project.id)
         current = scores.get(project.id)
         project_profile = inputs.stall_profile(
-            project, kpis[project.id], evaluation.evaluated_at if evaluation else None
+            project, kpis[project.id], evaluation.evaluated_at if evaluation else None, around[project.id]
         )
-        signals = stall.static_signals(project_profile)
+        signals = stall.stored_signals(project_profile, now)
         retired = project.stage == Stage.retired.value
         realized, projected, currency = _monthly_benefits(project, kpis[project.id])
         rows.append(
@@ -110,6 +151,7 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
                 "business_owner_email": _lower(project.business_owner_email),
                 "technical_owner_email": _lower(project.technical_owner_email),
                 "tags": project.tags,
+                "risk_tier": project.risk_tier,
                 "stage": project.stage,
                 "stage_entered_at": project.stage_entered_at,
                 "rank_score": current.score if current else UNSCORED,
@@ -122,6 +164,9 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
                 "risk_active": stall.risk_when(signals, inactive=False, retired=retired).value,
                 "risk_inactive": stall.risk_when(signals, inactive=True, retired=retired).value,
                 "quiet_from": stall.quiet_from(project_profile),
+                "focus_on": list(stall.unstable_deployments(project_profile, now)) or None,
+                "focus_until": stall.focus_ends(project_profile, now),
+                "deployment": _deployment_document(deployed.get(project.key)),
                 "last_measured_at": project_profile.last_measured_at,
                 "realized_monthly_benefit": realized,
                 "projected_monthly_benefit": projected,
@@ -133,8 +178,15 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
         )
     # In project order, as every writer of status rows updates them, so that two never deadlock.
     rows.sort(key=lambda row: row["project_id"])
-    existing = set(session.scalars(select(ProjectStatus.project_id).where(ProjectStatus.project_id.in_(ids))))
-    connection = session.connection()
+    stored = {
+        row.project_id: (row.department, row.deployment)
+        for row in session.execute(
+            select(ProjectStatus.project_id, ProjectStatus.department, ProjectStatus.deployment).where(
+                ProjectStatus.project_id.in_(ids)
+            )
+        )
+    }
+    existing = set(stored)
     fresh = [row for row in rows if row["project_id"] not in existing]
     if fresh:
         connection.execute(insert(STATUS_TABLE), fresh)
@@ -142,6 +194,8 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID]) -> None:
     for status in session.identity_map.values():
         if isinstance(status, ProjectStatus) and status.project_id in ids:
             session.expire(status)
+    if followers:
+        refresh(session, _moved_deployments(session, rows, stored) - ids, followers=False)
 
 
 def refresh_measured(session: Session, project_ids: Collection[uuid.UUID]) -> None:
@@ -168,9 +222,23 @@ def keep_current(session: Session, written: list[Change]) -> None:
 
 
 def refresh_missing(session: Session, batch: int = 1000) -> int:
-    """Give every project without a status row one: after migrating an existing database."""
+    """Give every project without a status row one, and every deployment whose row predates what
+    others' focus signal reads of it that (with theirs): after migrating an existing database."""
     serialize_startup_chores(session)
     refreshed = 0
+    while True:
+        undeployed = list(
+            session.scalars(
+                select(ProjectStatus.project_id)
+                .where(ProjectStatus.stage.in_(sorted(stage.value for stage in IN_PRODUCTION)))
+                .where(ProjectStatus.deployment.is_(None))
+                .limit(batch)
+            )
+        )
+        if not undeployed:
+            break
+        refresh(session, undeployed)
+        refreshed += len(undeployed)
     while True:
         missing = list(
             session.scalars(

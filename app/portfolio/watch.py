@@ -25,6 +25,7 @@ from app.core.storage import swept, update_rows
 from app.engine import stall
 from app.engine.stages import Stage
 from app.kpis import watch as kpis
+from app.portfolio import status
 from app.portfolio.models import ProjectStatus
 from app.portfolio.schemas import StallRiskChanged
 
@@ -47,6 +48,7 @@ RISK_STATES = select(
     ProjectStatus.signals,
     ProjectStatus.told_risk,
     ProjectStatus.risk_changes_at,
+    ProjectStatus.focus_until,
 )
 
 
@@ -96,15 +98,25 @@ def tell_stall_risks(
         query, parameters = due.order_by(ProjectStatus.project_id), {}
     updates = []
     rows = session.execute(query, parameters).all()
+    focused = [row.project_id for row in rows if row.focus_until is not None and row.focus_until <= now]
+    if focused:
+        # The focus signal ended with time: the rows are computed again, and read as they are now.
+        status.refresh(session, focused, followers=False)
+        again = {
+            row.project_id: row
+            for row in session.execute(
+                RISK_STATES.where(ProjectStatus.project_id.in_(focused)).execution_options(populate_existing=True)
+            )
+        }
+        rows = [again.get(row.project_id, row) for row in rows]
     for row in rows:
         inactive_from = _inactive_from(row)
         inactive = inactive_from is not None and inactive_from < now
         risk = row.risk_inactive if inactive else row.risk_active
-        next_change = (
-            inactive_from + JUST_AFTER
-            if inactive_from is not None and not inactive and row.risk_inactive != row.risk_active
-            else None
-        )
+        moments = [row.focus_until] if row.focus_until is not None else []
+        if inactive_from is not None and not inactive and row.risk_inactive != row.risk_active:
+            moments.append(inactive_from + JUST_AFTER)
+        next_change = min(moments) if moments else None
         if (row.told_risk, row.risk_changes_at) == (risk, next_change):
             continue
         updates.append({"project_id": row.project_id, "told_risk": risk, "risk_changes_at": next_change})

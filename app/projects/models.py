@@ -8,6 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONDocument, Money, UTCDateTime, new_id, utcnow
 from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
+from app.engine.frameworks import RiskTier
+from app.platforms.models import Platform
 
 
 class Project(Base):
@@ -16,6 +18,9 @@ class Project(Base):
         Index("ix_project_stage_key", "stage", "key"),
         Index("ix_project_department_key", "department", "key"),
         Index("ix_project_region_key", "region", "key"),
+        Index("ix_project_platform", "platform"),
+        Index("ix_project_replica_of", "replica_of"),
+        Index("ix_project_adjacent_to", "adjacent_to"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -42,6 +47,19 @@ class Project(Base):
     run_cost_per_month: Mapped[Decimal | None] = mapped_column(Money)
     currency: Mapped[str | None] = mapped_column(String(3))
     rubric: Mapped[str] = mapped_column(String(63), default=DEFAULT_RUBRIC_KEY)
+    # Scaling what works: the platform it runs on, the business domain it serves, the validated
+    # project it replicates in another department or region, and the project whose domain it
+    # expands into a neighbouring workflow. Keys, which never change, so that a read needs no join.
+    platform: Mapped[str | None] = mapped_column(String(63), ForeignKey(Platform.key, ondelete="RESTRICT"))
+    domain: Mapped[str | None] = mapped_column(String(100))
+    replica_of: Mapped[str | None] = mapped_column(String(63), ForeignKey("project.key", ondelete="SET NULL"))
+    adjacent_to: Mapped[str | None] = mapped_column(String(63), ForeignKey("project.key", ondelete="SET NULL"))
+    # After the EU AI Act, set by an approver. A server default only, so that rows written by
+    # statements that name their columns (the previous release's) get one too.
+    risk_tier: Mapped[str] = mapped_column(String(16), server_default=RiskTier.unclassified.value)
+    risk_rationale: Mapped[str | None] = mapped_column(String(2000))
+    risk_classified_by: Mapped[str | None] = mapped_column(String(200))
+    risk_classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

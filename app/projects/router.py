@@ -12,6 +12,7 @@ from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.core.schemas import SLUG_PATTERN
+from app.engine.frameworks import RiskTier
 from app.engine.stages import Stage
 from app.projects import service
 from app.projects.models import Project
@@ -102,6 +103,9 @@ async def list_projects(
     q: Annotated[
         str | None, Query(max_length=200, description="Text in the key, name, description or workflow.")
     ] = None,
+    platform: Annotated[str | None, Query(max_length=63, description="The platform it runs on.")] = None,
+    domain: Filter = None,
+    risk_tier: RiskTier | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
@@ -114,6 +118,9 @@ async def list_projects(
         tag=tag,
         owner=owner,
         q=q,
+        platform=platform,
+        domain=domain,
+        risk_tier=risk_tier,
         limit=limit,
         cursor=cursor,
     )
@@ -149,7 +156,9 @@ async def replace_project(
     key: NewProjectKey, body: ProjectReplace, db: DbDep, caller: Writer, if_match: IfMatchDep
 ) -> Response:
     """Idempotent upsert by key, for systems that own their project records: 201 when created,
-    200 when replaced. Fields left out take their defaults. `If-Match` guards the replacement."""
+    200 when replaced. Fields left out take their defaults, except `risk_tier` and
+    `risk_rationale`, which stay as they are (changing them needs the approver role). `If-Match`
+    guards the replacement."""
     project, created = await db.write(service.replace_project, key=key, data=body, if_match=if_match, actor=caller)
     return _project_response(project, status_code=201 if created else 200)
 
@@ -174,7 +183,9 @@ async def update_project(
     caller: Writer,
     if_match: IfMatchDep,
 ) -> Response:
-    """Change some fields of a project. Send `If-Match` with the ETag you read to avoid lost updates."""
+    """Change some fields of a project. Send `If-Match` with the ETag you read to avoid lost updates.
+    Changing `risk_tier` or `risk_rationale` needs the approver role and tells `project.risk_classified`;
+    a change of `platform`, `replica_of` or `adjacent_to` re-scores both ends of the relation."""
     project = await db.write(service.patch_project, key=key, patch=patch, if_match=if_match, actor=caller)
     return _project_response(project)
 

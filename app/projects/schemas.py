@@ -5,6 +5,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     EmailStr,
@@ -18,7 +19,9 @@ from sqlalchemy import Row
 
 from app.core.schemas import MONEY_JSON_SCHEMA, IsoDate, ReadModel, Slug, WriteModel
 from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
+from app.engine.frameworks import RiskTier
 from app.engine.stages import Stage
+from app.platforms.schemas import Deployment, Name, Person, deployment_of, person_of
 from app.projects.models import Project, StageTransition
 
 
@@ -30,16 +33,6 @@ class StakeholderRole(StrEnum):
     legal = "legal"
     compliance = "compliance"
     operations = "operations"
-
-
-class DeploymentTarget(StrEnum):
-    vpc = "vpc"
-    private_cloud = "private_cloud"
-    on_prem = "on_prem"
-    air_gapped = "air_gapped"
-    public_cloud = "public_cloud"
-    external_api = "external_api"
-    notebook = "notebook"
 
 
 # Money goes out as a JSON number; two decimals and 15 digits keep it exact as a double.
@@ -57,27 +50,13 @@ MoneyAmount = Annotated[
     WithJsonSchema(MONEY_JSON_SCHEMA),
 ]
 Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,49}$")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-class Person(WriteModel):
-    name: Name
-    email: Annotated[EmailStr, Field(max_length=320)]
 
 
 class Stakeholder(WriteModel):
     role: StakeholderRole
     name: Name
     email: Annotated[EmailStr, Field(max_length=320)] | None = None
-
-
-class Deployment(WriteModel):
-    target: DeploymentTarget | None = Field(default=None, description="Where the project runs.")
-    same_runtime_as_production: StrictBool | None = Field(
-        default=None, description="The POC runs on the runtime that production will use."
-    )
-    sovereign: StrictBool | None = Field(default=None, description="Deployable in a sovereign, air-gapped site.")
 
 
 class Costs(WriteModel):
@@ -89,7 +68,9 @@ class Costs(WriteModel):
 class ProjectFields(WriteModel):
     """The writable fields of a project."""
 
-    read_only_fields = frozenset({"id", "stage", "created_at", "updated_at", "stage_entered_at"})
+    read_only_fields = frozenset(
+        {"id", "stage", "created_at", "updated_at", "stage_entered_at", "risk_classified_by", "risk_classified_at"}
+    )
 
     name: Name
     description: str | None = Field(default=None, max_length=5000)
@@ -110,6 +91,32 @@ class ProjectFields(WriteModel):
     decision_date: IsoDate | None = Field(default=None, description="The planned go/no-go decision date.")
     costs: Costs = Field(default_factory=Costs)
     rubric: Slug = Field(default=DEFAULT_RUBRIC_KEY, description="Key of the rubric that governs this project.")
+    platform: Slug | None = Field(
+        default=None,
+        description="Key of the platform it runs on. Each deployment fact the project leaves unset is read "
+        "from the platform's `deployment`; the project's own value wins.",
+    )
+    domain: ShortText | None = Field(
+        default=None, description="The business domain it serves, e.g. `claims`.", examples=["claims"]
+    )
+    replica_of: Slug | None = Field(
+        default=None,
+        description="Key of the validated project it replicates in another department or region (it must "
+        "differ from it in one of them). Only an origin in production or scaling counts in its checks.",
+    )
+    adjacent_to: Slug | None = Field(
+        default=None,
+        description="Key of the project whose domain it expands into a neighbouring workflow: same `domain`.",
+    )
+    risk_tier: RiskTier | None = Field(
+        default=None,
+        description="Its risk class after the EU AI Act; `unclassified` by default. Changing it (or its "
+        "rationale) needs the approver role, and any tier but `unclassified` needs a rationale. A PUT that "
+        "leaves both out keeps them.",
+    )
+    risk_rationale: str | None = Field(
+        default=None, max_length=2000, description="Why the project is in its risk tier, e.g. the Annex III point."
+    )
 
 
 class ProjectCreate(ProjectFields):
@@ -139,6 +146,14 @@ class ProjectRead(ReadModel):
     decision_date: date | None
     costs: Costs
     rubric: str
+    platform: str | None
+    domain: str | None
+    replica_of: str | None
+    adjacent_to: str | None
+    risk_tier: RiskTier
+    risk_rationale: str | None
+    risk_classified_by: str | None = Field(description="Who last changed the risk tier or its rationale.")
+    risk_classified_at: datetime | None
     created_at: datetime
     updated_at: datetime
     stage_entered_at: datetime
@@ -155,14 +170,12 @@ class ProjectRead(ReadModel):
             region=project.region,
             tags=list(project.tags),
             stage=Stage(project.stage),
-            business_owner=_person(project.business_owner_name, project.business_owner_email),
-            technical_owner=_person(project.technical_owner_name, project.technical_owner_email),
+            business_owner=person_of(project.business_owner_name, project.business_owner_email),
+            technical_owner=person_of(project.technical_owner_name, project.technical_owner_email),
             vendor_led=project.vendor_led,
             stakeholders=[_stakeholder(s) for s in project.stakeholders],
-            deployment=Deployment.model_construct(
-                target=DeploymentTarget(project.deployment_target) if project.deployment_target else None,
-                same_runtime_as_production=project.deployment_same_runtime,
-                sovereign=project.deployment_sovereign,
+            deployment=deployment_of(
+                project.deployment_target, project.deployment_same_runtime, project.deployment_sovereign
             ),
             sync_cadence_days=project.sync_cadence_days,
             decision_date=project.decision_date,
@@ -172,6 +185,14 @@ class ProjectRead(ReadModel):
                 currency=project.currency,
             ),
             rubric=project.rubric,
+            platform=project.platform,
+            domain=project.domain,
+            replica_of=project.replica_of,
+            adjacent_to=project.adjacent_to,
+            risk_tier=RiskTier(project.risk_tier),
+            risk_rationale=project.risk_rationale,
+            risk_classified_by=project.risk_classified_by,
+            risk_classified_at=project.risk_classified_at,
             created_at=project.created_at,
             updated_at=project.updated_at,
             stage_entered_at=project.stage_entered_at,
@@ -186,10 +207,6 @@ def _stakeholder(stored: dict[str, Any]) -> Stakeholder:
     return Stakeholder.model_construct(
         role=StakeholderRole(stored["role"]), name=stored["name"], email=stored.get("email")
     )
-
-
-def _person(name: str | None, email: str | None) -> Person | None:
-    return Person.model_construct(name=name, email=email) if name and email else None
 
 
 class StageTransitionCreate(WriteModel):
@@ -236,3 +253,21 @@ class ProjectBatchResult(ReadModel):
     created: int
     updated: int
     unchanged: int
+
+
+# What the `project.risk_classified` event carries.
+
+
+class RiskClassification(BaseModel):
+    risk_tier: RiskTier
+    risk_rationale: str | None
+
+
+class RiskClassified(BaseModel):
+    """A project's risk tier or its rationale changed (after the EU AI Act), by an approver."""
+
+    project: str
+    before: RiskClassification | None = Field(description="None when the project was created classified.")
+    after: RiskClassification
+    classified_by: str
+    classified_at: datetime

@@ -1,5 +1,6 @@
 """Projects: the AI use cases, their owners and deployment, and the stage they are in."""
 
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -18,8 +19,11 @@ from app.core.patch import merge_patch
 from app.core.preconditions import IfMatch, etag
 from app.core.schemas import validate_or_422, validation_error_from
 from app.engine.default_rubric import KEY as DEFAULT_RUBRIC_KEY
+from app.engine.frameworks import RiskTier
 from app.engine.stages import FORWARD_ORDER, Stage
+from app.projects import relations, risk
 from app.projects.models import Project, StageTransition
+from app.projects.relations import Relations
 from app.projects.schemas import (
     ProjectCreate,
     ProjectFields,
@@ -70,6 +74,9 @@ def list_projects(
     tag: str | None = None,
     owner: str | None = None,
     q: str | None = None,
+    platform: str | None = None,
+    domain: str | None = None,
+    risk_tier: RiskTier | None = None,
     limit: int,
     cursor: str | None = None,
 ) -> tuple[list[Project], str | None]:
@@ -77,10 +84,15 @@ def list_projects(
     query: Select[Project] = scope.restrict(select(Project), Project.department)
     if stage is not None:
         query = query.where(Project.stage == stage.value)
-    if department is not None:
-        query = query.where(Project.department == department)
-    if region is not None:
-        query = query.where(Project.region == region)
+    for column, value in (
+        (Project.department, department),
+        (Project.region, region),
+        (Project.platform, platform),
+        (Project.domain, domain),
+        (Project.risk_tier, risk_tier.value if risk_tier is not None else None),
+    ):
+        if value is not None:
+            query = query.where(column == value)
     if tag is not None:
         query = query.where(contains_element(Project.tags, tag))
     if owner is not None:
@@ -127,6 +139,14 @@ def _apply(project: Project, data: ProjectFields) -> None:
     project.run_cost_per_month = data.costs.run_cost_per_month
     project.currency = data.costs.currency
     project.rubric = data.rubric
+    project.platform = data.platform
+    project.domain = data.domain
+    project.replica_of = data.replica_of
+    project.adjacent_to = data.adjacent_to
+
+
+def _relations(data: ProjectFields) -> Relations:
+    return Relations(data.department, data.region, data.platform, data.domain, data.replica_of, data.adjacent_to)
 
 
 def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -> Project:
@@ -136,15 +156,27 @@ def _insert(session: Session, *, key: str, data: ProjectFields, actor: Caller) -
         _require_rubric_switcher(actor, "Governing a new project by another rubric than the default")
     if session.scalar(select(Project.id).where(Project.key == key)) is not None:
         raise Conflict(f"A project with key {key!r} already exists; use PUT to replace it.")
+    classified = risk.sent(None, data, keep_unsent=False)
+    risk.check(classified, risk.current_of(None), actor)
+    related = _relations(data)
+    relations.check(session, key=key, new=related)
     now = utcnow()
-    project = Project(key=key, stage=Stage.idea.value, created_at=now, updated_at=now, stage_entered_at=now)
+    project = Project(
+        key=key,
+        stage=Stage.idea.value,
+        risk_tier=RiskTier.unclassified.value,
+        created_at=now,
+        updated_at=now,
+        stage_entered_at=now,
+    )
     _apply(project, data)
     session.add(project)
     session.flush()
+    risk.apply(session, project, classified, actor, created=True)
     changes.record(
         session,
         Cause("project", key),
-        [project.id],
+        [project.id, *relations.other_ends(session, relations.NONE, related)],
         audit=AuditEntry(actor, "project.create", "project", key, after=_snapshot(project)),
     )
     return project
@@ -155,15 +187,23 @@ def _require_rubric_switcher(actor: Caller, what: str) -> None:
         raise Forbidden(f"{what} needs the {RUBRIC_SWITCHER.value} role; the caller has {actor.role.value}.")
 
 
-def _update(session: Session, project: Project, data: ProjectFields, *, action: str, actor: Caller) -> bool:
-    """Apply the fields; whether anything changed."""
+def _update(
+    session: Session, project: Project, data: ProjectFields, *, action: str, actor: Caller, keep_unsent: bool
+) -> bool:
+    """Apply the fields; whether anything changed. With `keep_unsent` (a PUT), a risk tier and
+    rationale left out of the body stay as they are."""
     if data.department != project.department:
         scope.require_department(data.department)
     if data.rubric != project.rubric:
         _require_rubric_switcher(actor, "Switching a project's governing rubric")
         require_rubric(session, data.rubric)
+    classified = risk.sent(project, data, keep_unsent=keep_unsent)
+    risk.check(classified, risk.current_of(project), actor)
+    old, new = Relations.of(project), _relations(data)
+    relations.check(session, key=project.key, new=new, old=old)
     before = _snapshot(project)
     _apply(project, data)
+    risk.apply(session, project, classified, actor, created=False)
     after = _snapshot(project)
     if after == before:
         return False
@@ -171,8 +211,8 @@ def _update(session: Session, project: Project, data: ProjectFields, *, action: 
     changes.record(
         session,
         Cause("project", project.key),
-        [project.id],
-        audit=AuditEntry(actor, action, "project", project.key, before=before, after=after),
+        [project.id, *relations.other_ends(session, old, new)],
+        audit=AuditEntry(actor, action, "project", project.key, before=before, after=_snapshot(project)),
     )
     return True
 
@@ -197,7 +237,7 @@ def replace_project(
         if_match.check(project_etag(project) if project else None)
     if project is None:
         return _insert(session, key=key, data=data, actor=actor), True
-    _update(session, project, data, action="project.replace", actor=actor)
+    _update(session, project, data, action="project.replace", actor=actor, keep_unsent=True)
     return project, False
 
 
@@ -227,7 +267,7 @@ def upsert_projects(session: Session, *, items: list[ProjectCreate], actor: Call
                 _insert(session, key=item.key, data=item, actor=actor)
                 results.append((item.key, "created"))
             else:
-                changed = _update(session, project, item, action="project.replace", actor=actor)
+                changed = _update(session, project, item, action="project.replace", actor=actor, keep_unsent=True)
                 results.append((item.key, "updated" if changed else "unchanged"))
         except ProblemError as refusal:
             errors.append(FieldError(field=f"body.items.{index}", message=refusal.detail))
@@ -251,7 +291,7 @@ def patch_project(
             errors=[validation_error_from("body.key", "must equal the key in the path")],
         )
     data = validate_or_422(ProjectReplace, merged)
-    _update(session, project, data, action="project.update", actor=actor)
+    _update(session, project, data, action="project.update", actor=actor, keep_unsent=False)
     return project
 
 
@@ -260,10 +300,21 @@ def delete_project(session: Session, *, key: str, if_match: IfMatch | None, acto
     if if_match is not None:
         if_match.check(project_etag(project))
     before = _snapshot(project)
+    detached = relations.detach(session, project)
     session.delete(project)
     changes.record(
-        session, Cause("project", key), audit=AuditEntry(actor, "project.delete", "project", key, before=before)
+        session,
+        Cause("project", key),
+        detached.rescored,
+        audit=AuditEntry(actor, "project.delete", "project", key, before=before),
     )
+    # Their focus signal read it; their readiness did not.
+    changes.record(session, Cause("project", key), detached.followers, readiness=False)
+
+
+def projects_on_platform(session: Session, key: str) -> list[uuid.UUID]:
+    """Every project on the platform, whatever the caller's scope."""
+    return list(session.scalars(select(Project.id).where(Project.platform == key)))
 
 
 def check_transition(current: Stage, to: Stage, reason: str | None, role: Role) -> None:

@@ -54,6 +54,9 @@ _CURRENT = (
         Project.stakeholders,
         Project.deployment_target,
         Project.deployment_same_runtime,
+        Project.platform,
+        Project.replica_of,
+        Project.adjacent_to,
         ProjectReadiness.result,
         ProjectReadiness.etag,
         ProjectReadiness.computed_at,
@@ -130,7 +133,8 @@ def _current_of(row: CurrentRow) -> CurrentReadiness:
 
 def _view_of(connection: Connection, row: CurrentRow, now: datetime, limits: Mapping[Stage, int]) -> ReadinessView:
     kpis = connection.execute(_KPIS, {"project_id": row.id}).all()
-    diagnosis = stall.diagnose(inputs.stall_profile(row, kpis, row.last_evaluated_at), now, dict(limits))
+    around = inputs.surroundings(connection, [row])[row.id]
+    diagnosis = stall.diagnose(inputs.stall_profile(row, kpis, row.last_evaluated_at, around), now, dict(limits))
     return ReadinessView(_current_of(row), diagnosis, _view_etag(row.etag, diagnosis))
 
 

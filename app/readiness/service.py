@@ -16,9 +16,12 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.core import changes
 from app.core.among import among
 from app.core.changes import Cause
 from app.core.db import utcnow
+from app.engine import stall
+from app.engine.stages import IN_PRODUCTION, Stage
 from app.projects.models import Project
 from app.readiness import changed, marks, scorer, storage
 from app.readiness.document import joined
@@ -190,6 +193,7 @@ def _store(session: Session, rescore: Rescore) -> None:
                 rescore.projects[project_id], scored.rubric.key, scored.rubric.version, previous, after, cause
             )
         )
+    steadied = _stability_moved(session, rescore)
     connection = session.connection()
     storage.store_results(connection, results)
     storage.store_weighings(connection, weighings)
@@ -199,6 +203,34 @@ def _store(session: Session, rescore: Rescore) -> None:
         if isinstance(instance, ProjectReadiness) and instance.project_id in rescore.fresh:
             session.expire(instance)
     changed.tell(session, told)
+    if steadied:
+        # Projects starting something new in their departments read whether these deployments are
+        # stable: their status rows follow, through the write epilogue, in this transaction.
+        changes.record(session, Cause("readiness", "deployment stability"), steadied, readiness=False)
+
+
+def _stability_moved(session: Session, rescore: Rescore) -> list[uuid.UUID]:
+    """Deployments (production, scaling) whose fresh result changes which stability criteria of the
+    focus signal are unmet; read before the results are stored."""
+    fresh = {
+        project_id: scored.criteria.statuses
+        for project_id, scored in rescore.fresh.items()
+        if scored.criteria is not None and Stage(rescore.projects[project_id].stage) in IN_PRODUCTION
+    }
+    if not fresh:
+        return []
+    stored = dict(
+        session.execute(
+            select(ProjectReadiness.project_id, ProjectReadiness.statuses).where(
+                among(session.connection(), ProjectReadiness.project_id, list(fresh))
+            )
+        ).all()
+    )
+    return sorted(
+        project_id
+        for project_id, statuses in fresh.items()
+        if stall.unmet_criteria(statuses) != stall.unmet_criteria(stored.get(project_id))
+    )
 
 
 def rescore_due(session: Session, *, limit: int, sweep: bool = False) -> int:

@@ -44,6 +44,11 @@ class ReferenceSpec(WriteModel):
     note: str | None = Field(
         default=None, max_length=500, description="A caveat, e.g. that an article binds only high-risk AI systems."
     )
+    high_risk_only: StrictBool = Field(
+        default=False,
+        description="The obligation binds high-risk AI systems only: framework views count it for projects "
+        "whose `risk_tier` is `high`, and say how many are unclassified.",
+    )
 
 
 class CriterionSpec(WriteModel):
@@ -93,7 +98,8 @@ class RubricVersionSpec(WriteModel):
                     applies_from=c.applies_from,
                     check=c.check,
                     references=tuple(
-                        Reference(r.framework, r.id, r.title, r.strength, r.why, r.note) for r in c.references
+                        Reference(r.framework, r.id, r.title, r.strength, r.why, r.note, r.high_risk_only)
+                        for r in c.references
                     ),
                     evidence_required=c.evidence_required,
                 )
@@ -121,7 +127,13 @@ class RubricVersionSpec(WriteModel):
                     check=c.check,
                     references=[
                         ReferenceSpec(
-                            framework=r.framework, id=r.id, title=r.title, strength=r.strength, why=r.why, note=r.note
+                            framework=r.framework,
+                            id=r.id,
+                            title=r.title,
+                            strength=r.strength,
+                            why=r.why,
+                            note=r.note,
+                            high_risk_only=r.high_risk_only,
                         )
                         for r in c.references
                     ],

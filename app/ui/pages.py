@@ -22,9 +22,10 @@ from app.evidence.models import Evidence
 from app.governance import service as governance
 from app.kpis import service as kpis
 from app.kpis.models import Kpi, Measurement
+from app.portfolio import scaling
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
-from app.portfolio.schemas import PortfolioRow, StalledRow, SummaryStats
+from app.portfolio.schemas import PortfolioRow, ScalingRead, StalledRow, SummaryStats
 from app.projects import service as projects
 from app.projects.models import Project, StageTransition
 from app.readiness import reads as readiness
@@ -40,6 +41,7 @@ TRANSITIONS_SHOWN = 100
 HISTORY_SHOWN = 50
 BLOCKED_KEYS_SHOWN = 5
 BLOCKERS_SHOWN = 5
+USE_CASES_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class PortfolioPage:
     regions: list[str]
     trend: trends.Trend
     blockers: governance.Blockers
+    scaling: ScalingRead
 
 
 def _choices(session: Session, column: Any) -> list[str]:
@@ -66,7 +69,7 @@ def portfolio_page(
     session: Session, *, filters: portfolio.Filters, cursor: str | None, now: datetime, limits: Mapping[Stage, int]
 ) -> PortfolioPage:
     """A handful of set-based queries, however many projects: the summary, one page of rows, the
-    worst stalled projects and the monthly trend."""
+    worst stalled projects, the monthly trend, what holds the portfolio back, and scaling."""
     summary = portfolio.summary(session, filters=filters, group_by=None, now=now, limits=limits)
     levels = portfolio.by_level(session, filters=filters, now=now, limits=limits)
     rows, next_cursor = portfolio.readiness_rows(
@@ -95,6 +98,7 @@ def portfolio_page(
             now=now,
             limits=limits,
         ),
+        scaling=scaling.view(session, filters=filters, limit=USE_CASES_SHOWN, cursor=None, now=now, limits=limits),
     )
 
 

@@ -22,6 +22,7 @@ from app.auth.authenticator import Authenticator
 from app.auth.service import hash_secret
 from app.core.db import utcnow
 from app.core.errors import ProblemError
+from app.engine.frameworks import RiskTier
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
@@ -111,11 +112,13 @@ def _filters(params: QueryParams) -> portfolio.Filters:
         return value[:320] or None
 
     stage = text("stage")
+    tier = text("risk_tier")
     return portfolio.Filters(
         department=text("department"),
         region=text("region"),
         stage=Stage(stage) if stage is not None and stage in Stage.__members__ else None,
         owner=text("owner"),
+        risk_tier=RiskTier(tier) if tier is not None and tier in RiskTier.__members__ else None,
     )
 
 
@@ -125,6 +128,7 @@ def _query(filters: portfolio.Filters, **changes: str | None) -> str:
         "department": filters.department,
         "region": filters.region,
         "stage": filters.stage.value if filters.stage else None,
+        "risk_tier": filters.risk_tier.value if filters.risk_tier else None,
         "owner": filters.owner,
         **changes,
     }
@@ -172,6 +176,7 @@ async def portfolio_view(request: Request) -> Response:
         "levels": levels,
         "benefits": benefits,
         "stages": [stage.value for stage in (*FORWARD_ORDER, Stage.retired)],
+        "risk_tiers": [tier.value for tier in RiskTier],
         "cursor": cursor,
         "blockers_shown": pages.BLOCKERS_SHOWN,
     }

@@ -40,6 +40,7 @@ DIMENSIONS = {
     "success_metric": "Success metric",
     "ownership": "Ownership",
     "infrastructure": "Infrastructure",
+    "focus": "Focus",
     "inactivity": "Inactivity",
 }
 

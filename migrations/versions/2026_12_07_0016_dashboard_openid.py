@@ -7,7 +7,7 @@ working on this schema (it opens key sessions only, and its inner join never see
 Downgrading ends the sessions opened through the provider: the older schema cannot hold them.
 
 Revision ID: 0016
-Revises: 0018
+Revises: 0015
 Create Date: 2026-12-07 22:00:00.000000
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from app.core.db import JSONDocument, UTCDateTime
 
 revision: str = "0016"
-down_revision: str | None = "0018"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@ Projects that already have a decision date get their reminder row here; a date a
 UTC) counts as told, so that upgrading does not send an overdue reminder for every old date.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-07 21:00:00.000000
 """
 

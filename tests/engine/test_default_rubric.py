@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from app.engine.checks import CheckStatus, FactObservation, ProjectSnapshot
+from app.engine.checks import (
+    AdjacentInDomainCheck,
+    CheckStatus,
+    FactObservation,
+    ProjectSnapshot,
+    RelatedProject,
+    ReplicasOnPlatformCheck,
+)
 from app.engine.default_rubric import DEFAULT_RUBRIC
 from app.engine.frameworks import Framework
 from app.engine.kpi import KpiCategory
@@ -62,8 +69,8 @@ def test_sections_weights_and_criteria_are_those_of_the_rubric() -> None:
         "scaling.same_infrastructure": ("production", False),
     }
     assert {k: (c.applies_from.value, c.gate) for k, c in CRITERIA.items()} == expected
-    assert CRITERIA["scaling.adjacent_use_cases"].check is None
-    assert CRITERIA["scaling.same_infrastructure"].check is None
+    assert CRITERIA["scaling.adjacent_use_cases"].check == AdjacentInDomainCheck()
+    assert CRITERIA["scaling.same_infrastructure"].check == ReplicasOnPlatformCheck()
 
 
 def test_titles_keep_the_playbooks_words() -> None:
@@ -75,7 +82,7 @@ def test_titles_keep_the_playbooks_words() -> None:
 def test_references_are_the_crosswalk_and_only_where_the_match_is_honest() -> None:
     referenced = {k: [(r.framework, r.id) for r in c.references] for k, c in CRITERIA.items() if c.references}
 
-    assert DEFAULT_RUBRIC.version == 2
+    assert DEFAULT_RUBRIC.version == 3
     assert sum(len(found) for found in referenced.values()) == 43
     assert len(referenced) == 18
     assert set(CRITERIA) - set(referenced) == {
@@ -97,9 +104,13 @@ def test_every_eu_ai_act_article_but_art_4_says_it_binds_only_high_risk_systems(
     for article in articles:
         if article.id == "Art. 4":
             assert article.note is None
+            assert article.high_risk_only is False
         else:
             assert article.note is not None
             assert "high-risk" in article.note
+            assert article.high_risk_only is True
+    others = [r for c in DEFAULT_RUBRIC.criteria for r in c.references if r.framework != Framework.eu_ai_act]
+    assert not any(reference.high_risk_only for reference in others)
 
 
 OWNER = {"name": "Ana", "email": "ana@example.com"}
@@ -364,3 +375,62 @@ def test_a_rollback_dated_in_the_future_is_not_met_until_its_date_comes() -> Non
     assert "in the future" in found.reason
     assert [deadline.at for deadline in found.deadlines] == [tested_at - timedelta(minutes=5)]
     assert once_it_came.status == CheckStatus.met
+
+
+def replica(key: str, platform: str | None, region: str = "apac") -> RelatedProject:
+    return RelatedProject(key, "claims", region, platform, "claims")
+
+
+@pytest.mark.parametrize(
+    ("platform", "replicas", "expected"),
+    [
+        ("claims-vpc", (replica("a", "claims-vpc"), replica("b", "claims-vpc", "americas")), CheckStatus.met),
+        ("claims-vpc", (replica("a", "claims-vpc"), replica("b", "legacy-dc", "americas")), CheckStatus.partial),
+        ("claims-vpc", (replica("a", "legacy-dc"), replica("b", None, "americas")), CheckStatus.not_met),
+        ("claims-vpc", (), CheckStatus.no_data),
+        (None, (replica("a", "claims-vpc"),), CheckStatus.no_data),
+    ],
+)
+def test_same_infrastructure_compares_each_replicas_platform_with_its_own(
+    platform: str | None, replicas: tuple[RelatedProject, ...], expected: CheckStatus
+) -> None:
+    project = snapshot(stage=Stage.production, platform=platform, replicas=replicas)
+
+    assert status_of("scaling.same_infrastructure", project) == expected
+
+
+def test_a_replica_elsewhere_is_named_with_both_platforms() -> None:
+    check = CRITERIA["scaling.same_infrastructure"].check
+    assert check is not None
+    replicas = (replica("claims-triage-americas", "claims-vpc", "americas"), replica("claims-triage-apac", "apac-dc"))
+
+    result = run_check(check, snapshot(platform="claims-vpc", replicas=replicas), NOW)
+
+    assert result.status == CheckStatus.partial
+    assert result.reason == (
+        "1 of 2 replicas run on its platform claims-vpc (claims-triage-americas (claims, americas)); "
+        "claims-triage-apac (claims, apac) runs on apac-dc"
+    )
+    assert result.observed["replicas"][1] == {
+        "key": "claims-triage-apac",
+        "department": "claims",
+        "region": "apac",
+        "platform": "apac-dc",
+    }
+
+
+@pytest.mark.parametrize(
+    ("domain", "adjacent", "expected"),
+    [
+        ("claims", (RelatedProject("home-claims", "claims", "emea", None, "claims"),), CheckStatus.met),
+        ("claims", (RelatedProject("pricing", "claims", "emea", None, "underwriting"),), CheckStatus.no_data),
+        ("claims", (), CheckStatus.no_data),
+        (None, (RelatedProject("home-claims", "claims", "emea", None, None),), CheckStatus.no_data),
+    ],
+)
+def test_adjacent_use_cases_count_the_projects_adjacent_to_it_in_its_domain(
+    domain: str | None, adjacent: tuple[RelatedProject, ...], expected: CheckStatus
+) -> None:
+    project = snapshot(stage=Stage.production, domain=domain, adjacent=adjacent)
+
+    assert status_of("scaling.adjacent_use_cases", project) == expected

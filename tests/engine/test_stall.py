@@ -9,10 +9,13 @@ from app.engine.kpi import KpiCategory
 from app.engine.stages import Stage
 from app.engine.stall import (
     DEFAULT_STAGE_LIMITS_DAYS,
+    Deployment,
     Pattern,
     ProjectProfile,
     Risk,
     diagnose,
+    focus,
+    focus_ends,
     quiet_from,
     risk_when,
     static_signals,
@@ -183,3 +186,73 @@ def test_the_stored_form_gives_the_same_risk_as_the_diagnosis_at_any_later_time(
     stored = risk_when(signals, inactive=inactive, retired=stage == Stage.retired)
 
     assert stored == diagnose(project, read_at).risk
+
+
+# Focus: "resist the temptation to jump to entirely new use cases before the first one is stable".
+FRESH = Deployment("claims-triage", NOW - timedelta(days=10))
+SETTLED = Deployment("fraud-flags", NOW - timedelta(days=200))
+UNTRAINED = Deployment("fraud-flags", NOW - timedelta(days=200), ("scaling.support_trained",))
+NEW_POC = replace(HEALTHY, stage=Stage.poc, department_deployments=(FRESH,))
+
+
+def test_a_poc_in_a_department_whose_deployment_is_ten_days_old_is_told_to_focus() -> None:
+    diagnosis = diagnose(NEW_POC, NOW)
+    found = focus(NEW_POC, NOW)
+
+    assert found is not None
+    assert found.pattern == Pattern.stalled
+    assert found.reason == (
+        "resist the temptation to jump to entirely new use cases before the first one is stable: "
+        "claims-triage in production since 2026-11-16 (30 days on 2026-12-16)"
+    )
+    assert [s.dimension for s in diagnosis.signals][-2:] == ["focus", "inactivity"]
+    assert diagnosis.risk == Risk.medium
+    assert focus_ends(NEW_POC, NOW) == FRESH.since + timedelta(days=30)
+
+
+def test_focus_ends_thirty_days_after_the_deployment_entered_production() -> None:
+    later = FRESH.since + timedelta(days=30)
+
+    assert focus(NEW_POC, later - timedelta(seconds=1)) is not None
+    assert focus(NEW_POC, later) is None
+    assert focus_ends(NEW_POC, later) is None
+
+
+def test_unmet_runbooks_or_support_keep_a_deployment_unstable_however_old_it_is() -> None:
+    project = replace(NEW_POC, department_deployments=(SETTLED, UNTRAINED))
+
+    found = focus(project, NOW)
+
+    assert found is not None
+    assert "fraud-flags in production since 2026-05-10 (30 days on 2026-06-09), operations and support not trained" in (
+        found.reason
+    )
+    assert focus_ends(project, NOW) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"stage": Stage.pilot},
+        {"stage": Stage.production},
+        {"department_deployments": ()},
+        {"department_deployments": (SETTLED,)},
+        {"replicates": True},
+        {"expands": SETTLED},
+    ],
+)
+def test_no_focus_signal_past_the_poc_in_a_settled_department_for_replicas_and_adjacent_expansions(
+    change: dict[str, object],
+) -> None:
+    project = replace(NEW_POC, **change)  # type: ignore[arg-type]
+
+    assert focus(project, NOW) is None
+    assert "focus" not in signals_of(project)
+
+
+def test_expanding_a_deployment_that_is_not_stable_yet_is_no_exemption_until_it_is() -> None:
+    project = replace(NEW_POC, department_deployments=(UNTRAINED,), expands=FRESH)
+
+    assert focus(project, NOW) is not None
+    assert focus_ends(project, NOW) == FRESH.since + timedelta(days=30)
+    assert focus(project, FRESH.since + timedelta(days=30)) is None

@@ -1,4 +1,4 @@
-"""Migration 0012 publishes version 2 on top of version 1 and takes it away again cleanly."""
+"""Migrations 0012 and 0015 publish versions 2 and 3 on top of version 1 and take them away again cleanly."""
 
 from collections.abc import Iterator
 
@@ -35,11 +35,26 @@ def test_version_2_comes_with_0012_and_goes_with_its_downgrade(empty_engine: Eng
     upgrade(empty_engine, "0011")
     assert published(empty_engine) == (1, {1: published_definition(KEY, 1)})
 
-    upgrade(empty_engine)
+    upgrade(empty_engine, "0012")
     assert published(empty_engine) == (2, {1: published_definition(KEY, 1), 2: published_definition(KEY, 2)})
 
     downgrade(empty_engine, "0011")
     assert published(empty_engine) == (1, {1: published_definition(KEY, 1)})
 
-    upgrade(empty_engine)
+    upgrade(empty_engine, "0012")
     assert published(empty_engine)[0] == 2
+
+
+def test_version_3_comes_with_0015_and_goes_with_its_downgrade(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0014")
+    before = published(empty_engine)
+    assert before[0] == 2
+
+    upgrade(empty_engine)
+    assert published(empty_engine) == (3, {**before[1], 3: published_definition(KEY, 3)})
+
+    downgrade(empty_engine, "0014")
+    assert published(empty_engine) == before
+
+    upgrade(empty_engine)
+    assert published(empty_engine)[0] == 3

@@ -1,4 +1,5 @@
-"""Version 2 of the default rubric: the crosswalk as references, version 1 untouched, no score moved."""
+"""Versions 2 and 3 of the default rubric: the crosswalk as references, version 1 untouched, no score
+moved; then the scaling checks and the EU AI Act's high-risk-only references as a field."""
 
 import copy
 import json
@@ -29,11 +30,11 @@ def references(rubric: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {c["key"]: c["references"] for c in rubric["criteria"] if c["references"]}
 
 
-def test_the_default_rubric_is_version_2_with_43_references_over_18_criteria(reader: TestClient) -> None:
+def test_the_default_rubric_is_version_3_with_43_references_over_18_criteria(reader: TestClient) -> None:
     rubric = reader.get(RUBRIC).json()
     found = references(rubric)
 
-    assert rubric["version"] == 2
+    assert rubric["version"] == 3
     assert sum(len(refs) for refs in found.values()) == 43
     assert len(found) == 18
     assert found["value.business_kpi"][0] == {
@@ -43,9 +44,11 @@ def test_the_default_rubric_is_version_2_with_43_references_over_18_criteria(rea
         "strength": "strong",
         "why": "business value defined, not only model metrics",
         "note": None,
+        "high_risk_only": False,
     }
     articles = [r for refs in found.values() for r in refs if r["framework"] == "eu-ai-act"]
     assert {r["id"] for r in articles if r["note"]} == EU_HIGH_RISK
+    assert {r["id"] for r in articles if r["high_risk_only"]} == EU_HIGH_RISK
     assert all(r["note"] is None for r in articles if r["id"] == "Art. 4")
     assert {r["strength"] for refs in found.values() for r in refs} == {"strong", "moderate", "weak"}
 
@@ -60,9 +63,38 @@ def test_version_2_is_version_1_with_references_and_what_the_code_defines(reader
         return shown
 
     assert without_references(v1) == without_references(v2)
+    # Published before the field existed: read back, no reference binds high-risk systems only.
+    assert not any(r["high_risk_only"] for refs in references(v2).values() for r in refs)
+
+
+def test_version_3_is_version_2_with_the_scaling_checks_and_high_risk_only_and_what_the_code_defines(
+    reader: TestClient,
+) -> None:
+    v2 = reader.get(f"{RUBRIC}/versions/2").json()
+    v3 = reader.get(f"{RUBRIC}/versions/3").json()
+    changed = {"scaling.adjacent_use_cases", "scaling.same_infrastructure"}
+
+    def unchanged_part(rubric: dict[str, Any]) -> dict[str, Any]:
+        shown = {k: v for k, v in rubric.items() if k not in ("version", "published_at")}
+        shown["criteria"] = [
+            {
+                **{k: v for k, v in c.items() if k != "references"},
+                "references": [{k: v for k, v in r.items() if k != "high_risk_only"} for r in c["references"]],
+            }
+            for c in rubric["criteria"]
+            if c["key"] not in changed
+        ]
+        return shown
+
+    assert unchanged_part(v2) == unchanged_part(v3)
+    checks = {c["key"]: c["check"] for c in v3["criteria"] if c["key"] in changed}
+    assert checks == {
+        "scaling.adjacent_use_cases": {"kind": "adjacent_in_domain"},
+        "scaling.same_infrastructure": {"kind": "replicas_on_platform"},
+    }
     defined = RubricVersionSpec.from_engine(DEFAULT_RUBRIC, name=NAME, description=DESCRIPTION).model_dump(mode="json")
     # Read as the service reads it: fields added since (with their defaults) filled in.
-    published = RubricVersionSpec.model_validate(published_definition("ai-production-readiness", 2))
+    published = RubricVersionSpec.model_validate(published_definition("ai-production-readiness", 3))
     assert published.model_dump(mode="json") == defined
 
 
@@ -115,7 +147,7 @@ def test_no_project_scores_differently_against_version_2_than_against_version_1(
         before, after = ((r.score, r.level, r.gate_passed, r.blockers, r.criteria) for r in results)
         assert before == after, project.key
         shown = portfolio[project.key]
-        assert (shown["rubric_version"], shown["score"], shown["level"]) == (2, after[0], after[1].value)
+        assert (shown["rubric_version"], shown["score"], shown["level"]) == (3, after[0], after[1].value)
         seen.add((after[0], after[1], after[2]))
     # A varied portfolio: the comparison covers several scores, levels and both gate outcomes.
     assert len(seen) >= 4

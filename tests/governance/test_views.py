@@ -51,7 +51,7 @@ def test_the_crosswalk_files_criteria_under_each_identifier(reader: TestClient) 
     old = reader.get(CROSSWALK, params={"framework": "nist-ai-rmf", "version": 1}).json()
 
     by_id = {entry["id"]: entry for entry in nist["identifiers"]}
-    assert nist["version"] == 2
+    assert nist["version"] == 3
     assert [(c["criterion"], c["strength"]) for c in by_id["MANAGE 4.1"]["criteria"]] == [
         ("go_live.monitoring_alerting", "strong")
     ]
@@ -117,7 +117,11 @@ def test_framework_coverage_comes_as_csv_and_polls_with_an_etag(
     assert [row["id"] for row in rows] == [row["id"] for row in first.json()["identifiers"]]
     art12 = next(row for row in rows if row["id"] == "Art. 12(1)")
     assert art12["criteria"] == "infrastructure.observability_in_pilot"
-    assert sum(int(art12[name]) for name in ("met", "partial", "not_met", "not_applicable")) == len(PLAN)
+    # Art. 12(1) binds high-risk systems only, and no project of the plan is classified high.
+    assert int(art12["not_high_risk"]) == len(PLAN)
+    assert sum(int(art12[name]) for name in ("met", "partial", "not_met", "not_applicable", "not_high_risk")) == len(
+        PLAN
+    )
     assert again.status_code == 304
 
 

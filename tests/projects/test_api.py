@@ -318,7 +318,8 @@ def test_stage_history_pages(writer: TestClient) -> None:
     assert second["next_cursor"] is None
 
 
-def test_a_project_must_be_governed_by_an_existing_rubric(writer: TestClient) -> None:
-    problem = assert_problem(writer.post(PROJECTS, json=project_body(rubric="no-such-rubric")), 422)
+def test_a_project_must_be_governed_by_an_existing_rubric(approver: TestClient) -> None:
+    # Another rubric than the default needs an approver; an unknown one is 422 even for them.
+    problem = assert_problem(approver.post(PROJECTS, json=project_body(rubric="no-such-rubric")), 422)
 
     assert problem["errors"][0]["field"] == "body.rubric"

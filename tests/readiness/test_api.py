@@ -265,6 +265,7 @@ def test_publishing_a_rubric_version_rescores_every_governed_project(admin: Test
     admin.post("/api/v1/rubrics", json=weakest_link_rubric(aggregation="weighted_mean"))
     keys = [f"governed-{i}" for i in range(60)]
     for key in keys:
+        # A project governed by another rubric than the default is created by an approver or above.
         make_project(admin, key, rubric="weakest-link", deployment={"target": "public_cloud"})
     before = writer.get(f"/api/v1/projects/{keys[0]}/readiness").json()
 

@@ -181,7 +181,7 @@ def test_a_reader_signs_in_follows_a_stalled_project_and_signs_out(
 
     page.get_by_label("Department").select_option("claims")
     page.get_by_role("button", name="Apply filters").click()
-    expect(page).to_have_url(f"{served.base}/ui/?department=claims&region=&stage=&owner=")
+    expect(page).to_have_url(f"{served.base}/ui/?department=claims&region=&stage=&risk_tier=&owner=")
     assert _figure(page, "projects") == 2
     expect(stalled.get_by_role("link", name="Churn model")).to_have_count(0)
     page.get_by_role("link", name="Clear filters").click()

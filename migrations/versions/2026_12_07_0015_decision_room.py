@@ -3,7 +3,7 @@ evidence attestations and decisions cite.
 
 Only tables and nullable columns are added: the previous release keeps working on this schema.
 
-Revision ID: 0018
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-07 21:00:00.000000
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from app.core.db import JSONDocument, UTCDateTime
 
-revision: str = "0018"
+revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
