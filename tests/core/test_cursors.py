@@ -51,11 +51,17 @@ def paths(admin: TestClient) -> list[str]:
     make_kpi(admin, "claims-triage", cost_kpi())
     webhook = admin.post("/api/v1/webhooks", json={"url": "https://hooks.example.com/in", "event_types": ["*"]})
     assert webhook.status_code == 201, webhook.text
+    channel = admin.post(
+        "/api/v1/channels",
+        json={"name": "AI news", "kind": "slack", "url": "https://hooks.example.com/chat", "event_types": ["*"]},
+    )
+    assert channel.status_code == 201, channel.text
     filled = {
         "key": "claims-triage",
         "kpi": "handling-cost",
         "criterion": "go_live.rollback_tested",
         "webhook_id": webhook.json()["id"],
+        "channel_id": channel.json()["id"],
     }
     found = []
     for path, operations in admin.app.openapi()["paths"].items():  # type: ignore[attr-defined]

@@ -165,12 +165,21 @@ def test_the_other_views_of_every_project_show_another_replicas_write_at_once(
     rescored(first)
     before = first.get(path)
     assert before.status_code == 200, before.text
-    assert first.get(path).json() == before.json()
+    assert steady(first.get(path).json()) == steady(before.json())
 
     second.put("/api/v1/projects/fraud-scan", json=project("fraud-scan", "risk"))
     rescored(second)
 
-    assert first.get(path).json() != before.json()
+    assert steady(first.get(path).json()) != steady(before.json())
+
+
+def steady(body: object) -> object:
+    """The body without the current bucket's `as_of`, which is now, and so moves between two reads."""
+    if isinstance(body, dict):
+        return {name: steady(value) for name, value in body.items() if name != "as_of"}
+    if isinstance(body, list):
+        return [steady(item) for item in body]
+    return body
 
 
 def rescored(client: TestClient) -> None:
