@@ -14,6 +14,7 @@ from app.facts.router import router as facts_router
 from app.governance.router import crosswalk_router
 from app.governance.router import router as governance_router
 from app.health.router import router as health_router
+from app.initiatives.router import router as initiatives_router
 from app.kpis.router import router as kpis_router
 from app.portfolio.router import router as portfolio_router
 from app.projects.router import router as projects_router
@@ -38,6 +39,7 @@ ROUTERS: list[APIRouter] = [
     decision_queue_router,
     portfolio_router,
     governance_router,
+    initiatives_router,
     events_router,
     auth_router,
     audit_router,

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, create_model, field_validator
 
 from app.core.schemas import ReadModel, WriteModel
 from app.decisions.schemas import DecisionRequested
+from app.initiatives.schemas import InitiativeCompleted, InitiativeOverdue
 from app.kpis.schemas import KpiStatusChanged
 from app.portfolio.schemas import StallRiskChanged
 from app.readiness.schemas import ReadinessChanged
@@ -24,8 +25,13 @@ EVENT_TYPES = (
     "rubric.published",
     "kpi.status_changed",
     "project.stall_risk_changed",
+    "initiative.completed",
+    "initiative.overdue",
 )
 PING = "webhook.ping"
+# Kinds of event about the portfolio as a whole, not one project: the feed shows them to unscoped
+# readers only, and a subscription filtered by department receives none.
+PORTFOLIO_WIDE = ("initiative",)
 TYPE_PATTERN = r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$"
 
 EventTypePattern = Annotated[
@@ -110,6 +116,8 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "rubric.published": RubricPublished,
     "kpi.status_changed": KpiStatusChanged,
     "project.stall_risk_changed": StallRiskChanged,
+    "initiative.completed": InitiativeCompleted,
+    "initiative.overdue": InitiativeOverdue,
     PING: Ping,
 }
 
@@ -121,7 +129,9 @@ class CloudEvent(BaseModel):
     id: uuid.UUID = Field(description="Also the `webhook-id` header: the same on every retry.")
     source: str = Field(examples=["urn:ai-readiness:production"])
     type: str
-    subject: str = Field(description="The project key; the rubric key for `rubric.published`.")
+    subject: str = Field(
+        description="The project key; the rubric key for `rubric.published`, the initiative key for `initiative.*`."
+    )
     time: datetime
     datacontenttype: Literal["application/json"]
     data: dict[str, Any]
