@@ -2,7 +2,8 @@
 stood in a row of the readiness history, and what a project still misses.
 
 A criterion counts as done when met, exempt or not applicable; a criterion the project's rubric
-does not have counts as missing, since the goal names what it asks whatever the rubric.
+does not have does not apply to it, and counts as done too. A project not scored yet has done
+nothing.
 """
 
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,6 @@ from app.engine.scoring import Criterion, Level, Status
 from app.initiatives import storage
 from app.portfolio.models import ProjectStatus
 
-DONE_STATUSES = (Status.met.value, Status.exempt.value, Status.not_applicable.value)
 UNDONE_STATUSES = (Status.partial.value, Status.not_met.value)
 LEVEL_ORDER = [level.value for level in Level]
 Kind = Literal["criteria", "gate", "level"]
@@ -52,12 +52,12 @@ class GoalRule:
 
     @property
     def reads_statuses(self) -> bool:
-        """Whether it needs each criterion's status, which the readiness row keeps."""
+        """Whether it needs each criterion's status, which history rows keep since they were kept."""
         return self.kind == "criteria"
 
     def done_condition(self, dialect: str) -> ColumnElement[bool]:
-        """A project meets it now: over the status row (and, for criteria, its readiness row);
-        never NULL, so that its negation finds the projects remaining."""
+        """A project meets it now, over its status row alone; never NULL, so that its negation finds
+        the projects remaining."""
         match self.kind:
             case "gate":
                 return ProjectStatus.gate_passed.is_(True)
@@ -65,25 +65,24 @@ class GoalRule:
                 return func.coalesce(ProjectStatus.level, "").in_(self.levels)
             case "criteria":
                 return and_(
-                    *(
-                        func.coalesce(storage.criterion_status(dialect, key), "").in_(DONE_STATUSES)
-                        for key in self.criteria
-                    )
+                    ProjectStatus.undone.is_not(None),
+                    *(~storage.lists_undone(dialect, key) for key in self.criteria),
                 )
 
-    def missing(
-        self, *, statuses: Mapping[str, str] | None, blockers: Sequence[Sequence[str]] | None, order: Sequence[str]
-    ) -> list[str]:
-        """What a project still misses, from its current statuses and gate blockers; `order` is its
-        rubric's criteria, for a level goal's list."""
-        known = statuses or {}
+    def missing(self, *, undone: str | None, blockers: Sequence[Sequence[str]] | None) -> list[str]:
+        """What a project still misses: the goal's criteria it has not done; for the gate, its
+        blockers; for a level, every criterion it has partly met or not met. Nothing is known of a
+        project not scored yet."""
+        if undone is None:
+            return []
+        keys = [key for key in undone.split(",") if key]
         match self.kind:
             case "criteria":
-                return [key for key in self.criteria if known.get(key) not in DONE_STATUSES]
+                return [key for key in self.criteria if key in keys]
             case "gate":
                 return [criterion for criterion, _ in blockers or []]
             case "level":
-                return [key for key in order if known.get(key) in UNDONE_STATUSES]
+                return keys
 
     def judged(
         self,
@@ -104,13 +103,13 @@ class GoalRule:
                 return level in self.levels, False
             case "criteria":
                 if statuses is not None:
-                    return all(statuses.get(key) in DONE_STATUSES for key in self.criteria), False
+                    return all(statuses.get(key) not in UNDONE_STATUSES for key in self.criteria), False
                 gates = {criterion.key for criterion in criteria if criterion.gate}
-                keys = {criterion.key for criterion in criteria}
+                held = {criterion.key for criterion in criteria} & set(self.criteria)
                 blocked = {criterion for criterion, _ in blockers}
-                if any(key not in keys or key in blocked for key in self.criteria):
+                if held & blocked:
                     return False, False
-                unknown = any(key not in gates for key in self.criteria)
+                unknown = bool(held - gates)
                 return not unknown, unknown
 
 

@@ -18,7 +18,6 @@ from app.initiatives.schemas import DepartmentProgress, RemainingProject
 from app.portfolio.models import ProjectStatus
 from app.portfolio.service import Filters, filtered
 from app.readiness.models import ProjectReadiness
-from app.rubrics import service as rubrics
 
 
 def filters_of(scope: Mapping[str, Any], *, with_stage: bool = True) -> Filters:
@@ -34,11 +33,7 @@ def filters_of(scope: Mapping[str, Any], *, with_stage: bool = True) -> Filters:
     )
 
 
-def _in_scope(
-    query: Select[*tuple[Any, ...]], rule: GoalRule, filters: Filters, now: datetime
-) -> Select[*tuple[Any, ...]]:
-    if rule.reads_statuses:
-        query = query.outerjoin(ProjectReadiness, ProjectReadiness.project_id == ProjectStatus.project_id)
+def _in_scope(query: Select[*tuple[Any, ...]], filters: Filters, now: datetime) -> Select[*tuple[Any, ...]]:
     # No risk filter: the stage limits it would need do not matter.
     return filtered(query, filters, now, {})
 
@@ -54,7 +49,7 @@ def counts(session: Session, *, rule: GoalRule, filters: Filters, now: datetime)
     """Projects in scope and done, per department and in all: one GROUP BY."""
     done = case((rule.done_condition(session.get_bind().dialect.name), 1), else_=0)
     totals: Select[*tuple[Any, ...]] = select(ProjectStatus.department, func.count(), func.sum(done))
-    query = _in_scope(totals.select_from(ProjectStatus), rule, filters, now).group_by(ProjectStatus.department)
+    query = _in_scope(totals.select_from(ProjectStatus), filters, now).group_by(ProjectStatus.department)
     rows = [
         DepartmentProgress(department=department, in_scope=int(total), done=int(met or 0))
         for department, total, met in session.execute(query)
@@ -64,14 +59,14 @@ def counts(session: Session, *, rule: GoalRule, filters: Filters, now: datetime)
 
 
 def any_in_scope(session: Session, *, rule: GoalRule, filters: Filters, now: datetime) -> bool:
-    query = _in_scope(select(ProjectStatus.project_id).select_from(ProjectStatus), rule, filters, now)
+    query = _in_scope(select(ProjectStatus.project_id).select_from(ProjectStatus), filters, now)
     return bool(session.scalar(select(exists(query))))
 
 
 def any_remaining(session: Session, *, rule: GoalRule, filters: Filters, now: datetime) -> bool:
     """Whether a project in scope misses the goal: stops at the first one found."""
     undone = not_(rule.done_condition(session.get_bind().dialect.name))
-    query = _in_scope(select(ProjectStatus.project_id).select_from(ProjectStatus), rule, filters, now)
+    query = _in_scope(select(ProjectStatus.project_id).select_from(ProjectStatus), filters, now)
     return bool(session.scalar(select(exists(query.where(undone)))))
 
 
@@ -80,47 +75,38 @@ def remaining(
 ) -> tuple[list[RemainingProject], str | None]:
     """The projects in scope that miss the goal, by key, each with what it misses."""
     dialect = session.get_bind().dialect.name
-    query: Select[*tuple[Any, ...]] = (
-        select(
-            ProjectStatus.key,
-            ProjectStatus.name,
-            ProjectStatus.department,
-            ProjectStatus.stage,
-            ProjectReadiness.statuses,
-            ProjectReadiness.blockers,
-            ProjectReadiness.rubric_key,
-            ProjectReadiness.rubric_version,
-        )
-        .select_from(ProjectStatus)
-        .where(not_(rule.done_condition(dialect)))
-    )
-    if not rule.reads_statuses:
-        query = query.outerjoin(ProjectReadiness, ProjectReadiness.project_id == ProjectStatus.project_id)
-    query = _in_scope(query, rule, filters, now)
+    query: Select[*tuple[Any, ...]] = select(
+        ProjectStatus.project_id,
+        ProjectStatus.key,
+        ProjectStatus.name,
+        ProjectStatus.department,
+        ProjectStatus.stage,
+        ProjectStatus.undone,
+    ).where(not_(rule.done_condition(dialect)))
+    query = _in_scope(query, filters, now)
     if cursor is not None:
         (after,) = decode_cursor(cursor, cursor_text)
         query = query.where(keyset_after([ProjectStatus.key], [after]))
     rows = session.execute(query.order_by(ProjectStatus.key).limit(limit + 1)).all()
     next_cursor = encode_cursor([rows[limit - 1].key]) if len(rows) > limit else None
-    orders: dict[tuple[str, int], list[str]] = {}
-    items = []
-    for row in rows[:limit]:
-        order: list[str] = []
-        if rule.kind == "level" and row.rubric_key is not None:
-            version = (row.rubric_key, row.rubric_version)
-            if version not in orders:
-                orders[version] = [c.key for c in rubrics.engine_rubric(session, *version).criteria]
-            order = orders[version]
-        scored = row.rubric_key is not None
-        items.append(
-            RemainingProject(
-                project=row.key,
-                name=row.name,
-                department=row.department,
-                stage=Stage(row.stage),
-                missing=rule.missing(statuses=row.statuses, blockers=row.blockers, order=order)
-                if scored or rule.kind == "criteria"
-                else [],
-            )
+    rows = rows[:limit]
+    blockers: dict[Any, list[list[str]]] = {}
+    if rule.kind == "gate" and rows:
+        blockers = dict(
+            session.execute(
+                select(ProjectReadiness.project_id, ProjectReadiness.blockers).where(
+                    ProjectReadiness.project_id.in_([row.project_id for row in rows])
+                )
+            ).all()
         )
+    items = [
+        RemainingProject(
+            project=row.key,
+            name=row.name,
+            department=row.department,
+            stage=Stage(row.stage),
+            missing=rule.missing(undone=row.undone, blockers=blockers.get(row.project_id)),
+        )
+        for row in rows
+    ]
     return items, next_cursor

@@ -1,22 +1,26 @@
-"""Where initiatives meet the database's dialect: a criterion's status read out of a project's
-stored statuses (PostgreSQL's `->>` on JSONB, SQLite's `json_extract`), and the row locks that let
+"""Where initiatives meet the database's dialect: whether a project's status row lists a criterion
+among those it has not done (PostgreSQL's `strpos`, SQLite's `instr`), and the row locks that let
 replicas share the watch. The rules live in `goals.py`, `progress.py` and `watch.py`."""
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, String, func, literal, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.initiatives.models import Initiative
-from app.readiness.models import ProjectReadiness
+from app.portfolio.models import ProjectStatus
 
 
-def criterion_status(dialect: str, key: str) -> ColumnElement[str | None]:
-    """The current status of one criterion of a project, from its readiness row; NULL without one."""
-    if dialect == "postgresql":
-        return type_coerce(ProjectReadiness.statuses.op("->>")(literal(key, String())), String())
-    return type_coerce(func.json_extract(ProjectReadiness.statuses, literal(f'$."{key}"', String())), String())
+def lists_undone(dialect: str, key: str) -> ColumnElement[bool]:
+    """The project has partly met or not met this criterion: `,key,` is in its `undone`."""
+    needle = literal(f",{key},", String())
+    found = (
+        func.strpos(ProjectStatus.undone, needle)
+        if dialect == "postgresql"
+        else func.instr(ProjectStatus.undone, needle)
+    )
+    return found > 0
 
 
 def lock_initiative(session: Session, initiative_id: uuid.UUID) -> Initiative | None:

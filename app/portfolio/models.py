@@ -3,7 +3,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONDocument, Money, UTCDateTime, utcnow
@@ -24,6 +24,7 @@ class ProjectStatus(Base):
         Index("ix_project_status_department_rank_score_key", "department", "rank_score", "key"),
         Index("ix_project_status_stage_entered_at_key", "stage_entered_at", "key"),
         Index("ix_project_status_name_key", "name", "key"),
+        Index("ix_project_status_key", "key"),
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
@@ -45,6 +46,9 @@ class ProjectStatus(Base):
     score: Mapped[float | None]
     level: Mapped[str | None] = mapped_column(String(20))
     gate_passed: Mapped[bool | None]
+    # The criteria partly met or not met, `,a.b,c.d,` (`readiness.document.undone_criteria`): what
+    # an initiative's goal of criteria tests; None until the project is scored.
+    undone: Mapped[str | None] = mapped_column(Text)
     signals: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
     risk_active: Mapped[str] = mapped_column(String(8))
     risk_inactive: Mapped[str] = mapped_column(String(8))

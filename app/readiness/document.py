@@ -182,6 +182,17 @@ def decoded_statuses(criteria: Sequence[str], coded: str) -> dict[str, str]:
     return {key: CODED_STATUSES[code] for key, code in zip(criteria, coded, strict=True)}
 
 
+def undone_criteria(statuses: Mapping[str, str]) -> str:
+    """The keys of the criteria partly met or not met, sorted, between commas (`,a.b,c.d,`; `,`
+    for none): what the portfolio's status row keeps, so that whether a project has done some
+    criteria is a substring test on a short string (`,a.b,` not in it)."""
+    undone = sorted(key for key, status in statuses.items() if status in UNDONE)
+    return f",{','.join(undone)}," if undone else ","
+
+
+UNDONE = frozenset({scoring.Status.partial.value, scoring.Status.not_met.value})
+
+
 def cause_summary(cause: list[dict[str, str]]) -> str:
     """`fact ops.rollback_tested_at, measurement batch`; the passing of time reads `time: ...`."""
     return ", ".join(

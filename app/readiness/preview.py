@@ -31,6 +31,7 @@ def preview(session: Session, *, key: str, data: RubricVersionSpec) -> RubricPre
     rubrics.check_publishable(key, data)
     before = rubrics.latest_engine_rubric(session, key)
     after = data.to_engine(key, rubric.latest_version + 1)
+    unchanged = scoring.decided_alike(before, after)
     now = utcnow()
     governed = select(Project.id).where(Project.rubric == key).order_by(Project.key)
     ids = list(session.scalars(scope.restrict(governed, Project.department)))
@@ -45,8 +46,11 @@ def preview(session: Session, *, key: str, data: RubricVersionSpec) -> RubricPre
         loaded = inputs.load(session, projects, now)
         for project in projects:
             given = loaded[project.id]
-            was = _standing(scoring.evaluate(before, given.snapshot, given.attestations, given.exemptions, now))
-            will = _standing(scoring.evaluate(after, given.snapshot, given.attestations, given.exemptions, now))
+            judged: scoring.Judged = {}
+            was = _standing(scoring.evaluate(before, given.snapshot, given.attestations, given.exemptions, now, judged))
+            # A criterion both versions decide alike is judged once, for both.
+            alike = {key: found for key, found in judged.items() if key in unchanged}
+            will = _standing(scoring.evaluate(after, given.snapshot, given.attestations, given.exemptions, now, alike))
             levels_before[was.level.value] += 1
             levels_after[will.level.value] += 1
             if was != will:

@@ -21,7 +21,7 @@ from app.core.changes import Cause
 from app.core.db import utcnow
 from app.projects.models import Project
 from app.readiness import changed, marks, scorer, storage
-from app.readiness.document import coded_statuses, joined
+from app.readiness.document import coded_statuses, joined, undone_criteria
 from app.readiness.models import ProjectReadiness, ReadinessMark
 from app.readiness.scorer import Scored, StoredResult
 
@@ -157,7 +157,11 @@ def _store(session: Session, rescore: Rescore) -> None:
                     "statuses": criteria.statuses,
                 }
             )
-        scores.append(changed.Scores(project_id, result.score, result.level.value, result.gate_passed))
+        scores.append(
+            changed.Scores(
+                project_id, result.score, result.level.value, result.gate_passed, undone_criteria(scored.statuses)
+            )
+        )
         after = changed.State(result.score, result.level.value, result.gate_passed, scored.blockers)
         previous = (
             None if before is None else changed.State(before.score, before.level, before.gate_passed, before.blockers)

@@ -9,6 +9,11 @@ burn-up says from which week it is exact. `readiness_history.significant` is fal
 change of criteria alone (score, level, gate and blockers as they were), which the history does not
 show; every row written before is a significant one.
 
+`project_status.undone` lists the criteria a project has partly met or not met, sorted, between
+commas (`,go_live.rollback_tested,value.positive_roi,`; `,` for none): an initiative's goal of
+criteria is then a substring test on the narrow status row, not a JSON lookup in the readiness
+row. It is filled here from each project's current statuses, and kept by re-scoring from then on.
+
 Only tables, nullable columns and a column with a server default are added: the previous release
 keeps working on this schema.
 
@@ -30,7 +35,34 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+UNDONE = ("partial", "not_met")
+CHUNK = 1000
+
+
+def _fill_undone() -> None:
+    connection = op.get_bind()
+    readiness = sa.table("project_readiness", sa.column("project_id", sa.Uuid()), sa.column("statuses", JSONDocument))
+    status = sa.table("project_status", sa.column("project_id", sa.Uuid()), sa.column("undone", sa.Text()))
+    rows = []
+    for project_id, statuses in connection.execute(
+        sa.select(readiness.c.project_id, readiness.c.statuses).where(readiness.c.statuses.is_not(None))
+    ).all():
+        undone = sorted(key for key, value in statuses.items() if value in UNDONE)
+        rows.append({"row_id": project_id, "value": f",{','.join(undone)}," if undone else ","})
+    update = (
+        sa.update(status)
+        .where(status.c.project_id == sa.bindparam("row_id"))
+        .values(undone=sa.bindparam("value", type_=sa.Text()))
+    )
+    for start in range(0, len(rows), CHUNK):
+        connection.execute(update, rows[start : start + CHUNK])
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("project_status", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("undone", sa.Text(), nullable=True))
+    op.create_index("ix_project_status_key", "project_status", ["key"])
+    _fill_undone()
     with op.batch_alter_table("readiness_history", schema=None) as batch_op:
         batch_op.add_column(sa.Column("statuses", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("significant", sa.Boolean(), server_default=sa.true(), nullable=False))
@@ -91,3 +123,6 @@ def downgrade() -> None:
     with op.batch_alter_table("readiness_history", schema=None) as batch_op:
         batch_op.drop_column("significant")
         batch_op.drop_column("statuses")
+    op.drop_index("ix_project_status_key", table_name="project_status")
+    with op.batch_alter_table("project_status", schema=None) as batch_op:
+        batch_op.drop_column("undone")
