@@ -143,7 +143,8 @@ class DataSet:
     (thousands of measurements on the first project) must not be cloned into every copy."""
 
     def __init__(self, url: str, templates: int) -> None:
-        self.engine = make_engine(url, pool_size=1)
+        # ANALYZE of a large data set on a busy machine takes longer than a request may.
+        self.engine = make_engine(url, pool_size=1, statement_timeout_ms=600_000)
         with self.engine.connect() as connection:
             self.templates = load_templates(connection, templates)
 
