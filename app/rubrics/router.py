@@ -32,7 +32,10 @@ def _version_response(
     if as_yaml:
         # Another representation of the same version: its own entity tag.
         headers = {"ETag": f'"{version.id.hex}-yaml"', "Vary": "Accept"}
-        return Response(document_of(read.model_dump(mode="json")), headers=headers, media_type=YAML_MEDIA_TYPE)
+        # Which rubric and version first, for a reader of the file; then its content.
+        shown = read.model_dump(mode="json")
+        first = {name: shown.pop(name) for name in ("key", "version", "published_at", "published_by")}
+        return Response(document_of({**first, **shown}), headers=headers, media_type=YAML_MEDIA_TYPE)
     headers = {"ETag": f'"{version.id.hex}"', "Vary": "Accept"}
     if status_code == 201:
         headers["Location"] = f"{API_PREFIX}/rubrics/{rubric.key}/versions/{version.number}"
