@@ -3,7 +3,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONDocument, Money, UTCDateTime, utcnow
@@ -25,6 +25,20 @@ class ProjectStatus(Base):
         Index("ix_project_status_stage_entered_at_key", "stage_entered_at", "key"),
         Index("ix_project_status_name_key", "name", "key"),
         Index("ix_project_status_key", "key"),
+        # What an initiative counts (its scope's filters, its goal), read from the index alone on
+        # SQLite, where reading 100,000 rows costs ten times as much. PostgreSQL reads the rows fast
+        # enough, and limits an index entry to a third of a page, which `undone` could exceed: the
+        # index is empty there.
+        Index(
+            "ix_project_status_initiative_counts",
+            "department",
+            "stage",
+            "region",
+            "gate_passed",
+            "level",
+            "undone",
+            postgresql_where=false(),
+        ),
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)

@@ -18,7 +18,7 @@ from tests.evaluations.test_api import iso
 from tests.initiatives.helpers import INITIATIVES, PROJECTS, comes_true, post_facts, progress, told
 from tests.initiatives.test_burnup import expected_burn_up
 
-KEY = INITIATIVE["key"]
+KEY = str(INITIATIVE["key"])
 
 
 @pytest.fixture(scope="module")
