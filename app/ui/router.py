@@ -26,7 +26,7 @@ from app.core.errors import ProblemError
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
-from app.ui import charts, decisions, pages, project, sessions
+from app.ui import charts, decisions, initiatives, pages, project, sessions
 from app.ui.web import (
     COOKIE,
     LEVELS,
@@ -246,6 +246,7 @@ def install_ui(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(project.router)
     app.include_router(decisions.router)
+    app.include_router(initiatives.router)
     app.mount(f"{UI_PATH}/static", UiStatic(directory=STATIC), name="ui-static")
     app.add_api_route("/", _home, include_in_schema=False)
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
