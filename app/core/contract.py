@@ -168,15 +168,28 @@ def _one_schema_per_model(document: dict[str, Any]) -> None:
 
 def _yaml(operation: dict[str, Any], method: str) -> None:
     """YAML beside JSON, where an operation takes it (a POST's body) or answers it (a GET, on
-    `Accept: application/yaml`): the same schema, since one is read into the other."""
+    `Accept: application/yaml`): the JSON's document written in YAML, one read into the other.
+    Described as text naming its model, which is what generated clients can send and receive
+    (openapi-python-client, for one, reads no YAML schema)."""
     if not operation.pop("x-yaml", False):
         return
     content = operation.get("requestBody", {}).get("content", {})
     if JSON_MEDIA_TYPE in content:
-        content[YAML_MEDIA_TYPE] = copy.deepcopy(content[JSON_MEDIA_TYPE])
+        content[YAML_MEDIA_TYPE] = _as_yaml(content[JSON_MEDIA_TYPE])
     answer = operation.get("responses", {}).get("200", {}).get("content", {})
     if method == "get" and JSON_MEDIA_TYPE in answer:
-        answer[YAML_MEDIA_TYPE] = copy.deepcopy(answer[JSON_MEDIA_TYPE])
+        answer[YAML_MEDIA_TYPE] = _as_yaml(answer[JSON_MEDIA_TYPE])
+
+
+def _as_yaml(json_media: Mapping[str, Any]) -> dict[str, Any]:
+    model = _schema_name(json_media.get("schema", {}))
+    return {
+        "schema": {
+            "type": "string",
+            "description": f"A `{model}` written in YAML: the same fields as the JSON, read into it (YAML's "
+            "safe subset, without anchors and aliases).",
+        }
+    }
 
 
 def _problem_schemas(schemas: dict[str, Any]) -> None:
