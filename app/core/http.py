@@ -140,13 +140,18 @@ class RequestMiddleware:
 
         Only the batch operations and file uploads take larger limits, and only from an authenticated
         caller: the credential is checked before a byte of the body is read, so that nobody can make
-        the service hold large bodies without one. Uploads are multipart, not JSON.
+        the service hold large bodies without one. Uploads are multipart, not JSON. The operations
+        that take YAML read it here into JSON, for an authenticated caller too.
         """
         if scope["method"] not in BODY_METHODS:
             return None, receive
         posted = scope["method"] == "POST"
         batch = posted and any(pattern.match(scope["path"]) for pattern in self.batch_paths)
         upload = posted and any(pattern.match(scope["path"]) for pattern in self.upload_paths)
+        content_type = headers.get("content-type", "")
+        yaml_body = (
+            posted and is_yaml(content_type) and any(pattern.match(scope["path"]) for pattern in self.yaml_paths)
+        )
         limit = self.max_batch_body_bytes if batch else self.max_upload_body_bytes if upload else self.max_body_bytes
         too_large = problem_response(
             413,
@@ -156,7 +161,8 @@ class RequestMiddleware:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return too_large, receive
-        if batch or upload:
+        # Reading YAML costs far more than JSON: only an authenticated caller makes the service do it.
+        if batch or upload or yaml_body:
             try:
                 scope.setdefault("state", {})[CALLER_STATE_KEY] = await self.authenticate(scope)
             except ProblemError as error:
@@ -175,8 +181,7 @@ class RequestMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        content_type = headers.get("content-type", "")
-        if body and is_yaml(content_type) and posted and any(p.match(scope["path"]) for p in self.yaml_paths):
+        if body and yaml_body:
             try:
                 body = json_of(body)
             except YamlError as error:

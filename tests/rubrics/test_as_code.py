@@ -117,3 +117,9 @@ def test_the_example_kept_in_docs_publishes_as_the_next_version(admin: TestClien
     assert preview.status_code == 200, preview.text
     assert published.status_code == 201, published.text
     assert published.json()["name"] == yaml.safe_load(EXAMPLE.read_text())["name"]
+
+
+def test_yaml_is_read_for_an_authenticated_caller_only(client: TestClient) -> None:
+    broken = b"name: Lean\n  sections: [\n"
+
+    assert_problem(client.post(f"{DEFAULT}/versions", content=broken, headers=YAML), 401)
