@@ -143,6 +143,8 @@ class RequestMiddleware:
         the service hold large bodies without one. Uploads are multipart, not JSON. The operations
         that take YAML read it here into JSON, for an authenticated caller too.
         """
+        # One function: the body is read once, and each refusal (size, credential, media type) must
+        # come before the step that would read more of it.
         if scope["method"] not in BODY_METHODS:
             return None, receive
         posted = scope["method"] == "POST"
