@@ -64,9 +64,11 @@ def json_of(body: bytes) -> bytes:
         raise YamlError(f"{where}{error.problem or error.context or 'not YAML'}") from error
     except yaml.YAMLError as error:
         raise YamlError(f"not YAML: {error}") from error
+    except RecursionError as error:
+        raise YamlError("the document is nested too deeply") from error
     try:
         return pydantic_core.to_json(document)
-    except pydantic_core.PydanticSerializationError as error:
+    except (pydantic_core.PydanticSerializationError, RecursionError, ValueError) as error:
         raise YamlError(f"a value has no JSON equivalent: {error}") from error
 
 

@@ -67,11 +67,18 @@ def test_yaml_that_does_not_parse_is_422_naming_the_line(admin: TestClient) -> N
     assert "line 5" in problem["detail"]
 
 
-def test_yaml_anchors_and_keys_given_twice_are_refused(admin: TestClient) -> None:
+def test_yaml_anchors_keys_given_twice_and_what_json_cannot_say_are_refused(admin: TestClient) -> None:
     aliased = "name: &name Lean\ndescription: *name\n"
     twice = "name: Lean\nname: Leaner\n"
+    deep = "name: " + "[" * 100_000 + "]" * 100_000 + "\n"
+    binary = "name: !!binary /w==\n"
 
-    for body, says in ((aliased, "anchors and aliases"), (twice, "given twice")):
+    for body, says in (
+        (aliased, "anchors and aliases"),
+        (twice, "given twice"),
+        (deep, "nested too deeply"),
+        (binary, "no JSON equivalent"),
+    ):
         problem = assert_problem(admin.post(f"{DEFAULT}/versions", content=body.encode(), headers=YAML), 422)
         assert says in problem["detail"]
 
