@@ -14,6 +14,7 @@ from app.facts.router import router as facts_router
 from app.governance.router import crosswalk_router
 from app.governance.router import router as governance_router
 from app.health.router import router as health_router
+from app.initiatives.router import router as initiatives_router
 from app.kpis.router import router as kpis_router
 from app.notifications.router import router as notifications_router
 from app.platforms.router import router as platforms_router
@@ -42,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     decision_queue_router,
     portfolio_router,
     governance_router,
+    initiatives_router,
     events_router,
     notifications_router,
     reports_router,

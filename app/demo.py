@@ -576,6 +576,20 @@ PORTFOLIO: tuple[Spec, ...] = (
         ),
     ),
     Spec(
+        "claims-first-notice",
+        "First notice of loss summaries",
+        "claims",
+        "emea",
+        workflow="Summarise first-notice-of-loss calls for the claims handler",
+        business_owner="Ines Duarte",
+        technical_owner="Kofi Mensah",
+        stakeholders=STEERING_COMMITTEE,
+        kpis=(_time("handling-minutes", "Handling time per first notice", "minutes", 14, 8, 1_200, 0.9),),
+        path=(Move(20, "poc"), Move(50, "pilot"), Move(85, "production")),
+        # The rollback was tested once before go-live and never since: the gate lapses with time alone.
+        retest_rollback=False,
+    ),
+    Spec(
         "underwriting-risk-scoring",
         "Underwriting risk scoring",
         "underwriting",
@@ -1007,4 +1021,31 @@ def build(
             for spec in family:
                 built.append(spec.key)
                 progress(f"{spec.key}: built ({spec.path[-1].to if spec.path else 'idea'})")
+        if client.get(f"{API}/initiatives/{INITIATIVE['key']}", headers=admin).status_code == 404:
+            _initiative(client, admin)
+            progress(f"{INITIATIVE['key']}: the programme over the claims projects in production")
     return Outcome(built, [spec.key for spec in existing], admin_secret)
+
+
+# A programme over the portfolio: the claims department's production projects pass the go-live
+# gate by a date, followed since the demo's history starts.
+INITIATIVE = {
+    "key": "claims-go-live-gate",
+    "name": "Gate criteria met for production projects in claims",
+    "description": "Every claims project in production keeps passing its go-live gate.",
+    "owner": {"name": "Ana Souza", "email": "ana.souza@example.com"},
+    "goal": {"gate": True},
+    "scope": {"department": "claims", "stage": "production"},
+}
+INITIATIVE_TARGET_DAYS = 60
+
+
+def _initiative(client: TestClient, admin: dict[str, str]) -> None:
+    body = {
+        **INITIATIVE,
+        "starts_at": (clock.now() - timedelta(days=HISTORY_DAYS)).isoformat(),
+        "target_date": (clock.now() + timedelta(days=INITIATIVE_TARGET_DAYS)).date().isoformat(),
+    }
+    response = client.post(f"{API}/initiatives", json=body, headers=admin)
+    if response.status_code >= 300:
+        raise DemoError(f"creating the initiative: {response.status_code} {response.text}")

@@ -36,6 +36,7 @@ from app.events import outbox
 from app.events.dispatcher import Dispatcher, DispatcherMetrics
 from app.events.router import NewEvents
 from app.events.schemas import EVENT_ENVELOPES
+from app.initiatives import watch as initiatives
 from app.notifications import digests
 from app.notifications.dispatch import ChannelQueue
 from app.notifications.queue import Composing
@@ -83,7 +84,9 @@ def rescorer_for(database: Database, *, sweep_seconds: float) -> Rescorer:
     # SQLite has one writer at a time: smaller batches keep request writers from waiting long
     # behind the re-scorer.
     batch = 100 if database.engine.dialect.name == "sqlite" else 500
-    return Rescorer(database, watches=(watch, reminders), batch=batch, sweep_seconds=sweep_seconds)
+    return Rescorer(
+        database, watches=(watch, reminders), followers=[initiatives], batch=batch, sweep_seconds=sweep_seconds
+    )
 
 
 def channel_queue(settings: Settings) -> ChannelQueue:
@@ -243,6 +246,14 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
             and "POST" in (route.methods or ())
         ],
         authenticate=lambda scope: _large_body_caller(app, scope),
+        yaml_paths=[
+            route.path_regex
+            for router in ROUTERS
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            and (route.openapi_extra or {}).get("x-yaml")
+            and "POST" in (route.methods or ())
+        ],
     )
 
 

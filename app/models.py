@@ -8,6 +8,7 @@ from app.decisions.models import Decision, DecisionReminder, DecisionRequest
 from app.events.models import Attempt, Delivery, Event, EventFeed, Webhook
 from app.evidence.models import Citation, Evidence
 from app.facts.models import Fact
+from app.initiatives.models import Initiative, InitiativeWeek
 from app.kpis.models import Kpi, Measurement
 from app.notifications.models import Channel, ChannelAttempt, ChannelDelivery
 from app.platforms.models import Platform
@@ -37,6 +38,8 @@ __all__ = [
     "Exemption",
     "Fact",
     "IdempotencyRecord",
+    "Initiative",
+    "InitiativeWeek",
     "Kpi",
     "Measurement",
     "Platform",

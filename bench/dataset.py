@@ -11,7 +11,7 @@ Audit events are the one thing not cloned: they record requests, and clones were
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,8 +114,14 @@ def _insert_all(connection: Connection, clones: Iterable[dict[str, list[dict[str
     return len(by_table.get(MEASUREMENT.name, []))
 
 
-def grow(engine: Engine, templates: list[Template], size: int) -> tuple[int, float]:
-    """Clone `templates` in turn until there are `size` projects; (measurements added, seconds)."""
+Clone = dict[str, list[dict[str, Any]]]
+
+
+def grow(
+    engine: Engine, templates: list[Template], size: int, adjust: Callable[[int, Clone], Clone] | None = None
+) -> tuple[int, float]:
+    """Clone `templates` in turn until there are `size` projects, each clone passed through
+    `adjust` (with its number) when given; (measurements added, seconds)."""
     started = time.perf_counter()
     with engine.connect() as connection:
         existing = connection.scalar(select(func.count()).select_from(PROJECT)) or 0
@@ -123,6 +129,8 @@ def grow(engine: Engine, templates: list[Template], size: int) -> tuple[int, flo
     for indexes in _chunks(existing, size):
         with engine.begin() as connection:
             clones = (templates[index % len(templates)].clone(index) for index in indexes)
+            if adjust is not None:
+                clones = (adjust(index, clone) for index, clone in zip(indexes, clones, strict=True))
             measurements += _insert_all(connection, clones)
     with engine.connect() as connection:
         connection.execute(text("ANALYZE"))
@@ -135,12 +143,13 @@ class DataSet:
     (thousands of measurements on the first project) must not be cloned into every copy."""
 
     def __init__(self, url: str, templates: int) -> None:
-        self.engine = make_engine(url, pool_size=1)
+        # ANALYZE of a large data set on a busy machine takes longer than a request may.
+        self.engine = make_engine(url, pool_size=1, statement_timeout_ms=600_000)
         with self.engine.connect() as connection:
             self.templates = load_templates(connection, templates)
 
-    def grow(self, size: int) -> tuple[int, float]:
-        return grow(self.engine, self.templates, size)
+    def grow(self, size: int, adjust: Callable[[int, Clone], Clone] | None = None) -> tuple[int, float]:
+        return grow(self.engine, self.templates, size, adjust)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -23,6 +23,7 @@ from app.core.db import Database, make_engine
 from app.core.migrations import upgrade
 from app.core.settings import Settings
 from app.decisions import reminders
+from app.initiatives import watch as initiatives
 from app.main import create_app
 from app.portfolio import watch
 from app.readiness.marks import has_due_work
@@ -140,13 +141,14 @@ def client(settings: Settings, db: Database) -> Iterator[TestClient]:
 
 
 def _background_due(session: Session) -> bool:
-    return has_due_work(session) or watch.has_due(session) or reminders.has_due(session)
+    return has_due_work(session) or watch.has_due(session) or reminders.has_due(session) or initiatives.has_due(session)
 
 
 def settled(db: Database, seconds: float = 30) -> bool:
     """Whether the re-scorer is done with every write within `seconds`: each marked project
-    re-scored, each KPI status, stall risk and reminder a write made due told. A test comparing two reads
-    waits for it first, or a commit of the re-scorer's between them changes the second."""
+    re-scored, each KPI status, stall risk and reminder a write made due told, each initiative
+    looked at. A test comparing two reads waits for it first, or a commit of the re-scorer's between
+    them changes the second."""
     due = db.work(_background_due, write=False)
     deadline = time.monotonic() + seconds
     while due():

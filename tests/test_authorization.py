@@ -52,7 +52,7 @@ def call(client: TestClient, method: str, path: str, headers: dict[str, str]) ->
 
 
 def test_every_operation_but_the_public_ones_states_its_role() -> None:
-    assert len(OPERATIONS) == 95
+    assert len(OPERATIONS) == 102
     assert {role for _, _, role in OPERATIONS} == set(ROLES)
 
 

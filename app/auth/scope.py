@@ -5,6 +5,8 @@ no query can forget it: a project outside the scope is not found, and lists leav
 Background work runs outside any request and so sees every department.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -21,6 +23,17 @@ Column = ColumnElement[str | None] | QueryableAttribute[str | None]
 
 def limit_to(departments: frozenset[str] | None) -> None:
     _departments.set(departments)
+
+
+@contextmanager
+def unscoped() -> Iterator[None]:
+    """Every department inside the block: for figures computed once for every caller (the weeks of
+    an initiative's burn-up), of which each caller then reads its own departments."""
+    token = _departments.set(None)
+    try:
+        yield
+    finally:
+        _departments.reset(token)
 
 
 def departments() -> frozenset[str] | None:

@@ -15,11 +15,13 @@ from http import HTTPStatus
 from typing import Any
 
 from app.core.errors import PROBLEM_MEDIA_TYPE, Problem
+from app.core.yaml_documents import YAML_MEDIA_TYPE
 
 METHODS = ("get", "put", "post", "patch", "delete")
 WRITE_METHODS = frozenset({"put", "post", "patch", "delete"})
 MERGE_PATCH_MEDIA_TYPE = "application/merge-patch+json"
 CSV_MEDIA_TYPE = "text/csv"
+JSON_MEDIA_TYPE = "application/json"
 
 HEADERS: dict[str, dict[str, Any]] = {
     "X-Request-ID": {
@@ -75,7 +77,7 @@ DESCRIPTIONS = {
     "there first, or a request with the same `Idempotency-Key` is still running (see `Retry-After`).",
     412: "Precondition Failed: `If-Match` names none of the resource's current ETags.",
     413: "Content Too Large: the body exceeds this operation's size limit.",
-    415: "Unsupported Media Type: request bodies must be JSON.",
+    415: "Unsupported Media Type: request bodies must be JSON (or YAML, where the operation says so).",
     422: "Unprocessable Content: invalid fields or query parameters; `errors` names each one.",
     429: "Too Many Requests: the caller's rate limit, or the address's limit on failed authentications, "
     "is spent; retry after `Retry-After` seconds.",
@@ -93,6 +95,7 @@ ROUTER_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     "publish_rubric_version": {"201": ("ETag", "Location")},
     "get_rubric": {"200": ("ETag",)},
     "get_rubric_version": {"200": ("ETag",)},
+    "create_initiative": {"201": ("ETag", "Location")},
     "create_evaluation": {"201": ("Location",)},
     "create_webhook": {"201": ("Location",)},
 }
@@ -109,6 +112,7 @@ def complete(document: dict[str, Any], *, required_roles: Mapping[tuple[str, str
     _problem_schemas(components.setdefault("schemas", {}))
     components["headers"] = copy.deepcopy(HEADERS)
     for path, method, operation in _operations(document.get("paths", {})):
+        _yaml(operation, method)
         role = required_roles.get((path, method.upper()))
         if role is not None:
             operation["x-required-role"] = role
@@ -160,6 +164,32 @@ def _one_schema_per_model(document: dict[str, Any]) -> None:
             document.update(merged)
             return
         twins -= different
+
+
+def _yaml(operation: dict[str, Any], method: str) -> None:
+    """YAML beside JSON, where an operation takes it (a POST's body) or answers it (a GET, on
+    `Accept: application/yaml`): the JSON's document written in YAML, one read into the other.
+    Described as text naming its model, which is what generated clients can send and receive
+    (openapi-python-client, for one, reads no YAML schema)."""
+    if not operation.pop("x-yaml", False):
+        return
+    content = operation.get("requestBody", {}).get("content", {})
+    if JSON_MEDIA_TYPE in content:
+        content[YAML_MEDIA_TYPE] = _as_yaml(content[JSON_MEDIA_TYPE])
+    answer = operation.get("responses", {}).get("200", {}).get("content", {})
+    if method == "get" and JSON_MEDIA_TYPE in answer:
+        answer[YAML_MEDIA_TYPE] = _as_yaml(answer[JSON_MEDIA_TYPE])
+
+
+def _as_yaml(json_media: Mapping[str, Any]) -> dict[str, Any]:
+    model = _schema_name(json_media.get("schema", {}))
+    return {
+        "schema": {
+            "type": "string",
+            "description": f"A `{model}` written in YAML: the same fields as the JSON, read into it (YAML's "
+            "safe subset, without anchors and aliases).",
+        }
+    }
 
 
 def _problem_schemas(schemas: dict[str, Any]) -> None:

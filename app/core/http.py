@@ -12,10 +12,11 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import ProblemError, problem_response
+from app.core.errors import FieldError, ProblemError, problem_response
 from app.core.logging import client_request_id_var, request_id_var
 from app.core.metrics import Metrics
 from app.core.ratelimit import RATE_LIMIT_HEADERS_KEY
+from app.core.yaml_documents import YamlError, is_yaml, json_of
 
 logger = logging.getLogger("app.requests")
 
@@ -59,6 +60,7 @@ class RequestMiddleware:
         max_upload_bytes: int,
         upload_paths: Sequence[re.Pattern[str]],
         authenticate: Callable[[Scope], Awaitable[object]],
+        yaml_paths: Sequence[re.Pattern[str]] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
@@ -69,6 +71,8 @@ class RequestMiddleware:
         self.max_upload_body_bytes = max_upload_bytes + MULTIPART_OVERHEAD_BYTES
         self.upload_paths = upload_paths
         self.authenticate = authenticate
+        # Operations that take YAML as well: its body is read here into the JSON the route validates.
+        self.yaml_paths = yaml_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -136,13 +140,20 @@ class RequestMiddleware:
 
         Only the batch operations and file uploads take larger limits, and only from an authenticated
         caller: the credential is checked before a byte of the body is read, so that nobody can make
-        the service hold large bodies without one. Uploads are multipart, not JSON.
+        the service hold large bodies without one. Uploads are multipart, not JSON. The operations
+        that take YAML read it here into JSON, for an authenticated caller too.
         """
+        # One function: the body is read once, and each refusal (size, credential, media type) must
+        # come before the step that would read more of it.
         if scope["method"] not in BODY_METHODS:
             return None, receive
         posted = scope["method"] == "POST"
         batch = posted and any(pattern.match(scope["path"]) for pattern in self.batch_paths)
         upload = posted and any(pattern.match(scope["path"]) for pattern in self.upload_paths)
+        content_type = headers.get("content-type", "")
+        yaml_body = (
+            posted and is_yaml(content_type) and any(pattern.match(scope["path"]) for pattern in self.yaml_paths)
+        )
         limit = self.max_batch_body_bytes if batch else self.max_upload_body_bytes if upload else self.max_body_bytes
         too_large = problem_response(
             413,
@@ -152,7 +163,8 @@ class RequestMiddleware:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return too_large, receive
-        if batch or upload:
+        # Reading YAML costs far more than JSON: only an authenticated caller makes the service do it.
+        if batch or upload or yaml_body:
             try:
                 scope.setdefault("state", {})[CALLER_STATE_KEY] = await self.authenticate(scope)
             except ProblemError as error:
@@ -171,11 +183,23 @@ class RequestMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if body and scope["path"].startswith("/api/") and not upload and not _is_json(headers.get("content-type", "")):
+        if body and yaml_body:
+            try:
+                body = json_of(body)
+            except YamlError as error:
+                return problem_response(
+                    422,
+                    "validation-failed",
+                    f"The YAML body does not parse: {error}.",
+                    errors=[FieldError(field="body", message=str(error))],
+                ), receive
+            _as_json(scope, len(body))
+        elif body and scope["path"].startswith("/api/") and not upload and not _is_json(content_type):
             return problem_response(
                 415,
                 "unsupported-media-type",
-                "Request bodies must be JSON: send Content-Type: application/json.",
+                "Request bodies must be JSON (or YAML where an operation says it takes it): "
+                "send Content-Type: application/json.",
             ), receive
         replayed = False
 
@@ -187,6 +211,12 @@ class RequestMiddleware:
             return await receive()
 
         return None, replay
+
+
+def _as_json(scope: Scope, length: int) -> None:
+    """The request's headers as they are for the JSON it now carries instead of its YAML."""
+    kept = [(name, value) for name, value in scope["headers"] if name not in (b"content-type", b"content-length")]
+    scope["headers"] = [*kept, (b"content-type", JSON_MEDIA_TYPE.encode()), (b"content-length", str(length).encode())]
 
 
 def route_template(scope: Mapping[str, Any]) -> str:

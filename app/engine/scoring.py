@@ -296,20 +296,39 @@ def level(score: float, gate_passed: bool, stage: Stage, sections: Mapping[str, 
     return Level.not_ready
 
 
+Judged = dict[str, tuple[CriterionResult, tuple[Deadline, ...]]]
+
+
 def evaluate(
     rubric: Rubric,
     project: ProjectSnapshot,
     answers: Mapping[str, Answer],
     exemptions: Mapping[str, Exemption],
     now: datetime,
+    judged: Judged | None = None,
 ) -> Evaluation:
-    """Score the project against the rubric, with the attestations and exemptions by criterion key."""
-    deadlines: list[Deadline] = []
-    results = tuple(
-        judge(criterion, project, answers.get(criterion.key), exemptions.get(criterion.key), now, deadlines)
-        for criterion in rubric.criteria
-    )
-    return aggregate(rubric, project.stage, results, deadlines)
+    """Score the project against the rubric, with the attestations and exemptions by criterion key.
+
+    `judged` holds criteria already judged for this project at this moment, by key, with the
+    deadlines each found; they are taken as they are, and every criterion judged here is added.
+    Scoring one project against two versions of a rubric, the second reuses the results of the
+    criteria both decide alike (`decided_alike`)."""
+    if judged is None:
+        deadlines: list[Deadline] = []
+        results = tuple(
+            judge(criterion, project, answers.get(criterion.key), exemptions.get(criterion.key), now, deadlines)
+            for criterion in rubric.criteria
+        )
+        return aggregate(rubric, project.stage, results, deadlines)
+    found = []
+    for criterion in rubric.criteria:
+        known = judged.get(criterion.key)
+        if known is None:
+            own: list[Deadline] = []
+            result = judge(criterion, project, answers.get(criterion.key), exemptions.get(criterion.key), now, own)
+            known = judged[criterion.key] = (result, tuple(own))
+        found.append(known)
+    return aggregate(rubric, project.stage, tuple(result for result, _ in found), [d for _, own in found for d in own])
 
 
 def aggregate(
@@ -352,6 +371,17 @@ def weigh(
     )
 
 
+def decided_by(criterion: Criterion) -> tuple[Any, ...]:
+    """What a criterion's result depends on besides the project: not its weight, guidance or references."""
+    return (criterion.key, criterion.section, criterion.title, criterion.gate, criterion.applies_from, criterion.check)
+
+
+def decided_alike(before: Rubric, after: Rubric) -> frozenset[str]:
+    """The keys of the criteria whose results are the same under both rubrics, whatever the project."""
+    earlier = {criterion.key: decided_by(criterion) for criterion in before.criteria}
+    return frozenset(c.key for c in after.criteria if earlier.get(c.key) == decided_by(c))
+
+
 def same_statuses(before: Rubric, after: Rubric) -> bool:
     """Whether every project's criteria have the same results under both versions: they may differ
     in weights and aggregation only, which move scores and levels but decide no criterion."""
@@ -359,7 +389,7 @@ def same_statuses(before: Rubric, after: Rubric) -> bool:
     def deciding(rubric: Rubric) -> tuple[Any, ...]:
         return (
             tuple((section.key, section.title) for section in rubric.sections),
-            tuple((c.key, c.section, c.title, c.gate, c.applies_from, c.check) for c in rubric.criteria),
+            tuple(decided_by(c) for c in rubric.criteria),
         )
 
     return before.key == after.key and deciding(before) == deciding(after)

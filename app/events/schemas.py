@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, create_model, field_validator
 
 from app.core.schemas import ReadModel, WriteModel
 from app.decisions.schemas import DecisionDue, DecisionOverdue, DecisionRequested
+from app.initiatives.schemas import InitiativeCompleted, InitiativeOverdue
 from app.kpis.schemas import KpiStatusChanged
 from app.portfolio.schemas import StallRiskChanged
 from app.projects.schemas import RiskClassified
@@ -28,8 +29,13 @@ EVENT_TYPES = (
     "decision.due",
     "decision.overdue",
     "project.risk_classified",
+    "initiative.completed",
+    "initiative.overdue",
 )
 PING = "webhook.ping"
+# Kinds of event about the portfolio as a whole, not one project: the feed shows them to unscoped
+# readers only, and a subscription filtered by department receives none.
+PORTFOLIO_WIDE = ("initiative",)
 TYPE_PATTERN = r"^(\*|[a-z_]+\.\*|[a-z_]+\.[a-z_]+)$"
 
 EventTypePattern = Annotated[
@@ -117,6 +123,8 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "decision.due": DecisionDue,
     "decision.overdue": DecisionOverdue,
     "project.risk_classified": RiskClassified,
+    "initiative.completed": InitiativeCompleted,
+    "initiative.overdue": InitiativeOverdue,
     PING: Ping,
 }
 
@@ -128,7 +136,9 @@ class CloudEvent(BaseModel):
     id: uuid.UUID = Field(description="Also the `webhook-id` header: the same on every retry.")
     source: str = Field(examples=["urn:ai-readiness:production"])
     type: str
-    subject: str = Field(description="The project key; the rubric key for `rubric.published`.")
+    subject: str = Field(
+        description="The project key; the rubric key for `rubric.published`, the initiative key for `initiative.*`."
+    )
     time: datetime
     datacontenttype: Literal["application/json"]
     data: dict[str, Any]

@@ -88,8 +88,11 @@ def feed(
     if project is not None:
         query = query.where(Event.subject == project, Event.project_id.is_not(None))
     visible = scope.visible(Event.department)
-    if visible is not None:  # events of no project (a rubric published) are everyone's
-        query = query.where(or_(Event.project_id.is_(None), visible))
+    if visible is not None:
+        # Events of no project are everyone's (a rubric published), but for those about the whole
+        # portfolio (an initiative's news), which only unscoped readers follow.
+        everyone = Event.project_id.is_(None) & ~or_(*(Event.type.like(f"{kind}.%") for kind in schemas.PORTFOLIO_WIDE))
+        query = query.where(or_(everyone, visible))
     rows = session.execute(query.order_by(Event.position).limit(limit)).all()
     next_position = rows[-1].position if len(rows) == limit else max(head, after)
     return [row.body for row in rows], str(next_position)

@@ -20,6 +20,7 @@ from app.portfolio import storage
 from app.portfolio.models import ProjectStatus
 from app.projects.models import Project, StageTransition
 from app.readiness import changed, inputs
+from app.readiness.document import undone_criteria
 from app.readiness.models import Evaluation, ProjectReadiness
 
 STATUS_TABLE: Table = ProjectStatus.__table__  # type: ignore[assignment]
@@ -126,6 +127,7 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID], *, followers: 
                 ProjectReadiness.score,
                 ProjectReadiness.level,
                 ProjectReadiness.gate_passed,
+                ProjectReadiness.statuses,
             ).where(ProjectReadiness.project_id.in_(ids))
         )
     }
@@ -160,6 +162,7 @@ def refresh(session: Session, project_ids: Collection[uuid.UUID], *, followers: 
                 "score": current.score if current else None,
                 "level": current.level if current else None,
                 "gate_passed": current.gate_passed if current else None,
+                "undone": undone_criteria(current.statuses) if current and current.statuses is not None else None,
                 "signals": [asdict(signal) for signal in signals],
                 "risk_active": stall.risk_when(signals, inactive=False, retired=retired).value,
                 "risk_inactive": stall.risk_when(signals, inactive=True, retired=retired).value,
@@ -256,7 +259,9 @@ def refresh_missing(session: Session, batch: int = 1000) -> int:
 
 def store_scores(session: Session, scores: Sequence[changed.Scores]) -> None:
     """Re-scoring's new scores on the status rows, which the portfolio sorts and filters on."""
-    storage.store_scores(session.connection(), [(s.project_id, s.score, s.level, s.gate_passed) for s in scores])
+    storage.store_scores(
+        session.connection(), [(s.project_id, s.score, s.level, s.gate_passed, s.undone) for s in scores]
+    )
     stored = {s.project_id for s in scores}
     for instance in list(session.identity_map.values()):
         if isinstance(instance, ProjectStatus) and instance.project_id in stored:

@@ -244,24 +244,39 @@ def update_measured(connection: Connection, project_ids: Collection[uuid.UUID]) 
 # whatever the number of projects.
 STATUS_SCORES = text(
     f"UPDATE {STATUS.name} SET rank_score = fresh.score, score = fresh.score, level = fresh.level, "
-    "gate_passed = fresh.gate_passed "
+    "gate_passed = fresh.gate_passed, undone = fresh.undone "
     "FROM unnest(CAST(:ids AS uuid[]), CAST(:scores AS float8[]), CAST(:levels AS varchar[]), "
-    "CAST(:gates AS boolean[])) AS fresh (project_id, score, level, gate_passed) "
+    "CAST(:gates AS boolean[]), CAST(:undone AS text[])) AS fresh (project_id, score, level, gate_passed, undone) "
     f"WHERE {STATUS.name}.project_id = fresh.project_id"
 )
 
 
-def store_scores(connection: Connection, scores: Sequence[tuple[uuid.UUID, float, str, bool]]) -> None:
-    """The scores on the projects' status rows: one `UPDATE` over arrays on PostgreSQL; on SQLite,
-    which has no round trips to save, one prepared `UPDATE` run for every row."""
+def store_scores(connection: Connection, scores: Sequence[tuple[uuid.UUID, float, str, bool, str]]) -> None:
+    """The scores (and the criteria undone) on the projects' status rows: one `UPDATE` over arrays
+    on PostgreSQL; on SQLite, which has no round trips to save, one prepared `UPDATE` run for every
+    row."""
     if connection.dialect.name == "postgresql":
-        ids, values, levels, gates = zip(*scores, strict=True)
+        ids, values, levels, gates, undone = zip(*scores, strict=True)
         connection.execute(
-            STATUS_SCORES, {"ids": list(ids), "scores": list(values), "levels": list(levels), "gates": list(gates)}
+            STATUS_SCORES,
+            {
+                "ids": list(ids),
+                "scores": list(values),
+                "levels": list(levels),
+                "gates": list(gates),
+                "undone": list(undone),
+            },
         )
         return
     rows = [
-        {"project_id": project_id, "rank_score": score, "score": score, "level": level, "gate_passed": gate_passed}
-        for project_id, score, level, gate_passed in scores
+        {
+            "project_id": project_id,
+            "rank_score": score,
+            "score": score,
+            "level": level,
+            "gate_passed": gate_passed,
+            "undone": undone,
+        }
+        for project_id, score, level, gate_passed, undone in scores
     ]
     update_rows(connection, STATUS, "project_id", rows)

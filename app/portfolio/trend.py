@@ -304,7 +304,7 @@ def _trend(
         if project_id in projects:
             projects[project_id].land(bisect_right(ends, at), "stage", (to_stage, at))
 
-    for project_id, index, score, gate_passed in _last_in_each_bucket(
+    for project_id, index, score, gate_passed in last_in_each_bucket(
         session,
         select(ReadinessHistory.project_id, ReadinessHistory.score, ReadinessHistory.gate_passed).where(
             ReadinessHistory.project_id.in_(selected), _counted(ReadinessHistory.changed_at, ends, now)
@@ -322,7 +322,7 @@ def _trend(
     for kpi in session.scalars(select(Kpi).where(Kpi.project_id.in_(selected)).order_by(Kpi.key)):
         kpis[kpi.project_id].append(kpi)
         owner[kpi.id] = kpi.project_id
-    for kpi_id, index, value in _last_in_each_bucket(
+    for kpi_id, index, value in last_in_each_bucket(
         session,
         select(Measurement.kpi_id, Measurement.value).where(
             Measurement.kpi_id.in_(select(Kpi.id).where(Kpi.project_id.in_(selected))),
@@ -343,7 +343,7 @@ def _trend(
     return _accumulate(interval, group_by, periods, as_of, deltas)
 
 
-def _last_in_each_bucket(
+def last_in_each_bucket(
     session: Session,
     query: Select[*tuple[Any, ...]],
     *,

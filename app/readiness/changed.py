@@ -77,6 +77,8 @@ class Scores:
     score: float
     level: str
     gate_passed: bool
+    # `document.undone_criteria` of its statuses.
+    undone: str
 
 
 ScoresStored = Callable[[Session, Sequence[Scores]], None]

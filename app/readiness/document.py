@@ -5,7 +5,7 @@ The criteria come last, so that a result weighed again keeps their stored text (
 """
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
@@ -158,6 +158,39 @@ def result_etag(summary: str, criteria_etag: str) -> str:
     """A result's ETag, from its summary and its criteria's ETag: a result weighed again is tagged
     without reading its criteria."""
     return text_etag(f"{criteria_etag}:{summary}")
+
+
+# Each criterion's status in one letter, in the order of the rubric version's criteria: what a
+# history row keeps of its criteria (a few dozen bytes), so that any goal's past can be computed.
+STATUS_CODES = {
+    scoring.Status.met.value: "m",
+    scoring.Status.partial.value: "p",
+    scoring.Status.not_met.value: "n",
+    scoring.Status.not_applicable.value: "a",
+    scoring.Status.exempt.value: "e",
+}
+CODED_STATUSES = {code: status for status, code in STATUS_CODES.items()}
+
+
+def coded_statuses(rubric: scoring.Rubric, statuses: Mapping[str, str]) -> str:
+    """The statuses by criterion key as one letter each, in the rubric's order of criteria."""
+    return "".join(STATUS_CODES[statuses[criterion.key]] for criterion in rubric.criteria)
+
+
+def decoded_statuses(criteria: Sequence[str], coded: str) -> dict[str, str]:
+    """`coded_statuses` read back, given the keys of the rubric version's criteria in order."""
+    return {key: CODED_STATUSES[code] for key, code in zip(criteria, coded, strict=True)}
+
+
+def undone_criteria(statuses: Mapping[str, str]) -> str:
+    """The keys of the criteria partly met or not met, sorted, between commas (`,a.b,c.d,`; `,`
+    for none): what the portfolio's status row keeps, so that whether a project has done some
+    criteria is a substring test on a short string (`,a.b,` not in it)."""
+    undone = sorted(key for key, status in statuses.items() if status in UNDONE)
+    return f",{','.join(undone)}," if undone else ","
+
+
+UNDONE = frozenset({scoring.Status.partial.value, scoring.Status.not_met.value})
 
 
 def cause_summary(cause: list[dict[str, str]]) -> str:

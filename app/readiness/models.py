@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONDocument, SerialId, UTCDateTime, new_id, utcnow
@@ -57,6 +57,12 @@ class ReadinessHistory(Base):
     previous: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     # [{"kind": "fact", "name": "ops.rollback_tested_at"}, ...]: the distinct writes, or time.
     cause: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument)
+    # Each criterion's status, one letter each in the order of the row's rubric version's criteria
+    # (`document.coded_statuses`); None in rows written before they were kept.
+    statuses: Mapped[str | None] = mapped_column(String(500))
+    # False for a row of a change of criteria alone (score, level, gate and blockers as they were):
+    # kept for the burn-ups of initiatives, not shown in the history.
+    significant: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class ReadinessMark(Base):

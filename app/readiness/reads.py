@@ -225,7 +225,7 @@ def history(
     row = _current_row(session, key, refresh_stale=refresh_stale)
     if row is None:
         return None
-    query = select(ReadinessHistory).where(ReadinessHistory.project_id == row.id)
+    query = select(ReadinessHistory).where(ReadinessHistory.project_id == row.id, ReadinessHistory.significant)
     rows, next_cursor = keyset_page(
         session, query, [ReadinessHistory.changed_at, ReadinessHistory.id], limit=limit, cursor=cursor, descending=True
     )

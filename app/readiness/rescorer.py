@@ -39,6 +39,7 @@ class Rescorer:
         db: Database,
         *,
         watches: Sequence[Watch] = (),
+        followers: Sequence[Watch] = (),
         batch: int = 500,
         sweep_seconds: float = 5.0,
         gather_seconds: float = 0.05,
@@ -46,6 +47,9 @@ class Rescorer:
     ) -> None:
         self.db = db
         self.watches = list(watches)
+        # States that follow current readiness (initiatives' progress): settled once re-scoring
+        # has caught up, so that what a write changes of them is told within the same sweep.
+        self.followers = tuple(followers)
         self.batch = batch
         self.sweep_seconds = sweep_seconds
         # Looking for what only a restore leaves behind scans every project, about a second at
@@ -97,6 +101,10 @@ class Rescorer:
             total += scored
             if scored == 0:
                 break
+        for follower in self.followers:
+            if await self.db.read(follower.has_due, full=full):
+                while not self._stopping and await self.db.write(follower.tell_due, full=full):
+                    pass
         return total
 
     async def _rescore_batch(self, *, full: bool) -> int:

@@ -5,19 +5,26 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from app.auth.dependencies import Reader, ReaderAccess, Writer
+from app.auth.dependencies import Admin, Reader, ReaderAccess, Writer
 from app.auth.idempotency import IdempotencyDep, idempotent
 from app.core.deps import DbDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
+from app.core.yaml_documents import AS_YAML
 from app.projects.router import ProjectKey
-from app.readiness import evaluations, reads
+from app.readiness import evaluations, preview, reads
 from app.readiness.document import cause_summary
-from app.readiness.schemas import EvaluationCreate, EvaluationRead, ReadinessChangeRead, ReadinessRead
+from app.readiness.schemas import (
+    EvaluationCreate,
+    EvaluationRead,
+    ReadinessChangeRead,
+    ReadinessRead,
+    RubricPreview,
+)
 from app.rubrics.router import RubricKey
-from app.rubrics.schemas import RescoringRead
+from app.rubrics.schemas import RescoringRead, RubricVersionSpec
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["readiness"])
 evaluations_router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}", tags=["evaluations"])
@@ -204,3 +211,19 @@ async def rescoring(key: RubricKey, db: DbDep, caller: Reader) -> Response:
             pending=progress.pending,
         )
     )
+
+
+@rescoring_router.post(
+    "/{key}/versions:preview",
+    response_model=RubricPreview,
+    summary="Preview what publishing a version of a rubric would do",
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+    openapi_extra=AS_YAML,
+)
+async def preview_rubric_version(key: RubricKey, body: RubricVersionSpec, db: DbDep, caller: Admin) -> Response:
+    """What publishing this version (JSON or YAML, as `POST /rubrics/{key}/versions` takes it) would
+    do, stored nowhere (admin): every project the rubric governs scored now against the latest
+    version (`before`) and against this one (`after`), by the same engine as re-scoring; projects
+    per level on each side, and each project whose score, level or gate would change. A version
+    that could not be published is 422, as publishing it would be."""
+    return json_response(await db.read(preview.preview, key=key, data=body))

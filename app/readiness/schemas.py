@@ -189,3 +189,38 @@ class ReadinessChanged(BaseModel):
     after: ReadinessState
     cause: list[Cause]
     summary: str = Field(description="The cause in a sentence.", examples=["fact security.review_completed"])
+
+
+# What `POST /rubrics/{key}/versions:preview` answers.
+
+
+class LevelCounts(ReadModel):
+    not_ready: int = 0
+    pilot_ready: int = 0
+    production_ready: int = 0
+    scale_ready: int = 0
+
+
+class PreviewStanding(ReadModel):
+    score: float
+    level: Level
+    gate_passed: bool
+
+
+class PreviewChange(ReadModel):
+    project: str = Field(description="The project's key.")
+    name: str
+    department: str | None
+    before: PreviewStanding
+    after: PreviewStanding
+
+
+class RubricPreview(ReadModel):
+    rubric: str
+    from_version: int = Field(description="The latest version: what `before` is scored against.")
+    to_version: int = Field(description="The number publishing the posted version would give it.")
+    evaluated_at: datetime = Field(description="The moment both sides are scored at.")
+    projects: int = Field(description="Projects the rubric governs.")
+    before: LevelCounts = Field(description="Projects per level against the latest version, scored now.")
+    after: LevelCounts = Field(description="Projects per level against the posted version, scored now.")
+    changes: list[PreviewChange] = Field(description="Every project whose score, level or gate would change, by key.")

@@ -41,6 +41,8 @@ class StoredResult:
     changes_at: datetime | None
     deadlines: list[list[str]]
     computed_at: datetime
+    # None in rows stored before statuses were kept.
+    statuses: dict[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Scored:
     criteria: Criteria | None
     etag: str
     blockers: list[list[str]]
+    # Each criterion's status by key: the stored ones where the result was only weighed again.
+    statuses: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ def score(
             if kept is not None:
                 result = scoring.weigh(rubric, Stage(project.stage), kept.statuses, kept.blockers, kept.deadlines)
                 criteria, criteria_etag = None, kept.criteria_etag
+                statuses = {key: status.value for key, status in kept.statuses.items()}
             else:
                 given = loaded[project.id]
                 result = scoring.evaluate(rubric, given.snapshot, given.attestations, given.exemptions, now)
@@ -100,7 +105,7 @@ def score(
                 criteria = Criteria(
                     criteria_text, text_etag(criteria_text), {c.key: c.status.value for c in result.criteria}
                 )
-                criteria_etag = criteria.etag
+                criteria_etag, statuses = criteria.etag, criteria.statuses
         except Exception:
             # One project's data must not hold up everyone else's re-scoring: it stays marked,
             # and a read of it fails loudly.
@@ -115,6 +120,7 @@ def score(
             criteria,
             result_etag(summary, criteria_etag),
             sorted([b.criterion, b.status.value] for b in result.blockers),
+            statuses,
         )
     return scored
 

@@ -24,7 +24,7 @@ from app.engine import stall
 from app.engine.stages import IN_PRODUCTION, Stage
 from app.projects.models import Project
 from app.readiness import changed, marks, scorer, storage
-from app.readiness.document import joined
+from app.readiness.document import coded_statuses, joined, undone_criteria
 from app.readiness.models import ProjectReadiness, ReadinessMark
 from app.readiness.scorer import Scored, StoredResult
 
@@ -40,6 +40,7 @@ STORED = (
     ProjectReadiness.changes_at,
     ProjectReadiness.deadlines,
     ProjectReadiness.computed_at,
+    ProjectReadiness.statuses,
 )
 
 
@@ -159,12 +160,20 @@ def _store(session: Session, rescore: Rescore) -> None:
                     "statuses": criteria.statuses,
                 }
             )
-        scores.append(changed.Scores(project_id, result.score, result.level.value, result.gate_passed))
+        scores.append(
+            changed.Scores(
+                project_id, result.score, result.level.value, result.gate_passed, undone_criteria(scored.statuses)
+            )
+        )
         after = changed.State(result.score, result.level.value, result.gate_passed, scored.blockers)
         previous = (
             None if before is None else changed.State(before.score, before.level, before.gate_passed, before.blockers)
         )
-        if previous is not None and previous.significant() == after.significant():
+        # A change of criteria alone (an exemption of a met criterion, a weakest section that
+        # stays the weakest) gets a row the history does not show, so that the past of any
+        # initiative's goal can be computed from the history.
+        significant = previous is None or previous.significant() != after.significant()
+        if not significant and before is not None and before.statuses == scored.statuses:
             continue
         cause = changed.causes_of(rescore.why, project_id)
         history.append(
@@ -186,8 +195,12 @@ def _store(session: Session, rescore: Rescore) -> None:
                     "blockers": before.blockers,
                 },
                 "cause": cause,
+                "statuses": coded_statuses(scored.rubric, scored.statuses),
+                "significant": significant,
             }
         )
+        if not significant:
+            continue
         told.append(
             changed.Change(
                 rescore.projects[project_id], scored.rubric.key, scored.rubric.version, previous, after, cause

@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, StrictBool
 
@@ -70,7 +70,11 @@ class CriterionSpec(WriteModel):
 
 
 class RubricVersionSpec(WriteModel):
-    """The content of one version of a rubric."""
+    """The content of one version of a rubric. The read-only fields of a version as read (`key`,
+    `version`, `published_at`, `published_by`) are ignored, so that a version read (as JSON or
+    YAML) can be posted back as the next one."""
+
+    read_only_fields: ClassVar[frozenset[str]] = frozenset({"key", "version", "published_at", "published_by"})
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=4000)
@@ -145,10 +149,14 @@ class RubricVersionSpec(WriteModel):
 
 
 class RubricCreate(RubricVersionSpec):
+    read_only_fields: ClassVar[frozenset[str]] = frozenset({"version", "published_at", "published_by"})
+
     key: Slug
 
 
 class RubricVersionRead(RubricVersionSpec):
+    read_only_fields: ClassVar[frozenset[str]] = frozenset()
+
     key: str
     version: int
     published_at: datetime

@@ -92,7 +92,8 @@ def list_rubrics(
     return [(rubric, latest[rubric.id]) for rubric in rubrics], next_cursor
 
 
-def _check_publishable(key: str, spec: RubricVersionSpec) -> None:
+def check_publishable(key: str, spec: RubricVersionSpec) -> None:
+    """422 naming every problem that keeps the version from being published."""
     problems = scoring.rubric_problems(spec.to_engine(key, 0))
     if problems:
         raise Unprocessable(
@@ -124,7 +125,7 @@ def create_rubric(session: Session, *, data: RubricCreate, actor: Caller) -> tup
     if session.scalar(select(Rubric.id).where(Rubric.key == data.key)) is not None:
         raise Conflict(f"A rubric with key {data.key!r} exists; publish a new version of it instead.")
     spec = RubricVersionSpec.model_validate(data.model_dump(exclude={"key"}))
-    _check_publishable(data.key, spec)
+    check_publishable(data.key, spec)
     rubric = Rubric(key=data.key, latest_version=1)
     session.add(rubric)
     session.flush()
@@ -135,7 +136,7 @@ def publish_version(
     session: Session, *, key: str, data: RubricVersionSpec, actor: Caller
 ) -> tuple[Rubric, RubricVersion]:
     rubric = get_rubric(session, key=key)
-    _check_publishable(key, data)
+    check_publishable(key, data)
     rubric.latest_version += 1
     version = _publish(session, rubric, rubric.latest_version, data, actor)
     return rubric, version

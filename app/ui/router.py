@@ -26,7 +26,7 @@ from app.engine.frameworks import RiskTier
 from app.engine.stages import FORWARD_ORDER, Stage
 from app.portfolio import service as portfolio
 from app.portfolio import trend as trends
-from app.ui import auth, charts, decisions, pages, project, reports, sessions
+from app.ui import auth, charts, decisions, initiatives, pages, project, reports, sessions
 from app.ui.web import (
     COOKIE,
     LEVELS,
@@ -245,6 +245,7 @@ def install_ui(app: FastAPI) -> None:
     app.include_router(project.router)
     app.include_router(decisions.router)
     app.include_router(reports.router)
+    app.include_router(initiatives.router)
     auth.install(app)
     app.mount(f"{UI_PATH}/static", UiStatic(directory=STATIC), name="ui-static")
     app.add_api_route("/", _home, include_in_schema=False)

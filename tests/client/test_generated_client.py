@@ -26,11 +26,13 @@ CONTRACT = ROOT / "openapi" / "openapi.json"
 SMOKE = Path(__file__).with_name("smoke.py")
 BIN = Path(sys.executable).parent
 PACKAGE = "readiness_client"
-# A badge is a picture for an <img> tag: the client hands over its bytes instead of leaving it out.
+# A badge is a picture for an <img> tag, a rubric in YAML a file kept in git: the client hands over
+# their bytes instead of leaving them out.
 GENERATOR_CONFIG = {
     "content_type_overrides": {
         "image/svg+xml": "application/octet-stream",
         "application/pdf": "application/octet-stream",
+        "application/yaml": "application/octet-stream",
     }
 }
 # The smoke script is held to strict typing; the generated package's own typing is its authors' affair.

@@ -12,6 +12,7 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.main import create_app
 from tests.conftest import ADMIN_SECRET
+from tests.initiatives.helpers import create_initiative
 from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project
 from tests.projects.test_api import assert_problem
@@ -56,6 +57,8 @@ def paths(admin: TestClient) -> list[str]:
         json={"name": "AI news", "kind": "slack", "url": "https://hooks.example.com/chat", "event_types": ["*"]},
     )
     assert channel.status_code == 201, channel.text
+    # An initiative of the same key as the project, so that `{key}` fills both kinds of path.
+    create_initiative(admin, "claims-triage")
     filled = {
         "key": "claims-triage",
         "kpi": "handling-cost",

@@ -101,6 +101,16 @@ def seed(api: httpx.Client) -> None:
     ):
         _ok(api.post("/projects", json=project_body(key, name=name, department=department, region=region)))
     _ok(api.post("/projects/fraud-alerts/stage-transitions", json={"to": "poc", "reason": "Sponsor found"}))
+    programme = {
+        "key": "claims-go-live-gate",
+        "name": "Gate criteria met in claims",
+        "owner": {"name": "Ana Souza", "email": "ana@example.com"},
+        "goal": {"gate": True},
+        "scope": {"department": "claims"},
+        "starts_at": (datetime.now(UTC) - timedelta(days=60)).isoformat(),
+        "target_date": (datetime.now(UTC) + timedelta(days=60)).date().isoformat(),
+    }
+    _ok(api.post("/initiatives", json=programme))
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +212,13 @@ def test_a_reader_signs_in_follows_a_stalled_project_and_signs_out(
     # axe-core is a script, which the dashboard's policy refuses: it runs in a context that
     # bypasses the policy, signed in with the same session.
     audit = browser.new_context(viewport=DESKTOP, bypass_csp=True, storage_state=context.storage_state())
-    for path in ("/ui/", "/ui/projects/churn-model", "/ui/projects/claims-triage"):
+    for path in (
+        "/ui/",
+        "/ui/projects/churn-model",
+        "/ui/projects/claims-triage",
+        "/ui/initiatives",
+        "/ui/initiatives/claims-go-live-gate",
+    ):
         _assert_accessible(audit, f"{served.base}{path}")
     audit.close()
 
