@@ -13,6 +13,7 @@ from app.core.migrations import upgrade
 from app.core.settings import Settings
 from app.demo import PORTFOLIO, Outcome, build
 from app.main import create_app
+from migrations.data import published_definition
 from tests.conftest import DatabaseUrlFactory
 
 
@@ -176,3 +177,18 @@ def test_the_risk_office_classified_cv_screening_high_which_the_eu_ai_act_view_c
     assert coverage["high_risk"] == 1
     assert 0 < coverage["unclassified"] < coverage["projects"]
     assert [row["key"] for row in _get(api, "/portfolio/readiness?risk_tier=high")["items"]] == ["hr-cv-screening"]
+
+
+def test_version_4_of_the_default_rubric_moves_no_score_level_or_gate(api: TestClient) -> None:
+    """Version 4 only asks evidence of the gate's attestations from now on: scored against version
+    3 instead, every demo project would stand exactly where it stands."""
+    preview = api.post(
+        "/api/v1/rubrics/ai-production-readiness/versions:preview",
+        json=published_definition("ai-production-readiness", 3),
+    )
+
+    assert preview.status_code == 200, preview.text
+    shown = preview.json()
+    assert (shown["from_version"], shown["projects"]) == (4, len(PORTFOLIO))
+    assert shown["changes"] == []
+    assert shown["before"] == shown["after"]

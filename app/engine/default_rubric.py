@@ -1,4 +1,4 @@
-"""The default rubric, `ai-production-readiness` version 3, built from the playbook.
+"""The default rubric, `ai-production-readiness` version 4, built from the playbook.
 
 Each title keeps the playbook's own words. Published versions never change: a change to this
 rubric is a new version, published by a migration of its own that carries a copy of the data
@@ -6,7 +6,9 @@ rubric is a new version, published by a migration of its own that carries a copy
 version 1 with the crosswalk to governance frameworks (`CROSSWALK.md`) as references. Version 3
 turns the two scaling criteria that were attested only into checks over the projects' relations
 (replicas and their platforms, adjacent use cases in the domain), and marks the EU AI Act
-references that bind high-risk AI systems only as such.
+references that bind high-risk AI systems only as such. Version 4 requires evidence the service
+holds for every go-live gate criterion attested `met` or `partial`: the committee's go cites what it
+read, not a link that can change after the decision.
 """
 
 from app.engine.checks import (
@@ -31,7 +33,7 @@ from app.engine.scoring import Aggregation, Criterion, Reference, Rubric, Sectio
 from app.engine.stages import Stage
 
 KEY = "ai-production-readiness"
-VERSION = 3
+VERSION = 4
 NAME = "AI production readiness"
 DESCRIPTION = (
     "From proof of concept to production: stakeholders aligned early, production infrastructure from "
@@ -293,6 +295,7 @@ CRITERIA = (
         "Business KPIs defined and measurable",
         "A business KPI with a baseline, a target and at least one measurement.",
         gate=True,
+        evidence_required=True,
         applies_from=Stage.pilot,
         check=KpiExistsCheck(BUSINESS, require=("baseline", "target", "measurement")),
         references=(
@@ -309,6 +312,7 @@ CRITERIA = (
         "Security and compliance review completed",
         "Post the facts security.review_completed and compliance.review_completed.",
         gate=True,
+        evidence_required=True,
         applies_from=Stage.pilot,
         check=FactsCheck(
             (
@@ -338,6 +342,7 @@ CRITERIA = (
         "Monitoring, alerting, and escalation paths in place",
         "Post the facts ops.monitoring_enabled, ops.alerting_enabled and ops.escalation_path.",
         gate=True,
+        evidence_required=True,
         applies_from=Stage.pilot,
         check=FactsCheck(
             (
@@ -379,6 +384,7 @@ CRITERIA = (
         "Rollback procedure tested and documented",
         "Post ops.rollback_tested_at (a timestamp within 180 days) and ops.rollback_procedure_url.",
         gate=True,
+        evidence_required=True,
         applies_from=Stage.pilot,
         check=FactCheck(
             "ops.rollback_tested_at",
@@ -407,6 +413,7 @@ CRITERIA = (
         "Operations team trained and runbook available",
         "Post the facts ops.team_trained and ops.runbook_url.",
         gate=True,
+        evidence_required=True,
         applies_from=Stage.pilot,
         check=FactsCheck((FactCondition("ops.team_trained", "is_true"), FactCondition("ops.runbook_url", "non_empty"))),
         references=(
@@ -445,6 +452,7 @@ CRITERIA = (
         "Performance benchmarks established and tracked",
         "Post the fact perf.benchmarks_tracked.",
         gate=True,
+        evidence_required=True,
         applies_from=Stage.pilot,
         check=FactCheck("perf.benchmarks_tracked", "is_true"),
         references=(

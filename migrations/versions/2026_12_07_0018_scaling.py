@@ -16,14 +16,13 @@ Revises: 0017
 Create Date: 2026-12-07 21:00:00.000000
 """
 
-import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-from app.core.db import JSONDocument, UTCDateTime, utcnow
-from migrations.data import published_definition
+from app.core.db import JSONDocument, UTCDateTime
+from migrations.data import publish, unpublish
 
 revision: str = "0018"
 down_revision: str | None = "0017"
@@ -33,23 +32,6 @@ depends_on: str | Sequence[str] | None = None
 KEY = "ai-production-readiness"
 VERSION = 3
 UNCLASSIFIED = "unclassified"
-
-rubric = sa.table(
-    "rubric",
-    sa.column("id", sa.Uuid()),
-    sa.column("key", sa.String()),
-    sa.column("latest_version", sa.Integer()),
-    sa.column("version", sa.Integer()),
-)
-rubric_version = sa.table(
-    "rubric_version",
-    sa.column("id", sa.Uuid()),
-    sa.column("rubric_id", sa.Uuid()),
-    sa.column("number", sa.Integer()),
-    sa.column("definition", JSONDocument),
-    sa.column("published_at", UTCDateTime()),
-    sa.column("published_by", sa.String()),
-)
 
 
 def upgrade() -> None:
@@ -95,57 +77,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("focus_on", JSONDocument, nullable=True))
         batch_op.add_column(sa.Column("focus_until", UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("deployment", JSONDocument, nullable=True))
-    _publish()
-
-
-def _publish() -> None:
-    connection = op.get_bind()
-    found = connection.execute(sa.select(rubric.c.id, rubric.c.latest_version).where(rubric.c.key == KEY)).one_or_none()
-    # An operator who deleted the default rubric, or already published a version 3 of their own
-    # through the API, keeps what they have: published versions never change.
-    if found is None or found.latest_version != VERSION - 1:
-        return
-    op.bulk_insert(
-        rubric_version,
-        [
-            {
-                "id": uuid.uuid4(),
-                "rubric_id": found.id,
-                "number": VERSION,
-                "definition": published_definition(KEY, VERSION),
-                "published_at": utcnow(),
-                "published_by": "system",
-            }
-        ],
-    )
-    connection.execute(
-        sa.update(rubric).where(rubric.c.id == found.id).values(latest_version=VERSION, version=rubric.c.version + 1)
-    )
-
-
-def _unpublish() -> None:
-    connection = op.get_bind()
-    found = connection.execute(
-        sa.select(rubric.c.id, rubric.c.latest_version, rubric_version.c.id.label("version_id"))
-        .join(rubric_version, rubric_version.c.rubric_id == rubric.c.id)
-        .where(rubric.c.key == KEY, rubric_version.c.number == VERSION, rubric_version.c.published_by == "system")
-    ).one_or_none()
-    if found is None:
-        return
-    if found.latest_version > VERSION:
-        # Versions published after this one build on it; taking it away would leave a hole.
-        raise RuntimeError(f"{KEY} has versions after {VERSION}; downgrade would leave them without their predecessor")
-    connection.execute(sa.delete(rubric_version).where(rubric_version.c.id == found.version_id))
-    # Projects scored against version 3 are then behind version 2, and the re-scorer brings them back.
-    connection.execute(
-        sa.update(rubric)
-        .where(rubric.c.id == found.id)
-        .values(latest_version=VERSION - 1, version=rubric.c.version + 1)
-    )
+    publish(KEY, VERSION)
 
 
 def downgrade() -> None:
-    _unpublish()
+    unpublish(KEY, VERSION)
     with op.batch_alter_table("project_status", schema=None) as batch_op:
         batch_op.drop_column("deployment")
         batch_op.drop_column("focus_until")

@@ -19,9 +19,13 @@ MERGE_PATCH = {"content-type": "application/merge-patch+json"}
 
 
 def attest(client: TestClient, criterion: str = ROLLBACK, status: str = "met") -> int:
+    """Attest, citing a drill report the same caller uploads: the gate's criteria require evidence."""
+    # A writer may upload, not attest: what it is refused is the attestation.
+    uploaded = client.post(f"{PROJECT}/evidence", files={"file": ("drill.pdf", files.pdf(), "application/pdf")})
+    cited = [uploaded.json()["id"]] if uploaded.status_code == 201 else []
     response = client.put(
         f"{PROJECT}/attestations/{criterion}",
-        json={"status": status, "evidence_url": "https://wiki.example.com/rollback-drill"},
+        json={"status": status, "evidence_url": "https://wiki.example.com/rollback-drill", "evidence_ids": cited},
     )
     return int(response.status_code)
 

@@ -92,7 +92,7 @@ def test_an_evaluation_records_each_criterion_with_its_source_and_what_it_saw(wr
     assert criteria["scaling.adjacent_use_cases"]["status"] == "not_applicable"
     assert criteria["value.measured_recently"]["observed"] == {"kpis": ["handling-cost"], "short": []}
     assert evaluation["rubric"] == "ai-production-readiness"
-    assert evaluation["rubric_version"] == 3
+    assert evaluation["rubric_version"] == 4
     assert evaluation["stage"] == "pilot"
     assert {s["key"] for s in evaluation["sections"]} == {
         "stakeholders",

@@ -5,6 +5,8 @@ import io
 import os
 import zipfile
 
+from fastapi.testclient import TestClient
+
 
 def pdf(size: int = 20_000, text: str = "Rollback drill report") -> bytes:
     """A well-formed PDF of about `size` bytes: one page with `text`, padded by an unused stream."""
@@ -46,3 +48,11 @@ HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 XML = b'<?xml version="1.0"?><report/>'
 CSV = b"criterion,status\ngo_live.rollback_tested,met\n"
+
+
+def cited(client: TestClient, project: str, name: str = "drill.pdf") -> list[str]:
+    """The `evidence_ids` of a report the caller uploads to the project: what a gate criterion's
+    `met` or `partial` attestation cites under the default rubric."""
+    uploaded = client.post(f"{project}/evidence", files={"file": (name, pdf(), "application/pdf")})
+    assert uploaded.status_code == 201, uploaded.text
+    return [uploaded.json()["id"]]

@@ -1,4 +1,5 @@
-"""Migrations 0012 and 0015 publish versions 2 and 3 on top of version 1 and take them away again cleanly."""
+"""Migrations 0012, 0018 and 0020 publish versions 2, 3 and 4 of the default rubric, each on top of the
+one before, and take them away again cleanly."""
 
 from collections.abc import Iterator
 
@@ -45,16 +46,31 @@ def test_version_2_comes_with_0012_and_goes_with_its_downgrade(empty_engine: Eng
     assert published(empty_engine)[0] == 2
 
 
-def test_version_3_comes_with_0015_and_goes_with_its_downgrade(empty_engine: Engine) -> None:
-    upgrade(empty_engine, "0014")
+def test_version_3_comes_with_0018_and_goes_with_its_downgrade(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0017")
     before = published(empty_engine)
     assert before[0] == 2
 
-    upgrade(empty_engine)
+    upgrade(empty_engine, "0018")
     assert published(empty_engine) == (3, {**before[1], 3: published_definition(KEY, 3)})
 
-    downgrade(empty_engine, "0014")
+    downgrade(empty_engine, "0017")
+    assert published(empty_engine) == before
+
+    upgrade(empty_engine, "0018")
+    assert published(empty_engine)[0] == 3
+
+
+def test_version_4_comes_with_0020_and_goes_with_its_downgrade(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0019")
+    before = published(empty_engine)
+    assert before[0] == 3
+
+    upgrade(empty_engine)
+    assert published(empty_engine) == (4, {**before[1], 4: published_definition(KEY, 4)})
+
+    downgrade(empty_engine, "0019")
     assert published(empty_engine) == before
 
     upgrade(empty_engine)
-    assert published(empty_engine)[0] == 3
+    assert published(empty_engine)[0] == 4

@@ -30,11 +30,11 @@ def references(rubric: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {c["key"]: c["references"] for c in rubric["criteria"] if c["references"]}
 
 
-def test_the_default_rubric_is_version_3_with_43_references_over_18_criteria(reader: TestClient) -> None:
+def test_the_default_rubric_is_version_4_with_43_references_over_18_criteria(reader: TestClient) -> None:
     rubric = reader.get(RUBRIC).json()
     found = references(rubric)
 
-    assert rubric["version"] == 3
+    assert rubric["version"] == 4
     assert sum(len(refs) for refs in found.values()) == 43
     assert len(found) == 18
     assert found["value.business_kpi"][0] == {
@@ -67,7 +67,7 @@ def test_version_2_is_version_1_with_references_and_what_the_code_defines(reader
     assert not any(r["high_risk_only"] for refs in references(v2).values() for r in refs)
 
 
-def test_version_3_is_version_2_with_the_scaling_checks_and_high_risk_only_and_what_the_code_defines(
+def test_version_3_is_version_2_with_the_scaling_checks_and_high_risk_only(
     reader: TestClient,
 ) -> None:
     v2 = reader.get(f"{RUBRIC}/versions/2").json()
@@ -92,10 +92,27 @@ def test_version_3_is_version_2_with_the_scaling_checks_and_high_risk_only_and_w
         "scaling.adjacent_use_cases": {"kind": "adjacent_in_domain"},
         "scaling.same_infrastructure": {"kind": "replicas_on_platform"},
     }
+
+
+def test_version_4_is_version_3_with_evidence_required_on_every_gate_criterion_and_what_the_code_defines(
+    reader: TestClient,
+) -> None:
+    v3 = reader.get(f"{RUBRIC}/versions/3").json()
+    v4 = reader.get(f"{RUBRIC}/versions/4").json()
+
+    def without_evidence(rubric: dict[str, Any]) -> dict[str, Any]:
+        shown = {k: v for k, v in rubric.items() if k not in ("version", "published_at")}
+        shown["criteria"] = [{k: v for k, v in c.items() if k != "evidence_required"} for c in rubric["criteria"]]
+        return shown
+
+    assert without_evidence(v3) == without_evidence(v4)
+    assert not any(c["evidence_required"] for c in v3["criteria"])
+    assert {c["key"] for c in v4["criteria"] if c["evidence_required"]} == {
+        c["key"] for c in v4["criteria"] if c["gate"]
+    }
+    assert len([c for c in v4["criteria"] if c["gate"]]) == 6
     defined = RubricVersionSpec.from_engine(DEFAULT_RUBRIC, name=NAME, description=DESCRIPTION).model_dump(mode="json")
-    # Read as the service reads it: fields added since (with their defaults) filled in.
-    published = RubricVersionSpec.model_validate(published_definition("ai-production-readiness", 3))
-    assert published.model_dump(mode="json") == defined
+    assert published_definition("ai-production-readiness", 4) == defined
 
 
 def test_version_1_is_as_it_was_published(db: Database, reader: TestClient) -> None:
@@ -118,11 +135,16 @@ def test_version_1_is_as_it_was_published(db: Database, reader: TestClient) -> N
     ]
 
 
-def test_no_project_scores_differently_against_version_2_than_against_version_1(
-    portfolio: dict[str, dict[str, Any]], db: Database
+@pytest.mark.parametrize(("earlier", "later"), [(1, 2), (3, 4)])
+def test_no_project_scores_differently_against_a_version_than_against_the_one_it_amends(
+    earlier: int, later: int, portfolio: dict[str, dict[str, Any]], db: Database
 ) -> None:
-    v1 = RubricVersionSpec.model_validate(published_definition("ai-production-readiness", 1))
-    v2 = RubricVersionSpec.model_validate(published_definition("ai-production-readiness", 2))
+    """Version 2 only adds references and version 4 only asks evidence of future attestations:
+    neither may move a project's score, level, gate, blockers or any criterion's result."""
+    specs = {
+        number: RubricVersionSpec.model_validate(published_definition("ai-production-readiness", number))
+        for number in (earlier, later)
+    }
     now = utcnow()
 
     def load(session: Session) -> tuple[list[Project], dict[Any, inputs.ReadinessInputs]]:
@@ -142,12 +164,12 @@ def test_no_project_scores_differently_against_version_2_than_against_version_1(
                 given.exemptions,
                 now,
             )
-            for number, spec in ((1, v1), (2, v2))
+            for number, spec in specs.items()
         ]
         before, after = ((r.score, r.level, r.gate_passed, r.blockers, r.criteria) for r in results)
         assert before == after, project.key
         shown = portfolio[project.key]
-        assert (shown["rubric_version"], shown["score"], shown["level"]) == (3, after[0], after[1].value)
+        assert (shown["rubric_version"], shown["score"], shown["level"]) == (4, after[0], after[1].value)
         seen.add((after[0], after[1], after[2]))
     # A varied portfolio: the comparison covers several scores, levels and both gate outcomes.
     assert len(seen) >= 4

@@ -51,7 +51,7 @@ def test_the_crosswalk_files_criteria_under_each_identifier(reader: TestClient) 
     old = reader.get(CROSSWALK, params={"framework": "nist-ai-rmf", "version": 1}).json()
 
     by_id = {entry["id"]: entry for entry in nist["identifiers"]}
-    assert nist["version"] == 3
+    assert nist["version"] == 4
     assert [(c["criterion"], c["strength"]) for c in by_id["MANAGE 4.1"]["criteria"]] == [
         ("go_live.monitoring_alerting", "strong")
     ]

@@ -25,6 +25,7 @@ from app.readiness.rescorer import Rescorer
 from app.rubrics import service as rubrics
 from tests.conftest import ADMIN_SECRET, DatabaseUrlFactory
 from tests.evaluations.test_api import GO_LIVE_FACTS, PROJECT, decide, evaluate, iso
+from tests.evidence import files
 from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project
 from tests.projects.test_api import assert_problem
@@ -231,7 +232,7 @@ def test_attesting_a_gate_criterion_needs_more_than_a_writer(writer: TestClient,
     )
     assert_problem(refused, 403)
     assert writer.get(f"{PROJECT}/attestations").json()["items"] == []
-    assert admin.put(gate, json={"status": "met"}).status_code == 201
+    assert admin.put(gate, json={"status": "met", "evidence_ids": files.cited(admin, PROJECT)}).status_code == 201
     assert_problem(writer.delete(gate), 403)
     assert_problem(writer.put(f"{PROJECT}/attestations/nothing.like_this", json={"status": "met"}), 404)
 

@@ -43,12 +43,12 @@ def weakest_link_rubric(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def test_the_default_rubric_ships_as_version_3(reader: TestClient) -> None:
+def test_the_default_rubric_ships_as_version_4(reader: TestClient) -> None:
     listed = reader.get(RUBRICS).json()["items"]
     rubric = reader.get(f"{RUBRICS}/ai-production-readiness").json()
 
-    assert [(r["key"], r["latest_version"]) for r in listed] == [("ai-production-readiness", 3)]
-    assert rubric["version"] == 3
+    assert [(r["key"], r["latest_version"]) for r in listed] == [("ai-production-readiness", 4)]
+    assert rubric["version"] == 4
     assert rubric["aggregation"] == "weighted_mean"
     assert len(rubric["criteria"]) == 23
     assert [c["key"] for c in rubric["criteria"] if c["gate"]] == [
@@ -61,7 +61,10 @@ def test_the_default_rubric_ships_as_version_3(reader: TestClient) -> None:
     ]
     rollback = next(c for c in rubric["criteria"] if c["key"] == "go_live.rollback_tested")
     assert rollback["check"]["fact"] == "ops.rollback_tested_at"
-    assert reader.get(f"{RUBRICS}/ai-production-readiness/versions/3").json() == rubric
+    assert [c["key"] for c in rubric["criteria"] if c["evidence_required"]] == [
+        c["key"] for c in rubric["criteria"] if c["gate"]
+    ]
+    assert reader.get(f"{RUBRICS}/ai-production-readiness/versions/4").json() == rubric
 
 
 def test_a_custom_min_section_rubric_scores_the_weakest_section(admin: TestClient, writer: TestClient) -> None:
