@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test lint openapi bench image-test fuzz fuzz-deep clean
+.PHONY: run demo test lint docs openapi bench image-test fuzz fuzz-deep clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## docs: build the documentation site into site/ (MkDocs, Material), offline; a broken link fails it
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 ## openapi: regenerate the committed contract after changing routes or schemas
 openapi: $(VENV)/.installed
 	$(BIN)/readiness export-openapi
@@ -81,4 +85,4 @@ image-test:
 	bash scripts/image-test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
