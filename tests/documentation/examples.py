@@ -81,7 +81,8 @@ def script(examples: PageExamples) -> str:
     """One bash script of a page's examples, each announced on stderr so that a failure names its block."""
     parts = [
         # A 4xx or 5xx fails the example, unless it prints the status itself (`-w`) for a check to read.
-        'curl() { case " $* " in *" -w "*) command curl "$@" ;; *) command curl --fail-with-body --show-error "$@" ;; esac; }',
+        'curl() { case " $* " in *" -w "*) command curl "$@" ;; '
+        '*) command curl --fail-with-body --show-error "$@" ;; esac; }',
     ]
     for example in examples.run:
         parts.append(f"echo '--- {examples.page}:{example.line}' >&2")

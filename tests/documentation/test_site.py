@@ -1,4 +1,7 @@
-"""The documentation site builds strictly and offline, loads nothing from elsewhere; the README stays short and its links resolve."""
+"""The documentation site builds strictly and offline and loads nothing from elsewhere; the README stays short.
+
+Every relative link of the README resolves too.
+"""
 
 import os
 import re
@@ -11,7 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 # Elements that make a browser fetch their source: none may name another host.
-FETCHED = re.compile(r"<(?:script|link|img|iframe|source|video|audio|embed|object)\b[^>]*?\b(?:src|href|data)=[\"']((?:[a-z]+:)?//[^\"']*)", re.I)
+FETCHED = re.compile(
+    r"<(?:script|link|img|iframe|source|video|audio|embed|object)\b[^>]*?\b(?:src|href|data)=[\"']((?:[a-z]+:)?//[^\"']*)",
+    re.I,
+)
 CSS_REMOTE = re.compile(r"(?:url\(\s*[\"']?|@import\s+[\"']?)((?:https?:)?//[^\"')\s]*)", re.I)
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
@@ -60,13 +66,9 @@ def test_the_api_reference_is_rendered_from_the_contract(site: tuple[Path, str])
 def test_the_built_site_loads_nothing_from_another_host(site: tuple[Path, str]) -> None:
     out, _ = site
     remote = [
-        f"{path.relative_to(out)}: {url}"
-        for path in out.rglob("*.html")
-        for url in FETCHED.findall(path.read_text())
+        f"{path.relative_to(out)}: {url}" for path in out.rglob("*.html") for url in FETCHED.findall(path.read_text())
     ] + [
-        f"{path.relative_to(out)}: {url}"
-        for path in out.rglob("*.css")
-        for url in CSS_REMOTE.findall(path.read_text())
+        f"{path.relative_to(out)}: {url}" for path in out.rglob("*.css") for url in CSS_REMOTE.findall(path.read_text())
     ]
     # The theme loads a diagram library from a CDN only for a page that has a diagram.
     diagrams = [str(path.relative_to(out)) for path in out.rglob("*.html") if 'class="mermaid"' in path.read_text()]
