@@ -27,7 +27,7 @@ demo: $(VENV)/.installed
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
 test: $(VENV)/.installed-dev tests/oidc/node_modules/.installed tests/client/ts/node_modules/.installed \
-		tests/ui/axe/node_modules/.installed /usr/bin/chromium lint
+		tests/ui/axe/node_modules/.installed /usr/bin/chromium /usr/bin/jq lint
 	$(BIN)/pytest
 
 # The OpenID provider the token tests run against (oidc-provider, on Node).
@@ -49,6 +49,10 @@ tests/ui/axe/node_modules/.installed: tests/ui/axe/package-lock.json
 # The package lists are fetched first: a new machine may never have fetched them.
 /usr/bin/chromium:
 	apt-get update -qq && apt-get install -y -qq chromium
+
+# jq, which the documentation's examples use to pick a field out of an answer (they run in the suite).
+/usr/bin/jq:
+	apt-get update -qq && apt-get install -y -qq jq
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
