@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test lint openapi bench image-test fuzz fuzz-deep clean
+.PHONY: run demo test lint docs openapi bench image-test fuzz fuzz-deep clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ demo: $(VENV)/.installed
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
 test: $(VENV)/.installed-dev tests/oidc/node_modules/.installed tests/client/ts/node_modules/.installed \
-		tests/ui/axe/node_modules/.installed /usr/bin/chromium lint
+		tests/ui/axe/node_modules/.installed /usr/bin/chromium /usr/bin/jq lint
 	$(BIN)/pytest
 
 # The OpenID provider the token tests run against (oidc-provider, on Node).
@@ -50,11 +50,19 @@ tests/ui/axe/node_modules/.installed: tests/ui/axe/package-lock.json
 /usr/bin/chromium:
 	apt-get update -qq && apt-get install -y -qq chromium
 
+# jq, which the documentation's examples use to pick a field out of an answer (they run in the suite).
+/usr/bin/jq:
+	apt-get update -qq && apt-get install -y -qq jq
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+## docs: build the documentation site into site/ (MkDocs, Material), offline; a broken link fails it
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 ## openapi: regenerate the committed contract after changing routes or schemas
 openapi: $(VENV)/.installed
@@ -81,4 +89,4 @@ image-test:
 	bash scripts/image-test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -1,7 +1,7 @@
 """The governance frameworks a rubric's criteria may point to, and how strongly a pointer holds.
 
-A reference is a pointer for a governance team, not a finding of conformity: see the README's
-"Governance frameworks" for the caveats.
+A reference is a pointer for a governance team, not a finding of conformity: see the caveats under
+"Governance frameworks" in `docs/guides/governance.md`.
 """
 
 from enum import StrEnum

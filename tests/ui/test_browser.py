@@ -2,7 +2,8 @@
 
 One database (SQLite) is enough here: the pages' data paths run on both in `test_pages.py`.
 Screenshots of both pages, desktop and phone, land in `tests/ui/screenshots/` for review; with
-READINESS_UPDATE_SCREENSHOTS=1 the desktop ones also replace the README's in `docs/screenshots/`.
+READINESS_UPDATE_SCREENSHOTS=1 the desktop ones also replace the README's and the documentation site's in
+`docs/screenshots/`.
 """
 
 import os
