@@ -89,7 +89,7 @@ def _signed_in(browser: Browser, dashboard: str, login: str, path: str) -> Page:
 
 def _attest_rollback_with_the_report(page: Page) -> None:
     form = page.locator("form", has=page.get_by_role("heading", name="Attest a criterion"))
-    form.get_by_label("Criterion").select_option(label=f"{ROLLBACK_TITLE} (gate)")
+    form.get_by_label("Criterion").select_option(label=f"{ROLLBACK_TITLE} (gate) — needs evidence")
     form.get_by_label("Status").select_option("met")
     form.get_by_label("Note").fill("Rolled back the staging release in 40 seconds")
     form.get_by_label("Evidence file").set_input_files(
