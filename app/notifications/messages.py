@@ -241,6 +241,15 @@ def of_rubric(data: Mapping[str, Any], public_url: str) -> Message:
     return Message(f"Rubric {rubric} v{version} published", lines, f"{public_url}/ui/")
 
 
+def of_initiative(event_type: str, data: Mapping[str, Any], public_url: str) -> Message:
+    """An initiative's news: its own sentence (the event carries it, in words) and its page."""
+    key = str(data.get("initiative", ""))
+    name = str(data.get("name") or key or "An initiative")
+    what = "complete" if event_type == "initiative.completed" else "overdue"
+    lines = [str(data["summary"])] if data.get("summary") else [f"{name} is {what}."]
+    return Message(f"{name}: {what}", lines, f"{public_url}/ui/initiatives/{key}", "Open the initiative")
+
+
 def test_message(channel_name: str, public_url: str) -> Message:
     lines = [
         f"This is a test of the notification channel “{channel_name}”.",

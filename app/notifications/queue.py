@@ -120,6 +120,8 @@ def _message_of(event: Any, names: dict[str, str], composing: Composing) -> mess
     if event.project_id is None:
         if event.type == "rubric.published":
             return messages.of_rubric(data, composing.public_url)
+        if event.type.startswith("initiative."):
+            return messages.of_initiative(event.type, data, composing.public_url)
         project = messages.Project(event.subject, event.subject, f"{composing.public_url}/ui/")
     else:
         shown: dict[str, Any] = data["project"] if isinstance(data.get("project"), dict) else {}

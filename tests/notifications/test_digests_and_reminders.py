@@ -12,9 +12,18 @@ from app.core.settings import Settings
 from app.main import create_app
 from app.notifications.digests import period_before, period_key, period_start
 from tests.conftest import ADMIN_SECRET, settled
+from tests.events.receiver import Receiver
 from tests.events.test_webhooks import deliver, make_ready
+from tests.initiatives.helpers import MONITORING, create_initiative, post_facts
 from tests.notifications.smtp import Relay
-from tests.notifications.test_channels import CHANNELS, PUBLIC_URL, open_channel, with_channels, writer_of
+from tests.notifications.test_channels import (
+    CHANNELS,
+    PUBLIC_URL,
+    chat_bodies,
+    open_channel,
+    with_channels,
+    writer_of,
+)
 from tests.projects.factories import make_project
 from tests.readiness.test_api import eventually
 
@@ -182,3 +191,21 @@ def test_reminders_are_also_told_to_channels_in_words(service: TestClient, relay
     log = service.get(f"{CHANNELS}/{channel['id']}/deliveries").json()["items"]
     assert [(d["event_type"], d["state"]) for d in log] == [("decision.due", "succeeded")]
     assert json.loads(service.get("/api/v1/events", params={"types": "decision.due"}).text)["items"]
+
+
+def test_an_initiative_completed_reaches_a_chat_room_in_its_own_words(
+    service: TestClient, receiver: Receiver, db: Database
+) -> None:
+    open_channel(service, kind="slack", url=receiver.url, event_types=["initiative.*"])
+    writer = writer_of(service)
+    make_project(writer, "claims-triage")
+    post_facts(writer, "claims-triage", MONITORING)
+    create_initiative(service)
+    assert settled(db)
+    catch_up(service)
+    deliver(service)
+
+    (body,) = chat_bodies(receiver)
+    assert "Monitoring in claims: complete" in body["text"]
+    assert "all 1 projects in scope meet its goal" in json.dumps(body)
+    assert f"{PUBLIC_URL}/ui/initiatives/monitoring" in json.dumps(body)

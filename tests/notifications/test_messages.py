@@ -38,13 +38,11 @@ def test_a_decision_request_has_its_own_wording() -> None:
 
 
 def test_news_of_an_unknown_type_or_shape_still_names_the_type_the_project_and_the_link() -> None:
-    for event_type, data in (("initiative.completed", {"initiative": "q3"}), ("readiness.changed", {"after": 1})):
+    for event_type, data in (("model.retrained", {"model": "v3"}), ("readiness.changed", {"after": 1})):
         message = messages.of_event(event_type, data, PROJECT)
         assert PROJECT.name in message.title
         assert message.link == PROJECT.link
-    assert messages.of_event("initiative.completed", {}, PROJECT).lines == [
-        "News of Claims triage: initiative completed."
-    ]
+    assert messages.of_event("model.retrained", {}, PROJECT).lines == ["News of Claims triage: model retrained."]
 
 
 def test_every_format_carries_the_title_the_words_and_the_link() -> None:
@@ -56,3 +54,19 @@ def test_every_format_carries_the_title_the_words_and_the_link() -> None:
     mail = formats.email(message, sender="readiness@example.com", recipient="ana@example.com")
     assert "Subject: Claims triage: go/no-go decision overdue since 2026-12-06" in mail
     assert "text/html" in mail
+
+
+def test_an_initiative_says_its_own_summary_and_links_to_its_page() -> None:
+    data = {
+        "initiative": "monitoring",
+        "name": "Monitoring in claims",
+        "summary": "Monitoring in claims is complete: all 2 projects in scope meet its goal.",
+    }
+
+    message = messages.of_initiative("initiative.completed", data, "https://readiness.example.com")
+
+    assert message.title == "Monitoring in claims: complete"
+    assert message.lines == [data["summary"]]
+    assert message.link == "https://readiness.example.com/ui/initiatives/monitoring"
+    overdue = messages.of_initiative("initiative.overdue", {"initiative": "q3"}, "https://r.example.com")
+    assert (overdue.title, overdue.lines) == ("q3: overdue", ["q3 is overdue."])
