@@ -25,10 +25,13 @@ run: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/readiness demo-data
 
+# The suite's modules spread over one process per core; each builds its own databases.
+TEST_WORKERS ?= $(shell nproc)
+
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
 test: $(VENV)/.installed-dev tests/oidc/node_modules/.installed tests/client/ts/node_modules/.installed \
 		tests/ui/axe/node_modules/.installed /usr/bin/chromium /usr/bin/jq lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 # The OpenID provider the token tests run against (oidc-provider, on Node).
 tests/oidc/node_modules/.installed: tests/oidc/package-lock.json
