@@ -82,7 +82,7 @@ def test_titles_keep_the_playbooks_words() -> None:
 def test_references_are_the_crosswalk_and_only_where_the_match_is_honest() -> None:
     referenced = {k: [(r.framework, r.id) for r in c.references] for k, c in CRITERIA.items() if c.references}
 
-    assert DEFAULT_RUBRIC.version == 3
+    assert DEFAULT_RUBRIC.version == 4
     assert sum(len(found) for found in referenced.values()) == 43
     assert len(referenced) == 18
     assert set(CRITERIA) - set(referenced) == {
