@@ -19,6 +19,7 @@ from app import epilogue
 from app.api import ROUTERS
 from app.auth.authenticator import Authenticator
 from app.auth.dependencies import authenticate_scope, scope_projects_with
+from app.auth.lean import LeanReads, lean_routes
 from app.auth.oidc import OidcVerifier
 from app.auth.service import ensure_bootstrap_key
 from app.core import changes, contract
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.include_router(router)
     install_docs(app, settings)
     install_ui(app)
+    app.add_middleware(LeanReads, routes=lean_routes([route for router in ROUTERS for route in router.routes]))
     _install_middleware(app, settings, metrics)
     _describe_events(app)
     app.state.allowed_methods = _allowed_methods()

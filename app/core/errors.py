@@ -1,7 +1,7 @@
 """Domain errors and their RFC 9457 problem+json rendering: the one place errors become HTTP."""
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -209,12 +209,28 @@ async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
     return problem_response(500, "internal-error", "The server failed to handle the request.")
 
 
+_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]] = {
+    ProblemError: _on_problem,
+    RequestValidationError: _on_request_validation,
+    StarletteHTTPException: _on_http_exception,
+    StaleDataError: _on_database_error,
+    sa_exc.SQLAlchemyError: _on_database_error,
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ProblemError, _on_problem)
-    app.add_exception_handler(RequestValidationError, _on_request_validation)
-    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(sa_exc.SQLAlchemyError, _on_database_error)
-    app.add_exception_handler(StaleDataError, _on_database_error)
+    for error_type, handler in _HANDLERS.items():
+        app.add_exception_handler(error_type, handler)
+
+
+async def problem_for(request: Request, error: Exception) -> JSONResponse:
+    """The problem document the application's handlers answer `error` with, for code that runs
+    outside FastAPI's routing (the lean reads); an error no handler takes is raised again, a fault."""
+    for error_type in type(error).__mro__:
+        handler = _HANDLERS.get(error_type)
+        if handler is not None:
+            return await handler(request, error)
+    raise error
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.responses import Response, StreamingResponse
 
 from app.auth.dependencies import Reader, ReaderAccess, authenticate, bearer
+from app.auth.lean import lean
 from app.core.db import Database, utcnow
 from app.core.deps import DbDep, IfNoneMatchHeader, SettingsDep, get_settings
 from app.core.errors import problem_responses
@@ -61,6 +62,7 @@ async def _csv_rows(
         **problem_responses(400, 401, 403, 422),
     },
 )
+@lean
 async def portfolio_readiness(
     access: ReaderAccess,
     filters: Filters,

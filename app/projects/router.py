@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from app.auth.dependencies import Admin, Reader, ReaderAccess, Writer
 from app.auth.idempotency import IdempotencyDep, idempotent
+from app.auth.lean import lean
 from app.core.deps import DbDep, IfMatchDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
@@ -134,6 +135,7 @@ async def list_projects(
     summary="Get a project",
     responses={304: {"description": "Not Modified"}, **problem_responses(401, 403, 404)},
 )
+@lean
 async def get_project(key: ProjectKey, access: ReaderAccess, if_none_match: IfNoneMatchHeader = None) -> Response:
     """A project by key, with its `ETag`; `If-None-Match` answers 304 when it has not changed."""
     project = await access.db.query(service.read_project, key=key)

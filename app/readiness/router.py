@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from app.auth.dependencies import Admin, Reader, ReaderAccess, Writer
 from app.auth.idempotency import IdempotencyDep, idempotent
+from app.auth.lean import lean
 from app.core.deps import DbDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
 from app.core.http import API_PREFIX, json_response
@@ -37,6 +38,7 @@ rescoring_router = APIRouter(prefix=f"{API_PREFIX}/rubrics", tags=["rubrics"])
     summary="A project's current readiness",
     responses={304: {"description": "Not Modified"}, **problem_responses(401, 403, 404, 422)},
 )
+@lean
 async def get_readiness(key: ProjectKey, access: ReaderAccess, if_none_match: IfNoneMatchHeader = None) -> Response:
     """The project's governing rubric, latest version, scored on its data as it is now: every
     criterion with its status, source, reason and what its check saw; sections, score, level, the
