@@ -73,7 +73,8 @@ def server(command: list[str], env: dict[str, str], probe_path: str) -> Iterator
     port = free_port()
     process = subprocess.Popen(
         [*command, "--port", str(port)],
-        env={**os.environ, **env},
+        # No metrics port: a worker of the machine's own (a test's) may need the default one.
+        env={**os.environ, **env, "READINESS_WORKER_METRICS_PORT": "0"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -162,7 +163,8 @@ def background_worker(env: dict[str, str] | None) -> Iterator[None]:
         return
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "worker"],
-        env={**os.environ, **env},
+        # No metrics port: a worker of the machine's own (a test's) may need the default one.
+        env={**os.environ, **env, "READINESS_WORKER_METRICS_PORT": "0"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BACKENDS, DatabaseUrlFactory
-from tests.served import Served
+from tests.served import Served, free_port
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -36,7 +36,12 @@ def test_a_worker_process_keeps_the_portfolio_current_and_stops_on_sigterm(
             log = (tmp_path / "worker.log").open("wb")
             worker = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "worker"],
-                env={**os.environ, **{k: v for k, v in api.env.items() if k.startswith("READINESS_")}},
+                env={
+                    **os.environ,
+                    **{k: v for k, v in api.env.items() if k.startswith("READINESS_")},
+                    # Not the default port: another worker on the machine (a benchmark's) may hold it.
+                    "READINESS_WORKER_METRICS_PORT": str(free_port()),
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -147,9 +147,11 @@ def test_the_pdf_opens_and_has_the_period_and_the_decisions_in_its_text(api: Tes
     pdf = PdfReader(io.BytesIO(response.content))
     text = " ".join(" ".join((page.extract_text() or "").split()) for page in pdf.pages)
     assert f"Steering report, {FIRST} to {LAST}" in text
+    # A narrow column breaks a long name after one of its hyphens.
+    unbroken = text.replace("- ", "-")
     for decision in report["decisions"]:
         assert decision["name"] in text
-        assert decision["decided_by"] in text
+        assert decision["decided_by"] in unbroken
     assert "Decisions taken" in text
     assert "Top blockers" in text
 
