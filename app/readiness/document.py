@@ -7,7 +7,7 @@ The criteria come last, so that a result weighed again keeps their stored text (
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict, cast
 
 import pydantic_core
 
@@ -22,7 +22,7 @@ class AttestationDocument(TypedDict):
     attested_at: str | None
     expires_at: str | None
     # Only where it cites evidence: a result without any keeps the bytes (and the ETag) it had.
-    evidence_ids: NotRequired[list[str]]
+    evidence_ids: list[str]
 
 
 class CriterionDocument(TypedDict):
@@ -74,7 +74,8 @@ class ResultDocument(SummaryDocument):
 
 
 def _timestamp(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """As the response models write it: the stored document is sent as it is."""
+    return cast(str, pydantic_core.to_jsonable_python(value)) if value is not None else None
 
 
 def _attestation_document(answer: scoring.Answer | None) -> AttestationDocument | None:
@@ -87,9 +88,8 @@ def _attestation_document(answer: scoring.Answer | None) -> AttestationDocument 
         "attested_by": answer.attested_by,
         "attested_at": _timestamp(answer.attested_at),
         "expires_at": _timestamp(answer.expires_at),
+        "evidence_ids": list(answer.evidence_ids),
     }
-    if answer.evidence_ids:
-        shown["evidence_ids"] = list(answer.evidence_ids)
     return shown
 
 

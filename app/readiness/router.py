@@ -10,7 +10,7 @@ from app.auth.idempotency import IdempotencyDep, idempotent
 from app.auth.lean import lean
 from app.core.deps import DbDep, IfNoneMatchHeader
 from app.core.errors import problem_responses
-from app.core.http import API_PREFIX, json_response
+from app.core.http import API_PREFIX, JSON_MEDIA_TYPE, json_response
 from app.core.pagination import Cursor, Limit, Page
 from app.core.preconditions import if_none_match_hits
 from app.core.yaml_documents import AS_YAML
@@ -54,18 +54,7 @@ async def get_readiness(key: ProjectKey, access: ReaderAccess, if_none_match: If
         assert view is not None
     if if_none_match_hits(if_none_match, view.etag):
         return Response(status_code=304, headers={"ETag": view.etag})
-    current = view.current
-    body = ReadinessRead.model_validate(
-        {
-            **current.result,
-            "project": current.project,
-            "stage": current.stage,
-            "computed_at": current.computed_at,
-            "changes_at": current.changes_at,
-            "stall": reads.stall_document(view.stall),
-        }
-    )
-    return json_response(body, headers={"ETag": view.etag})
+    return Response(reads.body_of(view), headers={"ETag": view.etag}, media_type=JSON_MEDIA_TYPE)
 
 
 @router.get(

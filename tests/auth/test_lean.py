@@ -33,6 +33,10 @@ def portfolio(writer: TestClient) -> None:
     make_kpi(writer, "claims-triage", cost_kpi())
     response = writer.post(f"{PROJECT}/kpis/handling-cost/measurements", json={"value": 31})
     assert response.status_code == 201, response.text
+    # An attestation puts timestamps and evidence into the stored result the readiness read sends.
+    attested = {"status": "met", "note": "Reviewed", "expires_at": "2099-01-01T00:00:00Z"}
+    response = writer.put(f"{PROJECT}/attestations/stakeholders.security_in_architecture", json=attested)
+    assert response.status_code in (200, 201), response.text
 
 
 @pytest.mark.usefixtures("portfolio")
