@@ -1,6 +1,8 @@
 """HTTP plumbing shared by every route: JSON responses and the request middleware."""
 
+import itertools
 import logging
+import os
 import re
 import time
 import uuid
@@ -28,6 +30,26 @@ CALLER_STATE_KEY = "caller"
 # Room around an uploaded file for the multipart boundaries and part headers.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class _RequestIds:
+    """Unique request ids without a call to the system's random source per request (a tenth of a
+    request's time on the hot reads): a random prefix per process, then a counter. 32 hex digits,
+    as a UUID's; unique, not secret."""
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = uuid.uuid4().hex[:16]
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_request_ids = _RequestIds()
 
 
 def json_response(model: BaseModel, *, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -82,7 +104,7 @@ class RequestMiddleware:
         headers = Headers(scope=scope)
         supplied = headers.get("x-request-id", "")
         client_request_id = supplied if _REQUEST_ID.match(supplied) else None
-        request_id = uuid.uuid4().hex
+        request_id = _request_ids.next()
         token = request_id_var.set(request_id)
         client_token = client_request_id_var.set(client_request_id)
         status = 500

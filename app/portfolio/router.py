@@ -40,7 +40,7 @@ async def _csv_rows(
     cursor: str | None = None
     now, limits = utcnow(), settings.stage_limits
     while True:
-        rows, cursor = await db.read(
+        rows, cursor = await db.query(
             service.readiness_rows, filters=filters, sort=sort, limit=CSV_PAGE, cursor=cursor, now=now, limits=limits
         )
         for row in rows:
@@ -84,7 +84,7 @@ async def portfolio_readiness(
             media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="portfolio-readiness.csv"'},
         )
-    rows, next_cursor = await db.read(
+    rows, next_cursor = await db.query(
         service.readiness_rows,
         filters=filters,
         sort=sort,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth import scope
@@ -141,7 +141,7 @@ def _page_statement(sort: Sort) -> Select[Any]:
 
 
 def readiness_rows(
-    session: Session,
+    connection: Connection,
     *,
     filters: Filters,
     sort: Sort,
@@ -158,7 +158,7 @@ def readiness_rows(
         value, after_key = decode_cursor(cursor, parse, cursor_text)
         query = query.where(keyset_after(keys, [value, after_key], descending=descending))
     order = [key.desc() if descending else key.asc() for key in keys]
-    rows = list(session.connection().execute(query.order_by(*order).limit(limit + 1)).mappings())
+    rows = list(connection.execute(query.order_by(*order).limit(limit + 1)).mappings())
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

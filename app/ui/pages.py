@@ -73,7 +73,7 @@ def portfolio_page(
     summary = portfolio.summary(session, filters=filters, group_by=None, now=now, limits=limits)
     levels = portfolio.by_level(session, filters=filters, now=now, limits=limits)
     rows, next_cursor = portfolio.readiness_rows(
-        session, filters=filters, sort="-score", limit=ROWS_PER_PAGE, cursor=cursor, now=now, limits=limits
+        session.connection(), filters=filters, sort="-score", limit=ROWS_PER_PAGE, cursor=cursor, now=now, limits=limits
     )
     stalled, more = portfolio.stalled(
         session, filters=filters, limit=STALLED_SHOWN, cursor=None, now=now, limits=limits

@@ -140,14 +140,14 @@ def test_a_server_fault_is_a_problem_and_the_connection_stays_usable(
     url = database_url_factory("sqlite")
     with Served(url, tmp_path) as served, served.client() as api:
         assert api.post("/projects", json=project_body()).status_code == 201
-        assert api.get("/projects/claims-triage/readiness").status_code == 200
-        # A stored result damaged behind the service's back: reading it is a fault of the server.
+        assert api.get("/projects/claims-triage").status_code == 200
+        # A stored project damaged behind the service's back: reading it is a fault of the server.
         path = make_url(url).database
         assert path is not None
         with sqlite3.connect(path) as damaged:
-            damaged.execute("UPDATE project_readiness SET result = '{not json'")
+            damaged.execute("UPDATE project SET stakeholders = '{not json'")
         with socket.create_connection(("127.0.0.1", served.port), timeout=10) as connection:
-            fault = _request(connection, "/api/v1/projects/claims-triage/readiness")
+            fault = _request(connection, "/api/v1/projects/claims-triage")
             after = _request(connection, "/healthz")
 
     assert fault.startswith(b"HTTP/1.1 500")
