@@ -202,9 +202,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_docs(app, settings)
     install_ui(app)
     app.add_middleware(LeanReads, routes=lean_routes([route for router in ROUTERS for route in router.routes]))
+    app.state.allowed_methods = _allowed_methods()
     _install_middleware(app, settings, metrics)
     _describe_events(app)
-    app.state.allowed_methods = _allowed_methods()
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -248,6 +248,7 @@ def _install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> N
             and "POST" in (route.methods or ())
         ],
         authenticate=lambda scope: _large_body_caller(app, scope),
+        allowed_methods=app.state.allowed_methods,
         yaml_paths=[
             route.path_regex
             for router in ROUTERS

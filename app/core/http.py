@@ -82,6 +82,7 @@ class RequestMiddleware:
         max_upload_bytes: int,
         upload_paths: Sequence[re.Pattern[str]],
         authenticate: Callable[[Scope], Awaitable[object]],
+        allowed_methods: Callable[[str], set[str]],
         yaml_paths: Sequence[re.Pattern[str]] = (),
     ) -> None:
         self.app = app
@@ -95,6 +96,8 @@ class RequestMiddleware:
         self.authenticate = authenticate
         # Operations that take YAML as well: its body is read here into the JSON the route validates.
         self.yaml_paths = yaml_paths
+        # A method the path does not take is the router's 405 (or 404), whatever its body.
+        self.allowed_methods = allowed_methods
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -216,7 +219,13 @@ class RequestMiddleware:
                     errors=[FieldError(field="body", message=str(error))],
                 ), receive
             _as_json(scope, len(body))
-        elif body and scope["path"].startswith("/api/") and not upload and not _is_json(content_type):
+        elif (
+            body
+            and scope["path"].startswith("/api/")
+            and not upload
+            and not _is_json(content_type)
+            and scope["method"] in self.allowed_methods(scope["path"])
+        ):
             return problem_response(
                 415,
                 "unsupported-media-type",

@@ -40,6 +40,11 @@ def upload(
     project = get_project(session, key=key)
     if len(content) > max_bytes:
         raise PayloadTooLarge(f"Evidence files are at most {max_bytes} bytes; this one has {len(content)}.")
+    if not content:
+        # Not a media type refused: no content at all, which no type would accept.
+        raise Unprocessable(
+            "The file is empty: evidence needs content.", errors=[FieldError(field="body.file", message="empty")]
+        )
     try:
         media_type = sniff.media_type(content, declared_type)
     except sniff.Refused as refused:

@@ -25,6 +25,10 @@ from tests.served import Served
 def test_unknown_routes_and_methods_are_problems(admin: TestClient) -> None:
     assert_problem(admin.get("/api/v1/nothing-here"), 404)
     assert_problem(admin.delete("/api/v1/projects"), 405)
+    # A method the path does not take is 405 whatever it sends, before its body is judged.
+    form = admin.put("/api/v1/projects/claims-triage/evidence", files={"file": ("f", b"x")})
+    assert assert_problem(form, 405)
+    assert form.headers["allow"] == "GET, POST"
 
 
 def test_malformed_json_is_400(writer: TestClient) -> None:

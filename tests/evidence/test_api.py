@@ -92,12 +92,19 @@ def test_the_media_type_comes_from_the_content(
 
 
 @pytest.mark.parametrize(
-    "content", [files.HTML, files.SVG, files.XML, b"\x00\x01binary", b"PK\x03\x04not really a zip", b""]
+    "content", [files.HTML, files.SVG, files.XML, b"\x00\x01binary", b"PK\x03\x04not really a zip"]
 )
 def test_markup_and_unknown_binaries_are_415_whatever_their_name(writer: TestClient, content: bytes) -> None:
     response = upload(writer, content, name="report.pdf", media_type="application/pdf")
 
     assert_problem(response, 415)
+    assert writer.get(EVIDENCE).json()["items"] == []
+
+
+def test_an_empty_file_is_422_as_input_no_type_would_accept(writer: TestClient) -> None:
+    problem = assert_problem(upload(writer, b"", name="report.pdf", media_type="application/pdf"), 422)
+
+    assert problem["errors"] == [{"field": "body.file", "message": "empty"}]
     assert writer.get(EVIDENCE).json()["items"] == []
 
 
