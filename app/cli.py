@@ -60,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:serve_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
