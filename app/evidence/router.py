@@ -12,6 +12,7 @@ from app.core.pagination import Cursor, Limit, Page
 from app.evidence import service
 from app.evidence.models import Evidence
 from app.evidence.schemas import EvidenceRead
+from app.evidence.sniff import ACCEPTED
 from app.projects.router import ProjectKey
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects/{{key}}/evidence", tags=["evidence"])
@@ -87,7 +88,10 @@ async def get_evidence(key: ProjectKey, evidence_id: uuid.UUID, db: DbDep, calle
     response_class=Response,
     summary="An evidence file's bytes",
     responses={
-        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+        200: {
+            "description": "The file, with the media type its content was judged to have.",
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in ACCEPTED},
+        },
         **problem_responses(401, 403, 404, 422),
     },
 )

@@ -17,6 +17,8 @@ OFFICE = {
     "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
 SIGNED = {"application/pdf", "image/png", "image/jpeg"}
+# Every media type evidence is stored and sent back with.
+ACCEPTED = (*sorted(SIGNED), "text/plain", "text/csv", *OFFICE.values())
 # The start of markup a browser or viewer would interpret, anywhere near the top of a text.
 MARKUP = re.compile(rb"<\s*(!doctype|html|head|body|script|svg|\?xml|iframe|object|embed|meta|!\[cdata\[)", re.I)
 MARKUP_WINDOW = 4096

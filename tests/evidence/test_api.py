@@ -91,6 +91,20 @@ def test_the_media_type_comes_from_the_content(
     assert response.json()["media_type"] == expected
 
 
+def test_each_stored_type_comes_back_as_the_contract_documents_it(writer: TestClient) -> None:
+    paths = writer.get("/openapi.json").json()["paths"]
+    types = paths["/api/v1/projects/{key}/evidence/{evidence_id}/content"]["get"]["responses"]["200"]["content"]
+    for content, name, declared in (
+        (files.pdf(1024), "a.pdf", "application/pdf"),
+        (b"Rollback drill: 40 s.\n", "a.txt", "text/plain"),
+        (files.CSV, "a.csv", "text/csv"),
+    ):
+        stored = upload(writer, content, name=name, media_type=declared)
+        assert stored.status_code == 201, stored.text
+        sent = writer.get(f"{EVIDENCE}/{stored.json()['id']}/content")
+        assert sent.headers["content-type"].split(";")[0] in types
+
+
 @pytest.mark.parametrize(
     "content", [files.HTML, files.SVG, files.XML, b"\x00\x01binary", b"PK\x03\x04not really a zip"]
 )
