@@ -149,8 +149,6 @@ def patch_initiative(
 ) -> Initiative:
     """Apply a JSON merge patch (RFC 7396) to the initiative's writable fields."""
     initiative = get_initiative(session, key=key)
-    if if_match is not None:
-        if_match.check(initiative_etag(initiative))
     scope.require_department(initiative.scope.get("department"))
     before = _snapshot(initiative)
     current = {name: value for name, value in before.items() if name not in InitiativeFields.read_only_fields}
@@ -160,6 +158,9 @@ def patch_initiative(
             "Keys cannot be renamed.", errors=[FieldError(field="body.key", message="must equal the key in the path")]
         )
     data = validate_or_422(InitiativeReplace, merged)
+    # After the body: a patch that could never apply is 422 whatever the caller last read.
+    if if_match is not None:
+        if_match.check(initiative_etag(initiative))
     _check(session, data)
     now = utcnow()
     if _apply(initiative, data, now):
@@ -176,8 +177,6 @@ def patch_initiative(
 
 def delete_initiative(session: Session, *, key: str, if_match: IfMatch | None, actor: Caller) -> None:
     initiative = get_initiative(session, key=key)
-    if if_match is not None:
-        if_match.check(initiative_etag(initiative))
     scope.require_department(initiative.scope.get("department"))
     before = _snapshot(initiative)
     session.delete(initiative)

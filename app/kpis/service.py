@@ -149,14 +149,15 @@ def patch_kpi(
 ) -> Kpi:
     """Apply a JSON merge patch (RFC 7396) to the KPI's writable fields."""
     kpi = get_kpi(session, project_key=project_key, kpi_key=kpi_key)
-    if if_match is not None:
-        if_match.check(kpi_etag(kpi))
     before = _writable(kpi)
     data = validate_or_422(KpiReplace, merge_patch(before, patch))
     if data.key != kpi_key:
         raise Unprocessable(
             "KPI keys cannot be renamed.", errors=[FieldError(field="body.key", message="cannot change")]
         )
+    # After the body: a patch that could never apply is 422 whatever the caller last read.
+    if if_match is not None:
+        if_match.check(kpi_etag(kpi))
     _apply(kpi, data)
     after = _writable(kpi)
     if after != before:

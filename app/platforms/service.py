@@ -99,14 +99,15 @@ def patch_platform(
 ) -> Platform:
     """Apply a JSON merge patch (RFC 7396); a change of its deployment re-scores every project on it."""
     platform = get_platform(session, key=key)
-    if if_match is not None:
-        if_match.check(platform_etag(platform))
     merged = merge_patch(PlatformRead.from_platform(platform).writable(), patch)
     if merged.get("key", key) != key:
         raise Unprocessable(
             "Keys cannot be renamed.", errors=[validation_error_from("body.key", "must equal the key in the path")]
         )
     data = validate_or_422(PlatformPatch, merged)
+    # After the body: a patch that could never apply is 422 whatever the caller last read.
+    if if_match is not None:
+        if_match.check(platform_etag(platform))
     before, deployment = _snapshot(platform), _deployment(platform)
     _apply(platform, data)
     after = _snapshot(platform)

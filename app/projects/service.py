@@ -281,8 +281,6 @@ def patch_project(
 ) -> Project:
     """Apply a JSON merge patch (RFC 7396) to the project's writable fields."""
     project = get_project(session, key=key)
-    if if_match is not None:
-        if_match.check(project_etag(project))
     current = ProjectRead.from_project(project).writable()
     merged = merge_patch(current, patch)
     if merged.get("key") != key:
@@ -291,6 +289,9 @@ def patch_project(
             errors=[validation_error_from("body.key", "must equal the key in the path")],
         )
     data = validate_or_422(ProjectReplace, merged)
+    # After the body: a patch that could never apply is 422 whatever the caller last read.
+    if if_match is not None:
+        if_match.check(project_etag(project))
     _update(session, project, data, action="project.update", actor=actor, keep_unsent=False)
     return project
 

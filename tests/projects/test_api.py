@@ -120,6 +120,14 @@ def test_update_with_the_current_etag_succeeds_and_a_stale_one_is_412(writer: Te
     assert writer.get(f"{PROJECTS}/claims-triage").json()["region"] == "apac"
 
 
+def test_a_patch_that_could_never_apply_is_422_whatever_if_match_says(writer: TestClient) -> None:
+    writer.post(PROJECTS, json=project_body())
+
+    invalid = writer.patch(f"{PROJECTS}/claims-triage", json={"deployment": 5107}, headers={"If-Match": "null"})
+
+    assert assert_problem(invalid, 422)["errors"][0]["field"].startswith("body.deployment")
+
+
 def test_put_and_delete_honour_if_match(writer: TestClient, admin: TestClient) -> None:
     etag = writer.post(PROJECTS, json=project_body()).headers["etag"]
     writer.patch(f"{PROJECTS}/claims-triage", json={"region": "apac"})
