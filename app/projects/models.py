@@ -17,6 +17,8 @@ class Project(Base):
     __table_args__ = (
         Index("ix_project_stage_key", "stage", "key"),
         Index("ix_project_department_key", "department", "key"),
+        # The deployments of a department, which the focus signal reads on every readiness read.
+        Index("ix_project_department_stage_key", "department", "stage", "key"),
         Index("ix_project_region_key", "region", "key"),
         Index("ix_project_platform", "platform"),
         Index("ix_project_replica_of", "replica_of"),
