@@ -9,11 +9,13 @@ from pydantic import BaseModel
 
 from app.auth.dependencies import ReaderAccess
 from app.auth.lean import LeanRoute, lean
+from app.core.db import Database
 from app.core.pagination import Page
 from app.portfolio.schemas import PortfolioRow
 from app.projects.schemas import ProjectRead
 from app.readiness.schemas import ReadinessRead
 from tests.auth.test_scopes import scoped
+from tests.conftest import settled
 from tests.kpis.factories import cost_kpi, make_kpi
 from tests.projects.factories import make_project
 from tests.projects.test_api import assert_problem
@@ -27,7 +29,7 @@ LEAN_READS: list[tuple[str, type[BaseModel]]] = [
 
 
 @pytest.fixture
-def portfolio(writer: TestClient) -> None:
+def portfolio(writer: TestClient, db: Database) -> None:
     make_project(writer, "claims-triage", department="claims")
     make_project(writer, "campaign-copy", department="marketing", name="Campaign copy")
     make_kpi(writer, "claims-triage", cost_kpi())
@@ -37,6 +39,8 @@ def portfolio(writer: TestClient) -> None:
     attested = {"status": "met", "note": "Reviewed", "expires_at": "2099-01-01T00:00:00Z"}
     response = writer.put(f"{PROJECT}/attestations/stakeholders.security_in_architecture", json=attested)
     assert response.status_code in (200, 201), response.text
+    # Two reads compared: the re-scorer's commits must not fall between them.
+    assert settled(db)
 
 
 @pytest.mark.usefixtures("portfolio")
