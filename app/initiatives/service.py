@@ -177,6 +177,8 @@ def patch_initiative(
 
 def delete_initiative(session: Session, *, key: str, if_match: IfMatch | None, actor: Caller) -> None:
     initiative = get_initiative(session, key=key)
+    if if_match is not None:
+        if_match.check(initiative_etag(initiative))
     scope.require_department(initiative.scope.get("department"))
     before = _snapshot(initiative)
     session.delete(initiative)

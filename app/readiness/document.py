@@ -21,7 +21,7 @@ class AttestationDocument(TypedDict):
     attested_by: str | None
     attested_at: str | None
     expires_at: str | None
-    # Only where it cites evidence: a result without any keeps the bytes (and the ETag) it had.
+    # Always, empty too: the stored document is sent as stored, and the response model has it.
     evidence_ids: list[str]
 
 

@@ -52,6 +52,7 @@ def test_an_initiative_is_created_read_listed_changed_and_deleted(approver: Test
     again = approver.patch(f"{INITIATIVES}/monitoring", json=changed.json())
     assert again.status_code == 200, again.text
 
+    assert_problem(approver.delete(f"{INITIATIVES}/monitoring", headers={"If-Match": tag}), 412)
     assert approver.delete(f"{INITIATIVES}/monitoring").status_code == 204
     assert_problem(reader.get(f"{INITIATIVES}/monitoring"), 404)
 
