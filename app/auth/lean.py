@@ -20,7 +20,6 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -73,10 +72,10 @@ class LeanRoute:
             filters.append(_Filter(other.name, other.call, other, inspect.iscoroutinefunction(other.call)))
         return cls(route, cast(RequireAccess, guards[0].call), guards[0].name, tuple(filters))
 
-    async def arguments(self, request: Request, query: QueryParams) -> dict[str, Any]:
+    async def arguments(self, request: Request) -> dict[str, Any]:
         """The endpoint's arguments, validated as FastAPI validates them; the guard runs first, so
         that a caller who may not ask learns nothing from a validation error."""
-        dependant = self.route.dependant
+        dependant, query = self.route.dependant, request.query_params
         access = Access(await self.guard.check(request), *_shared(request))
         values, errors = request_params_to_args(dependant.path_params, request.path_params)
         for params, received in (
@@ -138,7 +137,7 @@ class LeanReads:
         scope["path_params"] = path_params
         request = Request(scope, receive)
         try:
-            arguments = await lean_route.arguments(request, request.query_params)
+            arguments = await lean_route.arguments(request)
             response = await lean_route.route.endpoint(**arguments)
         except Exception as error:
             response = await problem_for(request, error)
